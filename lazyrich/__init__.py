@@ -1,0 +1,22 @@
+"""lazyrich: training-dynamics theory in JAX (NTK, lazy vs rich, SGD noise, DMFT, low-rank RNNs).
+
+Subpackages:
+
+* :mod:`lazyrich.theory` -- infinite-width kernels, closed-form predictions, DMFT, toy-model theory;
+* :mod:`lazyrich.dynamics` -- finite-width networks: empirical NTK, scaled models, training loops;
+* :mod:`lazyrich.sims` -- data sets, tasks, experiments, sweeps and result storage;
+* :mod:`lazyrich.figures` -- one module per paper figure (imported explicitly; it uses matplotlib).
+"""
+
+import importlib.metadata
+
+from lazyrich import dynamics as dynamics
+from lazyrich import sims as sims
+from lazyrich import theory as theory
+
+try:
+    __version__ = importlib.metadata.version("lazyrich")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.1.0+src"
+
+__all__ = ["dynamics", "sims", "theory", "__version__"]

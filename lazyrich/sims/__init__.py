@@ -1,0 +1,31 @@
+"""Data sets, tasks, experiments, sweeps and result storage.
+
+``sims`` joins ``theory`` and ``dynamics``: each experiment of :mod:`lazyrich.sims.experiments` runs a paper's
+protocol from an integer seed and returns a :class:`Result` that figures plot and sweeps store.
+"""
+
+from lazyrich.sims import datasets as datasets
+from lazyrich.sims import experiments as experiments
+from lazyrich.sims._experiment import Result as Result
+from lazyrich.sims._experiment import apply_overrides as apply_overrides
+from lazyrich.sims._experiment import config_to_dict as config_to_dict
+from lazyrich.sims._experiment import experiments_registry as experiments_registry
+from lazyrich.sims._experiment import get_experiment as get_experiment
+from lazyrich.sims._experiment import json_ready as json_ready
+from lazyrich.sims._experiment import progress_bar as progress_bar
+from lazyrich.sims._experiment import provenance as provenance
+from lazyrich.sims._experiment import run as run
+
+__all__ = [
+    "Result",
+    "apply_overrides",
+    "config_to_dict",
+    "datasets",
+    "experiments",
+    "experiments_registry",
+    "get_experiment",
+    "json_ready",
+    "progress_bar",
+    "provenance",
+    "run",
+]
