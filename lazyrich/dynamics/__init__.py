@@ -1,3 +1,9 @@
-"""Finite-width training dynamics: empirical NTK, scaled models, training loops, layers, observables."""
+"""Finite-width training dynamics: empirical NTK, scaled models, training loops, observables."""
 
-__all__: list[str] = []
+from lazyrich.dynamics._mlp import ACTIVATIONS as ACTIVATIONS
+from lazyrich.dynamics._mlp import mlp as mlp
+
+__all__ = [
+    "ACTIVATIONS",
+    "mlp",
+]
