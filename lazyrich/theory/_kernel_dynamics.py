@@ -1,15 +1,19 @@
 r"""Closed-form function-space dynamics of wide networks under MSE gradient flow (papers.md §1.4).
 
-Loss convention (neural-tangents' ``predict.gradient_descent_mse``): :math:`\mathcal L = \frac{1}{2PO}
-\sum_{i,o} (f_o(x_i) - y_{io})^2` over P training points and O outputs, so gradient flow with a fixed kernel
+Loss convention (neural-tangents' ``predict.gradient_descent_mse``): :math:`\mathcal L =
+\frac{1}{2PO}
+\sum_{i,o} (f_o(x_i) - y_{io})^2` over P training points and O outputs, so gradient flow with a
+fixed kernel
 :math:`K` (traced over outputs, shape ``(P, P)``) at rate :math:`\eta` gives
 
 .. math::
     f_t(X) = y + e^{-\eta t K / (PO)} (f_0(X) - y), \qquad
-    f_t(x) = f_0(x) + K(x, X)\, V \operatorname{diag}\!\Big(\frac{1 - e^{-\eta t \lambda_k/(PO)}}{\lambda_k}\Big)
+    f_t(x) = f_0(x) + K(x, X)\, V \operatorname{diag}\!\Big(\frac{1 - e^{-\eta t
+    \lambda_k/(PO)}}{\lambda_k}\Big)
     V^\top (y - f_0(X)),
 
-with :math:`K(X, X) = V \operatorname{diag}(\lambda) V^\top` (eigenvalues clipped at 0). ``t`` counts
+with :math:`K(X, X) = V \operatorname{diag}(\lambda) V^\top` (eigenvalues clipped at 0). ``t``
+counts
 gradient-flow time in units of the learning rate (absolute time :math:`\eta t`).
 """
 
@@ -68,8 +72,10 @@ def _rate(t: Any, learning_rate: Any, normalization: int, dtype) -> jax.Array:
 def _decay_and_gain(evals: jax.Array, rate: jax.Array) -> tuple[jax.Array, jax.Array]:
     """exp(-rate lambda) and (1 - exp(-rate lambda)) / lambda, with their limits at lambda = 0.
 
-    ``rate`` has shape ``([T])``; results ``([T,] P)``. Null modes do not move; at infinite time their
-    gain is set to 0 (the pseudo-inverse), which is exact when the test kernel is orthogonal to them.
+    ``rate`` has shape ``([T])``; results ``([T,] P)``. Null modes do not move; at infinite time
+    their
+    gain is set to 0 (the pseudo-inverse), which is exact when the test kernel is orthogonal to
+    them.
     """
     r = rate[..., None]
     positive = evals > 0
@@ -120,7 +126,8 @@ def mse_gradient_flow(
     the solution of :math:`\dot f = -\eta\, K \nabla_f \mathcal L` for the loss
     :math:`\frac{1}{2PO}\sum (f - y)^2` (neural-tangents' ``gradient_descent_mse`` convention). One
     eigendecomposition of :math:`K` serves every time in ``t``; eigenvalues are clipped at 0, and at
-    :math:`t = \infty` null modes get the pseudo-inverse (for a positive definite :math:`K` this is kernel
+    :math:`t = \infty` null modes get the pseudo-inverse (for a positive definite :math:`K` this is
+    kernel
     regression, :math:`f_\infty(x) = f_0(x) + K(x, X) K^{-1}(y - f_0(X))`).
 
     Args:
@@ -131,16 +138,19 @@ def mse_gradient_flow(
       learning_rate: :math:`\eta`.
       f0_train: outputs at initialization on the training inputs, shape of ``y_train`` (default 0).
       k_test_train: kernel between test and training inputs, shape ``(Q, P)``.
-      f0_test: outputs at initialization on the test inputs, shape ``(Q, O)`` or ``(Q,)`` (default 0).
+      f0_test: outputs at initialization on the test inputs, shape ``(Q, O)`` or ``(Q,)`` (default
+      0).
       diag_reg: adds ``diag_reg * mean(diag K)`` to the diagonal of ``K`` (neural-tangents' relative
         scale).
 
     Returns:
-      ``(f_train_t, f_test_t)`` with shapes ``([T,] P, O)`` and ``([T,] Q, O)`` (no ``O`` axis for 1-D
+      ``(f_train_t, f_test_t)`` with shapes ``([T,] P, O)`` and ``([T,] Q, O)`` (no ``O`` axis for
+      1-D
       targets); ``f_test_t`` is ``None`` without ``k_test_train``.
 
     Raises:
-      ValueError: if ``k_train_train`` is not square or non-finite, shapes of ``y_train``, ``f0_train``,
+      ValueError: if ``k_train_train`` is not square or non-finite, shapes of ``y_train``,
+      ``f0_train``,
         ``k_test_train`` or ``f0_test`` do not match, ``t`` is negative or more than 1-D,
         ``learning_rate <= 0`` or ``diag_reg < 0``.
 
@@ -163,7 +173,8 @@ def mse_gradient_flow(
     else:
         if np.shape(f0_train) != np.shape(y_train):
             raise ValueError(
-                f"`f0_train` must have the shape of `y_train` {np.shape(y_train)}, got {np.shape(f0_train)}."
+                f"`f0_train` must have the shape of `y_train` {np.shape(y_train)}, "
+                f"got {np.shape(f0_train)}."
             )
         check_finite("f0_train", f0_train)
         f0 = jnp.asarray(f0_train).reshape(y.shape)
@@ -193,7 +204,9 @@ def mse_gradient_flow(
     f_test = None
     if k_test_train is not None:
         ktv = jnp.asarray(k_test_train) @ evecs  # (Q, P)
-        g0 = jnp.zeros((ktv.shape[0], num_out), k.dtype) if f0_test is None else jnp.asarray(f0_test)
+        g0 = (
+            jnp.zeros((ktv.shape[0], num_out), k.dtype) if f0_test is None else jnp.asarray(f0_test)
+        )
         g0 = g0.reshape(ktv.shape[0], num_out)
         f_test = g0 - jnp.einsum("qk,...k,ko->...qo", ktv, gain, r0)
     if squeeze:
@@ -224,9 +237,11 @@ def gradient_descent_mse_ensemble(
 ) -> Gaussian:
     r"""Mean and covariance of an infinite ensemble of infinitely wide networks trained by MSE flow.
 
-    At infinite width :math:`f_0 \sim GP(0, \Sigma)` (the NNGP) and training follows the fixed kernel
+    At infinite width :math:`f_0 \sim GP(0, \Sigma)` (the NNGP) and training follows the fixed
+    kernel
     :math:`\Theta` (the NTK), so :math:`f_t(x) = f_0(x) + A_t(x)(y - f_0(X))` with
-    :math:`A_t(x) = \Theta(x, X)\Theta^{-1}(I - e^{-\eta t \Theta/(PO)})` is Gaussian (Jacot et al. 2018,
+    :math:`A_t(x) = \Theta(x, X)\Theta^{-1}(I - e^{-\eta t \Theta/(PO)})` is Gaussian (Jacot et al.
+    2018,
     §5; Lee et al. 2019, eqs. 15-16):
 
     .. math::
@@ -235,14 +250,19 @@ def gradient_descent_mse_ensemble(
                      + A_t(x)\,\Sigma(X, X)\, A_t(x')^\top.
 
     At :math:`t = \infty` (``t=None``), :math:`A = \Theta(x, X)\Theta^{-1}`: Jacot's Gaussian limit.
-    With ``kernel="nngp"``, :math:`\Theta` is replaced by :math:`\Sigma` (training only the readout);
-    then :math:`C_t = \Sigma(x,x') - \Sigma(x,X) \Sigma^{-1}(I - e^{-2\eta t\Sigma/(PO)})\Sigma(X,x')`,
-    and at :math:`t = \infty` this is the exact Bayesian (NNGP) posterior. ``diag_reg`` regularizes the
-    kernel driving the dynamics (:math:`\Theta`, or :math:`\Sigma` for ``"nngp"``), as neural-tangents'
+    With ``kernel="nngp"``, :math:`\Theta` is replaced by :math:`\Sigma` (training only the
+    readout);
+    then :math:`C_t = \Sigma(x,x') - \Sigma(x,X) \Sigma^{-1}(I - e^{-2\eta
+    t\Sigma/(PO)})\Sigma(X,x')`,
+    and at :math:`t = \infty` this is the exact Bayesian (NNGP) posterior. ``diag_reg`` regularizes
+    the
+    kernel driving the dynamics (:math:`\Theta`, or :math:`\Sigma` for ``"nngp"``), as
+    neural-tangents'
     ``gradient_descent_mse_ensemble`` and ``gp_inference`` do.
 
     Args:
-      k_train_train: train-train kernels with ``.nngp`` and ``.ntk`` (e.g. :class:`Kernels`), ``(P, P)``.
+      k_train_train: train-train kernels with ``.nngp`` and ``.ntk`` (e.g. :class:`Kernels`), ``(P,
+      P)``.
       y_train: targets ``(P, O)`` or ``(P,)``.
       t: time (in units of the learning rate), scalar or 1-D of ``T`` times; ``None`` or ``inf`` is
         convergence.
@@ -288,7 +308,8 @@ def gradient_descent_mse_ensemble(
             check_finite(name, kt)
             if kt.shape[1] != num_train:
                 raise ValueError(
-                    f"`{name}` must have {num_train} columns (one per training point), got {kt.shape}."
+                    f"`{name}` must have {num_train} columns (one per training point), "
+                    f"got {kt.shape}."
                 )
         sigma_tt = None
         if nngp_test_test is not None:
@@ -311,7 +332,12 @@ def gradient_descent_mse_ensemble(
             cov = sigma_tt - jnp.einsum("qk,...k,rk->...qr", stv, gain2, stv)
         else:
             cross = a_t @ sigma_td.T  # A Sigma(X, x')
-            cov = sigma_tt - cross - jnp.swapaxes(cross, -1, -2) + a_t @ sigma_dd @ jnp.swapaxes(a_t, -1, -2)
+            cov = (
+                sigma_tt
+                - cross
+                - jnp.swapaxes(cross, -1, -2)
+                + a_t @ sigma_dd @ jnp.swapaxes(a_t, -1, -2)
+            )
     if squeeze:
         mean = mean[..., 0]
     return Gaussian(mean, cov)
@@ -346,7 +372,11 @@ def max_learning_rate(
     """
     check_square("k_train_train", k_train_train)
     check_finite("k_train_train", k_train_train)
-    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int | np.integer) or num_outputs < 1:
+    if (
+        isinstance(num_outputs, bool)
+        or not isinstance(num_outputs, int | np.integer)
+        or num_outputs < 1
+    ):
         raise ValueError(f"`num_outputs` must be a positive integer, got {num_outputs!r}.")
     k = jnp.asarray(k_train_train)
     lam_max = jnp.linalg.eigvalsh(k)[-1]

@@ -3,13 +3,15 @@ r"""Infinite-width NNGP and NTK of fully connected networks (papers.md §1.3).
 The network is ``depth`` times (Dense, activation) followed by a Dense readout, the convention of
 neural-tangents' ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``.
 With the NTK parameterization each Dense layer computes
-:math:`z^{\ell+1} = \sigma_w W^{\ell} x^{\ell} / \sqrt{n_\ell} + \sigma_b b^{\ell}`, with :math:`W, b` i.i.d.
+:math:`z^{\ell+1} = \sigma_w W^{\ell} x^{\ell} / \sqrt{n_\ell} + \sigma_b b^{\ell}`, with :math:`W,
+b` i.i.d.
 standard normal, and in the limit of infinite hidden widths (Jacot et al. 2018, Prop. 1 and Thm. 1):
 
 .. math::
     \Sigma^{1}(x, x') = \sigma_w^2\, x^\top x' / n_0 + \sigma_b^2, \qquad \Theta^{1} = \Sigma^{1},
 
-    \Sigma^{\ell+1} = \sigma_w^2\, \mathbb{E}_{(u,v)\sim N(0, \Sigma^{\ell})}[\phi(u)\phi(v)] + \sigma_b^2,
+    \Sigma^{\ell+1} = \sigma_w^2\, \mathbb{E}_{(u,v)\sim N(0, \Sigma^{\ell})}[\phi(u)\phi(v)] +
+    \sigma_b^2,
     \qquad
     \Theta^{\ell+1} = \Sigma^{\ell+1} + \sigma_w^2\, \Theta^{\ell}\,
     \mathbb{E}_{(u,v)\sim N(0, \Sigma^{\ell})}[\phi'(u)\phi'(v)].
@@ -47,11 +49,14 @@ class Kernels(NamedTuple):
     ntk: jax.Array
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Gaussian expectations: each maps variances (a, b) and covariance c of (u, v) ~ N(0, [[a, c], [c, b]]) to
-# (E[phi(u) phi(v)], E[phi'(u) phi'(v)]), elementwise with broadcasting. `ra`, `rb` are 1/sqrt(a), 1/sqrt(b)
-# (zero where the variance is zero), precomputed once per layer on the vectors, never on the (n1, n2) grid.
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
+# Gaussian expectations: each maps variances (a, b) and covariance c of (u, v) ~ N(0, [[a, c], [c,
+# b]]) to
+# (E[phi(u) phi(v)], E[phi'(u) phi'(v)]), elementwise with broadcasting. `ra`, `rb` are 1/sqrt(a),
+# 1/sqrt(b)
+# (zero where the variance is zero), precomputed once per layer on the vectors, never on the (n1,
+# n2) grid.
+# --------------------------------------------------------------------------------------------------
 
 
 def _rsqrt(v):
@@ -167,7 +172,8 @@ _CLOSED_FORMS = {
 def _quadrature(fn: Callable, degree: int) -> Callable:
     """Gauss-Hermite quadrature of E[phi(u) phi(v)] and E[phi'(u) phi'(v)] for a callable phi.
 
-    u = sqrt(2a) s_i, v = sqrt(2) (c / sqrt(a)) s_i + sqrt(2 (b - c^2 / a)) s_j (a Cholesky factor of the
+    u = sqrt(2a) s_i, v = sqrt(2) (c / sqrt(a)) s_i + sqrt(2 (b - c^2 / a)) s_j (a Cholesky factor
+    of the
     covariance), weights w_i w_j / pi; phi' by forward-mode autodiff (phi must act elementwise).
     """
     nodes, weights = np.polynomial.hermite.hermgauss(degree)
@@ -204,13 +210,26 @@ def _quadrature(fn: Callable, degree: int) -> Callable:
     return expectations
 
 
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The recursion.
-# ---------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 
 
-def _layer(act, var1, var2, cov, ntk, *, weight_var, bias_var, slope, fan_in, parameterization, bias,
-           on_diag):
+def _layer(
+    act,
+    var1,
+    var2,
+    cov,
+    ntk,
+    *,
+    weight_var,
+    bias_var,
+    slope,
+    fan_in,
+    parameterization,
+    bias,
+    on_diag,
+):
     """One (activation, Dense) step: returns the next layer's (var1, var2, cov, ntk)."""
     r1, r2 = _rsqrt(var1), _rsqrt(var2)
     e_cov, e_dot = act(var1[:, None], var2[None, :], cov, r1[:, None], r2[None, :], slope, on_diag)
@@ -245,20 +264,32 @@ def _input_layer(k0, weight_var, bias_var, *, parameterization, input_dim, bias)
 def _diag_kernels(x, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias):
     d = x.shape[-1]
     k0 = jnp.sum(x * x, axis=-1) / d
-    var, ntk = _input_layer(k0, weight_var, bias_var, parameterization=parameterization,
-                            input_dim=d, bias=bias)
+    var, ntk = _input_layer(
+        k0, weight_var, bias_var, parameterization=parameterization, input_dim=d, bias=bias
+    )
     for layer in range(depth):
-        var, ntk = _layer_diag(act, var, ntk, weight_var=weight_var, bias_var=bias_var, slope=slope,
-                               fan_in=widths[layer], parameterization=parameterization, bias=bias)
+        var, ntk = _layer_diag(
+            act,
+            var,
+            ntk,
+            weight_var=weight_var,
+            bias_var=bias_var,
+            slope=slope,
+            fan_in=widths[layer],
+            parameterization=parameterization,
+            bias=bias,
+        )
     return var, ntk
 
 
-def _full_kernels(x1, x2, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias,
-                  symmetric):
+def _full_kernels(
+    x1, x2, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias, symmetric
+):
     d = x1.shape[-1]
     k0 = x1 @ x2.T / d
-    cov, ntk = _input_layer(k0, weight_var, bias_var, parameterization=parameterization,
-                            input_dim=d, bias=bias)
+    cov, ntk = _input_layer(
+        k0, weight_var, bias_var, parameterization=parameterization, input_dim=d, bias=bias
+    )
     on_diag = None
     if symmetric:
         # Identical pairs sit on the diagonal: use cos = 1 there exactly (float32 accuracy).
@@ -270,14 +301,37 @@ def _full_kernels(x1, x2, weight_var, bias_var, slope, *, act, depth, parameteri
         var2 = weight_var * jnp.sum(x2 * x2, axis=-1) / d + bias_var
     for layer in range(depth):
         var1, var2, cov, ntk = _layer(
-            act, var1, var2, cov, ntk, weight_var=weight_var, bias_var=bias_var, slope=slope,
-            fan_in=widths[layer], parameterization=parameterization, bias=bias, on_diag=on_diag,
+            act,
+            var1,
+            var2,
+            cov,
+            ntk,
+            weight_var=weight_var,
+            bias_var=bias_var,
+            slope=slope,
+            fan_in=widths[layer],
+            parameterization=parameterization,
+            bias=bias,
+            on_diag=on_diag,
         )
     return cov, ntk
 
 
-def _tiled_kernels(x1, x2, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias,
-                   batch_size, symmetric):
+def _tiled_kernels(
+    x1,
+    x2,
+    weight_var,
+    bias_var,
+    slope,
+    *,
+    act,
+    depth,
+    parameterization,
+    widths,
+    bias,
+    batch_size,
+    symmetric,
+):
     """Row blocks of ``batch_size`` rows; intermediates are (batch_size, n2)."""
     d = x1.shape[-1]
     var2s = []
@@ -293,8 +347,9 @@ def _tiled_kernels(x1, x2, weight_var, bias_var, slope, *, act, depth, parameter
         x, index = args
         on_diag = (columns == index) if symmetric else None
         k0 = (x2 @ x) / d
-        cov, ntk = _input_layer(k0, weight_var, bias_var, parameterization=parameterization,
-                                input_dim=d, bias=bias)
+        cov, ntk = _input_layer(
+            k0, weight_var, bias_var, parameterization=parameterization, input_dim=d, bias=bias
+        )
         var1 = weight_var * jnp.sum(x * x) / d + bias_var
         for layer in range(depth):
             v2 = var2s[layer]
@@ -315,11 +370,35 @@ def _tiled_kernels(x1, x2, weight_var, bias_var, slope, *, act, depth, parameter
 
 @functools.partial(
     jax.jit,
-    static_argnames=("activation", "depth", "parameterization", "widths", "bias", "diagonal",
-                     "batch_size", "symmetric", "quadrature_degree"),
+    static_argnames=(
+        "activation",
+        "depth",
+        "parameterization",
+        "widths",
+        "bias",
+        "diagonal",
+        "batch_size",
+        "symmetric",
+        "quadrature_degree",
+    ),
 )
-def _mlp_kernels(x1, x2, weight_std, bias_std, slope, *, activation, depth, parameterization, widths,
-                 bias, diagonal, batch_size, symmetric, quadrature_degree):
+def _mlp_kernels(
+    x1,
+    x2,
+    weight_std,
+    bias_std,
+    slope,
+    *,
+    activation,
+    depth,
+    parameterization,
+    widths,
+    bias,
+    diagonal,
+    batch_size,
+    symmetric,
+    quadrature_degree,
+):
     dtype = x1.dtype
     weight_var = jnp.asarray(weight_std, dtype) ** 2
     bias_var = jnp.asarray(bias_std, dtype) ** 2
@@ -332,14 +411,30 @@ def _mlp_kernels(x1, x2, weight_std, bias_std, slope, *, activation, depth, para
     if diagonal:
         return Kernels(*_diag_kernels(x1, weight_var, bias_var, slope, **common))
     if batch_size is not None and batch_size < x1.shape[0]:
-        return Kernels(*_tiled_kernels(x1, x2, weight_var, bias_var, slope, batch_size=batch_size,
-                                       symmetric=symmetric, **common))
-    return Kernels(*_full_kernels(x1, x2, weight_var, bias_var, slope, symmetric=symmetric, **common))
+        return Kernels(
+            *_tiled_kernels(
+                x1,
+                x2,
+                weight_var,
+                bias_var,
+                slope,
+                batch_size=batch_size,
+                symmetric=symmetric,
+                **common,
+            )
+        )
+    return Kernels(
+        *_full_kernels(x1, x2, weight_var, bias_var, slope, symmetric=symmetric, **common)
+    )
 
 
 def _check_scalar(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not (isinstance(value, int | float | np.number) or hasattr(value, "shape")):
-        raise TypeError(f"`{name}` must be a real scalar, got {value!r} of type {type(value).__name__}.")
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float | np.number) or hasattr(value, "shape")
+    ):
+        raise TypeError(
+            f"`{name}` must be a real scalar, got {value!r} of type {type(value).__name__}."
+        )
     if np.ndim(value) != 0:
         raise ValueError(f"`{name}` must be a scalar, got shape {np.shape(value)}.")
     check_finite(name, value)
@@ -360,12 +455,15 @@ def mlp_kernels(
     batch_size: int | None = None,
     quadrature_degree: int = DEFAULT_QUADRATURE_DEGREE,
 ) -> Kernels:
-    r"""Infinite-width NNGP and NTK of a fully connected network (Jacot et al. 2018; Lee et al. 2018).
+    r"""Infinite-width NNGP and NTK of a fully connected network (Jacot et al. 2018; Lee et al.
+    2018).
 
-    The network is ``depth`` hidden layers of (Dense, activation) and a Dense readout, the kernels are
+    The network is ``depth`` hidden layers of (Dense, activation) and a Dense readout, the kernels
+    are
     those of the readout, and the conventions are neural-tangents'
     ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``. In the NTK
-    parameterization (``"ntk"``, pre-activations :math:`\sigma_w W x / \sqrt{n_{in}} + \sigma_b b` with
+    parameterization (``"ntk"``, pre-activations :math:`\sigma_w W x / \sqrt{n_{in}} + \sigma_b b`
+    with
     standard normal :math:`W, b`):
 
     .. math::
@@ -377,21 +475,26 @@ def mlp_kernels(
 
     ``parameterization="standard"`` (:math:`W \sim N(0, \sigma_w^2/n_{in})`, :math:`b \sim N(0,
     \sigma_b^2)`, both trained directly) has the same NNGP, but the gradients with respect to the
-    weights are not rescaled by :math:`\sigma_w/\sqrt{n_{in}}`, so every layer's weight term is multiplied
-    by its fan-in and each bias contributes 1 (neural-tangents' convention with width scale ``s = 1``):
+    weights are not rescaled by :math:`\sigma_w/\sqrt{n_{in}}`, so every layer's weight term is
+    multiplied
+    by its fan-in and each bias contributes 1 (neural-tangents' convention with width scale ``s =
+    1``):
     :math:`\Theta^{1} = x^\top x' + 1` and
     :math:`\Theta^{\ell+1} = n_\ell\,\mathbb{E}[\phi(u)\phi(v)] + \sigma_w^2 \Theta^\ell
-    \mathbb{E}[\phi'(u)\phi'(v)] + 1`. This NTK grows with the hidden widths :math:`n_\ell`, which must be
+    \mathbb{E}[\phi'(u)\phi'(v)] + 1`. This NTK grows with the hidden widths :math:`n_\ell`, which
+    must be
     given as ``width``; the bias terms are dropped with ``bias_std=None``.
 
     Activations with closed forms: ``"relu"`` (arc-cosine kernels of degree 1 and 0, no He factor),
     ``"erf"``, ``"abs"``, ``"gelu"`` (exact, :math:`x\Phi(x)`), ``"identity"``, ``"leaky_relu"``
     (:math:`\max(x, 0) + \text{negative\_slope}\cdot\min(x, 0)`) and ``"sign"``. For ``"sign"`` the
     derivative is a Dirac delta; like neural-tangents the almost-everywhere derivative 0 is used, so
-    :math:`\mathbb{E}[\phi'\phi'] = 0` and only the layers above the last sign contribute to the NTK.
+    :math:`\mathbb{E}[\phi'\phi'] = 0` and only the layers above the last sign contribute to the
+    NTK.
     Any other elementwise ``activation`` callable is integrated by ``quadrature_degree`` x
     ``quadrature_degree`` Gauss-Hermite quadrature of the bivariate Gaussian, its derivative by
-    forward-mode autodiff (smooth activations: degree 32 gives ~1e-7 relative accuracy for tanh; kinks
+    forward-mode autodiff (smooth activations: degree 32 gives ~1e-7 relative accuracy for tanh;
+    kinks
     converge slowly, use the closed forms).
 
     Args:
@@ -403,24 +506,33 @@ def mlp_kernels(
       bias_std: :math:`\sigma_b`; ``None`` means no biases (same as 0 in the NTK parameterization).
       parameterization: ``"ntk"`` or ``"standard"``.
       negative_slope: slope for negative inputs of ``"leaky_relu"`` (ignored otherwise).
-      width: hidden widths for the standard-parameterization NTK (an int or a tuple of ``depth`` ints).
-      diagonal: if True, return only :math:`k(x, x)` for each row of ``x1``, shape ``(n1,)``, without the
+      width: hidden widths for the standard-parameterization NTK (an int or a tuple of ``depth``
+      ints).
+      diagonal: if True, return only :math:`k(x, x)` for each row of ``x1``, shape ``(n1,)``,
+      without the
         matrix (``x2`` must be ``None``).
-      batch_size: if given and smaller than ``n1``, compute the kernel in row blocks of ``batch_size``
-        rows with ``jax.lax.map``, so no intermediate is larger than ``(batch_size, n2)``. With ``x2=None``
-        the diagonal pairs use cos = 1 exactly; identical rows of distinct ``x1`` and ``x2`` carry float32
+      batch_size: if given and smaller than ``n1``, compute the kernel in row blocks of
+      ``batch_size``
+        rows with ``jax.lax.map``, so no intermediate is larger than ``(batch_size, n2)``. With
+        ``x2=None``
+        the diagonal pairs use cos = 1 exactly; identical rows of distinct ``x1`` and ``x2`` carry
+        float32
         errors of order :math:`\sqrt{\epsilon}` in the arc-cosine angle.
       quadrature_degree: Gauss-Hermite degree for callable activations.
 
     Returns:
-      :class:`Kernels` with ``nngp`` and ``ntk`` of shape ``(n1, n2)`` (``(n1,)`` with ``diagonal``), in
+      :class:`Kernels` with ``nngp`` and ``ntk`` of shape ``(n1, n2)`` (``(n1,)`` with
+      ``diagonal``), in
       the dtype of ``x1``.
 
     Raises:
-      ValueError: for inputs that are not 2-D, differ in feature dimension or are non-finite; ``depth <
-        0``; an unknown ``activation`` or ``parameterization``; a missing or malformed ``width`` for the
+      ValueError: for inputs that are not 2-D, differ in feature dimension or are non-finite;
+      ``depth <
+        0``; an unknown ``activation`` or ``parameterization``; a missing or malformed ``width``
+        for the
         standard parameterization; ``diagonal`` with ``x2``; ``batch_size < 1``.
-      TypeError: for a non-integer ``depth`` / ``batch_size`` / ``quadrature_degree``, non-float inputs,
+      TypeError: for a non-integer ``depth`` / ``batch_size`` / ``quadrature_degree``, non-float
+      inputs,
         or an ``activation`` that is neither a string nor a callable.
 
     Example:
@@ -432,7 +544,8 @@ def mlp_kernels(
 
     References:
       Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Prop. 1 and Thm. 1.
-      Lee et al. (2018), https://arxiv.org/abs/1711.00165; Cho & Saul (2009) for the arc-cosine kernels.
+      Lee et al. (2018), https://arxiv.org/abs/1711.00165; Cho & Saul (2009) for the arc-cosine
+      kernels.
     """
     # --- validation, before any work ---
     check_int("depth", depth, minimum=0)
@@ -441,7 +554,8 @@ def mlp_kernels(
         check_choice("activation", activation, CLOSED_FORM_ACTIVATIONS)
     elif not callable(activation):
         raise TypeError(
-            f"`activation` must be one of {CLOSED_FORM_ACTIVATIONS} or a callable, got {activation!r}."
+            f"`activation` must be one of {CLOSED_FORM_ACTIVATIONS} or a callable, "
+            f"got {activation!r}."
         )
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)
     for name, x in (("x1", x1), ("x2", x2)):
@@ -458,7 +572,9 @@ def mlp_kernels(
     if x2 is not None:
         check_same_features("x1", x1, "x2", x2)
         if x2.dtype != x1.dtype:
-            raise TypeError(f"`x1` and `x2` must have the same dtype, got {x1.dtype} and {x2.dtype}.")
+            raise TypeError(
+                f"`x1` and `x2` must have the same dtype, got {x1.dtype} and {x2.dtype}."
+            )
     _check_scalar("weight_std", weight_std)
     if bias_std is not None:
         _check_scalar("bias_std", bias_std)
@@ -466,7 +582,8 @@ def mlp_kernels(
     if parameterization == "standard":
         if width is None:
             raise ValueError(
-                "`width` is required for parameterization='standard' (its NTK scales with the hidden "
+                "`width` is required for parameterization='standard' (its NTK scales with the "
+                "hidden "
                 "widths); pass an int or a tuple of `depth` ints."
             )
         widths = (width,) * depth if isinstance(width, int | np.integer) else tuple(width)
@@ -478,7 +595,9 @@ def mlp_kernels(
     else:
         widths = (0,) * depth
     if diagonal and x2 is not None:
-        raise ValueError("`diagonal=True` computes k(x, x) for the rows of `x1`; `x2` must be None.")
+        raise ValueError(
+            "`diagonal=True` computes k(x, x) for the rows of `x1`; `x2` must be None."
+        )
     if batch_size is not None:
         check_int("batch_size", batch_size, minimum=1)
 
