@@ -1,54 +1,64 @@
-"""Finite-width training dynamics: empirical NTK, scaled models, training loops, layers, observables."""
+"""Finite-width training dynamics: empirical NTK, scaled models, training loops, observables."""
 
-from lazyrich.dynamics._activations import ACTIVATIONS as ACTIVATIONS
-from lazyrich.dynamics._activations import normalized_activation as normalized_activation
-from lazyrich.dynamics._activations import second_moment as second_moment
-from lazyrich.dynamics._models import CNN as CNN
-from lazyrich.dynamics._models import MLP as MLP
-from lazyrich.dynamics._models import from_nnx as from_nnx
-from lazyrich.dynamics._models import layer_name as layer_name
-from lazyrich.dynamics._models import mlp as mlp
-from lazyrich.dynamics._models import mlp_apply_fn as mlp_apply_fn
-from lazyrich.dynamics._models import mlp_init as mlp_init
-from lazyrich.dynamics._scaled import LOSSES as LOSSES
-from lazyrich.dynamics._scaled import centered as centered
-from lazyrich.dynamics._scaled import centered_outputs as centered_outputs
-from lazyrich.dynamics._scaled import linearize as linearize
-from lazyrich.dynamics._scaled import per_sample_loss as per_sample_loss
-from lazyrich.dynamics._scaled import scaled_loss as scaled_loss
-from lazyrich.dynamics._temperature import learning_rate_for_temperature as learning_rate_for_temperature
-from lazyrich.dynamics._temperature import temperature as temperature
-from lazyrich.dynamics._train import STATUS_CAP as STATUS_CAP
-from lazyrich.dynamics._train import STATUS_DIVERGED as STATUS_DIVERGED
-from lazyrich.dynamics._train import STATUS_OK as STATUS_OK
-from lazyrich.dynamics._train import TrainConfig as TrainConfig
-from lazyrich.dynamics._train import TrainResult as TrainResult
-from lazyrich.dynamics._train import TrainState as TrainState
-from lazyrich.dynamics._train import check_train_inputs as check_train_inputs
-from lazyrich.dynamics._train import train as train
+from ._activations import NORMALIZED_ACTIVATIONS as NORMALIZED_ACTIVATIONS
+from ._activations import normalized_activation as normalized_activation
+from ._activations import second_moment as second_moment
+from ._functional import from_linen as from_linen
+from ._functional import from_nnx as from_nnx
+from ._mlp import ACTIVATIONS as ACTIVATIONS
+from ._mlp import mlp as mlp
+from ._models import BiasFreeCNN as BiasFreeCNN
+from ._models import BiasFreeMLP as BiasFreeMLP
+from ._models import bias_free_mlp as bias_free_mlp
+from ._models import bias_free_mlp_apply_fn as bias_free_mlp_apply_fn
+from ._models import bias_free_mlp_init as bias_free_mlp_init
+from ._models import layer_name as layer_name
+from ._ntk import empirical_ntk as empirical_ntk
+from ._ntk import param_path as param_path
+from ._scaled import LOSSES as LOSSES
+from ._scaled import centered as centered
+from ._scaled import centered_outputs as centered_outputs
+from ._scaled import linearize as linearize
+from ._scaled import per_sample_loss as per_sample_loss
+from ._scaled import scaled_loss as scaled_loss
+from ._temperature import learning_rate_for_temperature as learning_rate_for_temperature
+from ._temperature import temperature as temperature
+from ._train import STATUS_CAP as STATUS_CAP
+from ._train import STATUS_DIVERGED as STATUS_DIVERGED
+from ._train import STATUS_OK as STATUS_OK
+from ._train import TrainConfig as TrainConfig
+from ._train import TrainResult as TrainResult
+from ._train import TrainState as TrainState
+from ._train import check_train_inputs as check_train_inputs
+from ._train import train as train
 
 __all__: list[str] = [
     "ACTIVATIONS",
-    "CNN",
+    "BiasFreeCNN",
+    "BiasFreeMLP",
     "LOSSES",
-    "MLP",
+    "NORMALIZED_ACTIVATIONS",
     "STATUS_CAP",
     "STATUS_DIVERGED",
     "STATUS_OK",
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "bias_free_mlp",
+    "bias_free_mlp_apply_fn",
+    "bias_free_mlp_init",
     "centered",
     "centered_outputs",
     "check_train_inputs",
+    "empirical_ntk",
+    "from_linen",
     "from_nnx",
     "layer_name",
     "learning_rate_for_temperature",
     "linearize",
     "mlp",
-    "mlp_apply_fn",
-    "mlp_init",
     "normalized_activation",
+    "param_path",
     "per_sample_loss",
     "scaled_loss",
     "second_moment",

@@ -20,7 +20,7 @@ import numpy as np
 from lazyrich._checks import check_choice
 
 Activation = Literal["relu", "gelu", "tanh", "linear"]
-ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "tanh", "linear")
+NORMALIZED_ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "tanh", "linear")
 
 _NUMPY = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -44,9 +44,9 @@ def second_moment(name: str) -> float:
     otherwise.
 
     Raises:
-      ValueError: if ``name`` is not one of :data:`ACTIVATIONS`.
+      ValueError: if ``name`` is not one of :data:`NORMALIZED_ACTIVATIONS`.
     """
-    check_choice("activation", name, ACTIVATIONS)
+    check_choice("activation", name, NORMALIZED_ACTIVATIONS)
     if name == "relu":
         return 0.5
     if name == "linear":
@@ -73,7 +73,7 @@ def normalized_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     References:
       Sclocchi, Geiger, Wyart (2023), https://arxiv.org/abs/2301.13703, Sec. 2 (code: ``edm``).
     """
-    check_choice("activation", name, ACTIVATIONS)
+    check_choice("activation", name, NORMALIZED_ACTIVATIONS)
     scale = 1.0 / math.sqrt(second_moment(name))
     raw = _JAX[name]
 

@@ -13,9 +13,10 @@ with readout exponent :math:`s = 1/2` (``"ntk"``) or :math:`s = 1` (``"mean_fiel
 
 Two forms are offered:
 
-* :func:`mlp` returns the pure pair ``(apply_fn, params)`` that the training loop uses (``params`` is a dict
+* :func:`bias_free_mlp` returns the pure pair ``(apply_fn, params)`` that the training loop uses (``params`` is a dict
   ``{"layer00": W1, ..., "layerL": W_out}``; weights are stored ``(fan_in, fan_out)``);
-* :class:`MLP` and :class:`CNN` are Flax NNX modules; :func:`from_nnx` turns any NNX module into the pure pair.
+* :class:`BiasFreeMLP` and :class:`BiasFreeCNN` are Flax NNX modules; ``lazyrich.dynamics.from_nnx`` turns
+  them into the pure pair.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from flax import nnx
 
 from lazyrich._checks import check_choice, check_int, check_key
 from lazyrich._types import ApplyFn, Array, Params
-from lazyrich.dynamics._activations import ACTIVATIONS, normalized_activation
+from lazyrich.dynamics._activations import NORMALIZED_ACTIVATIONS, normalized_activation
 
 Parameterization = Literal["ntk", "mean_field"]
 PARAMETERIZATIONS: tuple[str, ...] = ("ntk", "mean_field")
@@ -44,16 +45,16 @@ def _check_architecture(input_dim, width, depth, activation, parameterization):
     check_int("input_dim", input_dim, minimum=1)
     check_int("width", width, minimum=1)
     check_int("depth", depth, minimum=1)
-    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("activation", activation, NORMALIZED_ACTIVATIONS)
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)
 
 
 def layer_name(index: int) -> str:
-    """Name of the ``index``-th weight matrix of :func:`mlp` (0-based; sorts in layer order)."""
+    """Name of the ``index``-th weight matrix of :func:`bias_free_mlp` (0-based; sorts in layer order)."""
     return f"layer{index:02d}"
 
 
-def mlp(
+def bias_free_mlp(
     *,
     input_dim: int,
     width: int,
@@ -89,25 +90,25 @@ def mlp(
     """
     _check_architecture(input_dim, width, depth, activation, parameterization)
     check_key("key", key)
-    apply_fn = mlp_apply_fn(
+    apply_fn = bias_free_mlp_apply_fn(
         input_dim=input_dim, width=width, depth=depth, activation=activation,
         parameterization=parameterization,
     )
-    return apply_fn, mlp_init(input_dim=input_dim, width=width, depth=depth, key=key, dtype=dtype)
+    return apply_fn, bias_free_mlp_init(input_dim=input_dim, width=width, depth=depth, key=key, dtype=dtype)
 
 
-def mlp_init(*, input_dim: int, width: int, depth: int, key: Array, dtype=jnp.float32) -> Params:
-    """N(0, 1) weights of :func:`mlp` (vmap this over keys for a seed ensemble)."""
+def bias_free_mlp_init(*, input_dim: int, width: int, depth: int, key: Array, dtype=jnp.float32) -> Params:
+    """N(0, 1) weights of :func:`bias_free_mlp` (vmap this over keys for a seed ensemble)."""
     keys = jr.split(key, depth + 1)
     shapes = [(input_dim, width)] + [(width, width)] * (depth - 1) + [(width,)]
     return {layer_name(i): jr.normal(k, s, dtype) for i, (k, s) in enumerate(zip(keys, shapes))}
 
 
-def mlp_apply_fn(
+def bias_free_mlp_apply_fn(
     *, input_dim: int, width: int, depth: int, activation: str = "relu",
     parameterization: Parameterization = "mean_field",
 ) -> ApplyFn:
-    """The pure forward function of :func:`mlp` (no parameters created)."""
+    """The pure forward function of :func:`bias_free_mlp` (no parameters created)."""
     _check_architecture(input_dim, width, depth, activation, parameterization)
     phi = normalized_activation(activation)
     readout = _readout_scale(width, parameterization)
@@ -122,18 +123,8 @@ def mlp_apply_fn(
     return apply_fn
 
 
-def from_nnx(model: nnx.Module) -> tuple[ApplyFn, Params]:
-    """Split an NNX module into a pure ``apply_fn(params, x)`` and its trainable parameters (an ``nnx.State``)."""
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-
-    def apply_fn(params: Params, x: Array) -> Array:
-        return nnx.merge(graphdef, params, rest)(x)
-
-    return apply_fn, params
-
-
-class MLP(nnx.Module):
-    """NNX version of :func:`mlp` (same equations and initialisation law; use :func:`from_nnx` to train)."""
+class BiasFreeMLP(nnx.Module):
+    """NNX version of :func:`bias_free_mlp` (same equations and initialisation law; use ``from_nnx`` to train)."""
 
     def __init__(self, *, input_dim: int, width: int, depth: int, activation: str = "relu",
                  parameterization: Parameterization = "mean_field", rngs: nnx.Rngs):
@@ -151,7 +142,7 @@ class MLP(nnx.Module):
         return self.phi(h) @ self.weights[-1][...] * self.readout
 
 
-class CNN(nnx.Module):
+class BiasFreeCNN(nnx.Module):
     r"""A small bias-free CNN (inputs NHWC) in the NTK or mean-field parameterization.
 
     ``depth`` 3x3 'SAME' convolutions with ``width`` channels, the first with stride 2; each regular
