@@ -17,6 +17,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from lazyrich._checks import check_choice
 
 Activation = Literal["relu", "gelu", "tanh", "linear"]

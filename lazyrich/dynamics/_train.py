@@ -7,9 +7,10 @@ One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (2023) (
   (:mod:`lazyrich.dynamics` ``scaled_loss``);
 * ``method="gd"``: full-batch gradient descent :math:`w \leftarrow w - \eta\nabla\mathcal L(w)`. With a small
   :math:`\eta` it is the Euler discretisation of gradient flow in the time :math:`t = \eta\cdot\mathrm{steps}`;
-* ``method="sgd"``: each step takes the first B indices of a fresh random permutation of the P training points
-  (no replacement within a step, independent across steps) and steps along the batch-mean gradient. Its
-  temperature is :math:`T = \eta/(Bh)` (:func:`temperature`);
+* ``method="sgd"``: each step draws a uniformly random subset of B of the P training points (no replacement
+  within a step, independent across steps; the same law as the first B entries of a fresh permutation in the
+  paper's code) and steps along the batch-mean gradient. Its temperature is :math:`T = \eta/(Bh)`
+  (:func:`temperature`);
 * ``method="langevin"``: full-batch gradient plus Gaussian noise with the *same per-step mean and covariance*
   as SGD at temperature T. Writing :math:`g_\mu = \nabla_w \ell_\mu/\alpha^p`, :math:`\bar g` their mean and
   :math:`C = \frac1P\sum_\mu (g_\mu - \bar g)(g_\mu - \bar g)^\top`, a batch of B drawn without replacement
@@ -157,7 +158,7 @@ class TrainState(NamedTuple):
 
 
 class TrainResult(NamedTuple):
-    """What :func:`train` returns (every array gains leading axes under vmap).
+    r"""What :func:`train` returns (every array gains leading axes under vmap).
 
     Attributes:
       params: final parameters.
@@ -254,6 +255,7 @@ def train(
     y_test: Array | None = None,
     f0_train: Array | None = None,
     f0_test: Array | None = None,
+    train_size: int | Array | None = None,
 ) -> TrainResult:
     r"""Train :math:`F = \alpha(f - f_0)` from ``params0`` until fitted, capped or diverged.
 
@@ -270,13 +272,16 @@ def train(
       config: the :class:`TrainConfig`.
       x_test, y_test: optional test set ``(Q, ...)``, ``(Q,)``.
       f0_train, f0_test: stored initial outputs :math:`f(w_0, X)`; computed once here when omitted.
+      train_size: if given (may be traced), only the first ``train_size`` rows of ``x_train`` are the training
+        set: minibatches, gradients, the stopping rule and the train observables use them alone. This makes
+        the training-set size P a vmappable hyper-parameter (one compiled program for several P).
 
     Returns:
       A :class:`TrainResult`.
 
     Raises:
       ValueError: before any work, for ``alpha <= 0``, ``learning_rate <= 0``, ``temperature < 0`` (when
-        concrete), ``batch_size > P``, labels outside {-1, +1} for hinge/cross-entropy, or mismatched shapes.
+        concrete), ``batch_size > P`` (or ``> train_size``), ``train_size`` outside ``[1, P]``, labels outside {-1, +1} for hinge/cross-entropy, or mismatched shapes.
       TypeError: for a non-typed key or a config of the wrong type.
 
     References:
@@ -286,40 +291,63 @@ def train(
     check_train_inputs(config, x_train, y_train, x_test, y_test)
     check_key("key", key)
     c = config
-    num_train = x_train.shape[0]
+    num_rows = x_train.shape[0]
+    if train_size is not None and not isinstance(train_size, jax.core.Tracer):
+        size = np.asarray(train_size)
+        if size.ndim or not np.issubdtype(size.dtype, np.integer) or not 1 <= int(size) <= num_rows:
+            raise ValueError(f"`train_size` must be an integer in [1, {num_rows}], got {train_size!r}.")
+        if c.method == "sgd" and c.batch_size > int(size):
+            raise ValueError(f"`batch_size` must be <= `train_size` = {int(size)}, got {c.batch_size}.")
+        if c.ntk_size > int(size):
+            raise ValueError(f"`ntk_size` must be <= `train_size` = {int(size)}, got {c.ntk_size}.")
     x_train = jnp.asarray(x_train)
     x_test = None if x_test is None else jnp.asarray(x_test)
     f0_train = apply_fn(params0, x_train) if f0_train is None else f0_train
-    y_train = jnp.asarray(y_train, f0_train.dtype)
+    dtype = f0_train.dtype
+    y_train = jnp.asarray(y_train, dtype)
     has_test = x_test is not None
     if has_test:
         f0_test = apply_fn(params0, x_test) if f0_test is None else f0_test
-        y_test = jnp.asarray(y_test, f0_train.dtype)
-    alpha = jnp.asarray(c.alpha, y_train.dtype)
-    lr = jnp.asarray(c.learning_rate, y_train.dtype)
+        y_test = jnp.asarray(y_test, dtype)
+    if train_size is None:
+        mask = jnp.ones((num_rows,), bool)
+        num_train = jnp.asarray(num_rows, dtype)
+    else:
+        mask = jnp.arange(num_rows) < train_size
+        num_train = jnp.asarray(train_size, dtype)
+    alpha = jnp.asarray(c.alpha, dtype)
+    lr = jnp.asarray(c.learning_rate, dtype)
     prefactor = 1.0 / alpha**c.loss_power
     w0_sq = _tree_sq_norms(params0)
+
+    def masked_mean(values):
+        return jnp.sum(jnp.where(mask, values, 0.0)) / num_train
 
     def per_sample(params, x, f0, y):
         return per_sample_loss(c.loss, alpha * (apply_fn(params, x) - f0), y) * prefactor
 
     if c.method == "langevin":
-        temp = jnp.asarray(c.temperature, y_train.dtype)
+        temp = jnp.asarray(c.temperature, dtype)
         noise_sq = num_train / (num_train - 1.0) * jnp.maximum(num_train * temp * c.width / lr - 1.0, 0.0)
         noise_scale = jnp.sqrt(noise_sq)
 
     def step_fn(params, step):
         if c.method == "gd":
-            grads = jax.grad(lambda p: jnp.mean(per_sample(p, x_train, f0_train, y_train)))(params)
+            grads = jax.grad(lambda p: masked_mean(per_sample(p, x_train, f0_train, y_train)))(params)
         elif c.method == "sgd":
-            idx = jr.permutation(jr.fold_in(key, step), num_train)[: c.batch_size]
+            # The B smallest of P i.i.d. uniforms index a uniformly random B-subset (no replacement); a
+            # top-k is ~15x cheaper on CPU than the sort-based `jr.permutation(P)[:B]` of the paper's code.
+            u = jnp.where(mask, jr.uniform(jr.fold_in(key, step), (num_rows,), dtype), 2.0)
+            idx = jax.lax.top_k(-u, c.batch_size)[1]
             grads = jax.grad(lambda p: jnp.mean(per_sample(p, x_train[idx], f0_train[idx], y_train[idx])))(
                 params
             )
         else:
-            xi = jr.normal(jr.fold_in(key, step), (num_train,), y_train.dtype)
-            weights = 1.0 + noise_scale * (xi - jnp.mean(xi))
-            grads = jax.grad(lambda p: jnp.mean(weights * per_sample(p, x_train, f0_train, y_train)))(params)
+            xi = jr.normal(jr.fold_in(key, step), (num_rows,), dtype)
+            weights = 1.0 + noise_scale * (xi - masked_mean(xi))
+            grads = jax.grad(lambda p: masked_mean(weights * per_sample(p, x_train, f0_train, y_train)))(
+                params
+            )
         return jax.tree.map(lambda w, g: w - lr * g, params, grads)
 
     def weight_change(params):
@@ -331,9 +359,9 @@ def train(
 
     def stopping(params):
         outputs = train_outputs(params)
-        loss = jnp.mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor
+        loss = masked_mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor
         if c.stop == "fitted":
-            fitted = jnp.all(y_train * outputs >= 1.0)
+            fitted = jnp.all(~mask | (y_train * outputs >= 1.0))
         elif c.stop == "loss":
             fitted = loss <= c.stop_tolerance
         else:
@@ -356,9 +384,9 @@ def train(
     def observe(params):
         outputs = train_outputs(params)
         obs = {
-            "train_loss": jnp.mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor,
-            "train_error": jnp.mean(y_train * outputs <= 0.0),
-            "train_unfit": jnp.mean(y_train * outputs < 1.0),
+            "train_loss": masked_mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor,
+            "train_error": masked_mean(y_train * outputs <= 0.0),
+            "train_unfit": masked_mean(y_train * outputs < 1.0),
         }
         if has_test:
             test_out = alpha * (apply_fn(params, x_test) - f0_test)
@@ -378,9 +406,7 @@ def train(
     save_steps = jnp.asarray(c.save_steps)
     init = TrainState(params0, jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.asarray(cap_status, jnp.int32))
     state, curves = jax.lax.scan(segment, init, save_steps)
-    test_outputs = (
-        alpha * (apply_fn(state.params, x_test) - f0_test) if has_test else jnp.zeros((0,), y_train.dtype)
-    )
+    test_outputs = alpha * (apply_fn(state.params, x_test) - f0_test) if has_test else jnp.zeros((0,), dtype)
     return TrainResult(
         params=state.params,
         status=state.status,
