@@ -29,6 +29,8 @@ import numpy as np
 from lazyrich._checks import check_choice, check_int, check_same_features
 from lazyrich._types import ApplyFn, Array, Params
 
+from ._ntk_structured import make_plan, structured_block
+
 Method = Literal["auto", "jacobian", "ntvp", "structured"]
 METHODS = ("auto", "jacobian", "ntvp", "structured")
 
@@ -171,6 +173,34 @@ def _ntvp_block(f, theta, x1, x2, same, trace):
 _BLOCKS: dict[str, Callable] = {"jacobian": _jacobian_block, "ntvp": _ntvp_block}
 
 
+def _plan(f: Callable, theta: list[Array], x: Array):
+    return make_plan(lambda th, xi: f(th, xi[None])[0], theta, x[0])
+
+
+def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) -> dict[str, float]:
+    """Rough FLOP counts of each strategy (used by ``method="auto"``)."""
+    sizes = [int(np.prod(np.shape(t))) for t in theta]
+    num_params = sum(sizes)
+    fp = plan.forward_flops or 2.0 * num_params
+    o_pair = num_out if trace else num_out**2
+    backward = 3.0 * (n1 + n2) * num_out * fp
+    costs = {"jacobian": backward + n1 * n2 * o_pair * num_params}
+    costs["ntvp"] = 3.0 * n2 * num_out * fp + 2.0 * n1 * n2 * num_out * fp
+    rest = sum(s for k, s in enumerate(sizes) if k not in plan.structured)
+    struct = backward + n1 * n2 * o_pair * rest
+    for k, (e_idx, pos) in plan.structured.items():
+        out_size = int(np.prod(plan.eqns[e_idx].avals[0].shape))
+        m = sizes[k]  # K * M
+        # factored: pairs x positions^2 x (K + O M); explicit: K M per pair; positions from out size
+        positions = max(out_size * max(sizes[k], 1) // max(m, 1), 1)
+        kk = max(int(np.sqrt(m)), 1)
+        factored = n1 * n2 * (kk + o_pair * kk) * positions
+        explicit = (n1 + n2) * num_out * m + n1 * n2 * o_pair * m
+        struct += min(factored, explicit)
+    costs["structured"] = struct
+    return costs
+
+
 # --------------------------------------------------------------------------------------------------
 # Tiling
 
@@ -278,13 +308,23 @@ def empirical_ntk(
         check_int("batch_size", batch_size, minimum=1)
     same = x2 is None
     x2 = x1 if same else x2
-    _check_inputs(apply_fn, params, x1, x2)
+    num_out = _check_inputs(apply_fn, params, x1, x2)
     f, theta = _restrict(apply_fn, params, wrt)
+    plan = _plan(f, theta, x1) if method in ("auto", "structured") else None
     if method == "auto":
-        method = "jacobian"
-    block_fn = _BLOCKS[method]
+        tile1 = min(batch_size or x1.shape[0], x1.shape[0])
+        tile2 = min(batch_size or x2.shape[0], x2.shape[0])
+        costs = _estimate_costs(plan, theta, tile1, tile2, num_out, trace_outputs)
+        method = min(costs, key=costs.get)
+    if method == "structured":
 
-    def block(a, b, same_tile):
-        return block_fn(f, theta, a, b, same_tile, trace_outputs)
+        def block(a, b, same_tile):
+            return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
+
+    else:
+        block_fn = _BLOCKS[method]
+
+        def block(a, b, same_tile):
+            return block_fn(f, theta, a, b, same_tile, trace_outputs)
 
     return _tiled(block, x1, x2, same, batch_size)
