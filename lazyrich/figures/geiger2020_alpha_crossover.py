@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from lazyrich.sims.experiments import geiger2020_alpha_crossover as EXPERIMENT
+
 NAME = "alpha-crossover"
 DESCRIPTION = "Relative NTK change, trained-vs-linearised gap and test error against alpha for several widths"
 PAPER = "Chizat, Oyallon, Bach (NeurIPS 2019), Thm 2.2; Geiger et al. (J. Stat. Mech. 2020), Figs. 1-2"

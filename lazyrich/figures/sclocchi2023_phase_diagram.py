@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from lazyrich.sims.experiments import sclocchi2023_phase_diagram as EXPERIMENT
+
 NAME = "sgd-phase-diagram"
 DESCRIPTION = "Test error heat map over (alpha, T) for SGD on an FC net; lazy/feature boundary and T_c marked"
 PAPER = "Sclocchi, Geiger, Wyart (ICML 2023), Fig. 2"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from lazyrich.sims.experiments import sclocchi2023_temperature_scaling as EXPERIMENT
+
 NAME = "sgd-temperature-scaling"
 DESCRIPTION = "Lazy-regime weight change, t* and test error vs SGD temperature for several P; delta, gamma, a fits"
 PAPER = "Sclocchi, Geiger, Wyart (ICML 2023), Figs. 3-4"
