@@ -1,3 +1,13 @@
 """Finite-width training dynamics: empirical NTK, scaled models, training loops, layers, observables."""
 
-__all__: list[str] = []
+from lazyrich.dynamics._perceptron import PerceptronState as PerceptronState
+from lazyrich.dynamics._perceptron import advance_perceptron as advance_perceptron
+from lazyrich.dynamics._perceptron import init_perceptron as init_perceptron
+from lazyrich.dynamics._perceptron import train_perceptron as train_perceptron
+
+__all__ = [
+    "PerceptronState",
+    "advance_perceptron",
+    "init_perceptron",
+    "train_perceptron",
+]
