@@ -59,6 +59,7 @@ STATUS_MAX_STEPS = 1
 STATUS_DIVERGED = 2
 _MAX_STEPS_LIMIT = 2**30
 _NO_LIMIT = 2**31 - 1
+_SEQUENTIAL_PICK_MAX_BATCH = 8
 
 
 class PerceptronState(NamedTuple):
@@ -137,7 +138,9 @@ def _event_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
     num_points, dim = x.shape
     dtype = x.dtype
     # One uniform draw per event (few random call sites keep compilation fast): [skip, count, scores...].
-    uniforms = jr.uniform(jr.fold_in(key, state.num_events), (num_points + 2,), dtype)
+    sequential = batch_size <= _SEQUENTIAL_PICK_MAX_BATCH
+    num_uniforms = 2 + (batch_size if sequential else num_points)
+    uniforms = jr.uniform(jr.fold_in(key, state.num_events), (num_uniforms,), dtype)
     margins = _margins(x, y, state.delta_w)
     unfit = alpha * margins < 1
     u = state.num_unfit.astype(dtype)
@@ -160,9 +163,22 @@ def _event_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
     logits = jnp.where(jnp.isnan(logits), -jnp.inf, logits)
     cdf = jnp.cumsum(jax.nn.softmax(logits))
     k = jnp.minimum(jnp.sum(cdf < uniforms[1] * cdf[-1]), batch_size)
-    # A uniform k-subset of the unfit points: the k smallest of i.i.d. uniform scores over the unfit set.
-    scores = jnp.where(unfit, uniforms[2:], 2.0)
-    _, picked = jax.lax.top_k(-scores, batch_size)
+    if sequential:
+        # A uniform k-subset of the unfit points, drawn one point at a time without replacement: the r-th
+        # (r uniform) of the still-available unfit points, located by a cumulative sum. O(B P), no O(P) draw.
+        available = unfit
+        picks = []
+        for i in range(batch_size):
+            remaining = jnp.maximum(state.num_unfit - i, 1)
+            r = jnp.minimum(jnp.floor(uniforms[2 + i] * remaining), remaining - 1).astype(jnp.int32)
+            index = jnp.argmax(jnp.cumsum(available.astype(jnp.int32)) > r)
+            picks.append(index)
+            available = available.at[index].set(False)
+        picked = jnp.stack(picks)
+    else:
+        # A uniform k-subset: the k smallest of i.i.d. uniform scores over the unfit set.
+        scores = jnp.where(unfit, uniforms[2:], 2.0)
+        _, picked = jax.lax.top_k(-scores, batch_size)
     use = (jnp.arange(batch_size) < k).astype(dtype)
     kick = temperature * ((use * y[picked]) @ x[picked]) / jnp.sqrt(jnp.asarray(dim, dtype))
     delta_w = jnp.where(capped, state.delta_w, state.delta_w + kick)
