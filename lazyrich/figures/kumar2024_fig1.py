@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import kumar2024_grokking as EXPERIMENT
+from lazyrich.sims.experiments import kumar2024_grokking
 
+EXPERIMENT = kumar2024_grokking
 NAME = "grokking"
 DESCRIPTION = "Train/test loss, eq. 6 terms, weight norm and NTK alignment of the grokking committee machine."
 PAPER = "Kumar, Bordelon, Gershman, Pehlevan (ICLR 2024), Fig. 1"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import kumar2024_grokking_phase as EXPERIMENT
+from lazyrich.sims.experiments import kumar2024_grokking_phase
 
+EXPERIMENT = kumar2024_grokking_phase
 NAME = "grokking-phase"
 DESCRIPTION = "Grokking time t_test(0.1) - t_train(0.1) over a grid of alpha and epsilon."
 PAPER = "Kumar, Bordelon, Gershman, Pehlevan (ICLR 2024), Fig. 3e"

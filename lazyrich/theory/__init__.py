@@ -15,7 +15,9 @@ from lazyrich.theory._committee import grokking_time as grokking_time
 from lazyrich.theory._committee import kernel_regression_mse as kernel_regression_mse
 from lazyrich.theory._perceptron import depleted_sign_density as depleted_sign_density
 from lazyrich.theory._perceptron import perceptron_norm_exponent as perceptron_norm_exponent
-from lazyrich.theory._perceptron import perceptron_temperature_exponent as perceptron_temperature_exponent
+from lazyrich.theory._perceptron import (
+    perceptron_temperature_exponent as perceptron_temperature_exponent,
+)
 from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
 
 __all__ = [
