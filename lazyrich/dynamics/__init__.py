@@ -8,6 +8,13 @@ from lazyrich._linalg import kernel_spectrum as kernel_spectrum
 from lazyrich._linalg import kernel_target_alignment as kernel_target_alignment
 from lazyrich._linalg import participation_ratio as participation_ratio
 from lazyrich._linalg import relative_kernel_change as relative_kernel_change
+from lazyrich.dynamics._committee import committee_apply as committee_apply
+from lazyrich.dynamics._committee import committee_empirical_ntk as committee_empirical_ntk
+from lazyrich.dynamics._committee import train_committee as train_committee
+from lazyrich.dynamics._perceptron import PerceptronState as PerceptronState
+from lazyrich.dynamics._perceptron import advance_perceptron as advance_perceptron
+from lazyrich.dynamics._perceptron import init_perceptron as init_perceptron
+from lazyrich.dynamics._perceptron import train_perceptron as train_perceptron
 
 from ._activations import NORMALIZED_ACTIVATIONS as NORMALIZED_ACTIVATIONS
 from ._activations import normalized_activation as normalized_activation
@@ -43,46 +50,53 @@ from ._train import TrainState as TrainState
 from ._train import check_train_inputs as check_train_inputs
 from ._train import train as train
 
-__all__: list[str] = [
+__all__ = [
     "ACTIVATIONS",
-    "BiasFreeCNN",
-    "BiasFreeMLP",
-    "LOSSES",
-    "NORMALIZED_ACTIVATIONS",
-    "STATUS_CAP",
-    "STATUS_DIVERGED",
-    "STATUS_OK",
-    "TrainConfig",
-    "TrainResult",
-    "TrainState",
+    "advance_perceptron",
     "bias_free_mlp",
     "bias_free_mlp_apply_fn",
     "bias_free_mlp_init",
+    "BiasFreeCNN",
+    "BiasFreeMLP",
     "centered",
+    "centered_kernel_alignment",
     "centered_outputs",
     "check_train_inputs",
+    "committee_apply",
+    "committee_empirical_ntk",
+    "effective_rank",
+    "empirical_nngp",
     "empirical_ntk",
     "from_linen",
     "from_nnx",
-    "layer_name",
-    "learning_rate_for_temperature",
-    "linearize",
-    "mlp",
-    "centered_kernel_alignment",
-    "effective_rank",
-    "empirical_nngp",
+    "init_perceptron",
     "kernel_alignment",
     "kernel_pca",
     "kernel_spectrum",
     "kernel_target_alignment",
+    "layer_name",
+    "learning_rate_for_temperature",
+    "linearize",
+    "LOSSES",
+    "mlp",
+    "normalized_activation",
+    "NORMALIZED_ACTIVATIONS",
     "ntk_vector_product",
     "param_path",
     "participation_ratio",
-    "relative_kernel_change",
-    "normalized_activation",
     "per_sample_loss",
+    "PerceptronState",
+    "relative_kernel_change",
     "scaled_loss",
     "second_moment",
+    "STATUS_CAP",
+    "STATUS_DIVERGED",
+    "STATUS_OK",
     "temperature",
     "train",
+    "train_committee",
+    "train_perceptron",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
 ]

@@ -10,16 +10,20 @@ from lazyrich.sims.datasets._parity import cifar_animals as cifar_animals
 from lazyrich.sims.datasets._parity import digits_parity as digits_parity
 from lazyrich.sims.datasets._parity import gaussian_teacher_student as gaussian_teacher_student
 from lazyrich.sims.datasets._parity import mnist_parity as mnist_parity
+from lazyrich.sims.datasets._synthetic import depleted_sign as depleted_sign
+from lazyrich.sims.datasets._synthetic import gaussian_quadratic as gaussian_quadratic
 
 __all__ = [
     "cifar_animal_labels",
     "cifar_animals",
+    "depleted_sign",
     "digits_parity",
+    "gaussian_quadratic",
     "gaussian_teacher_student",
-    "mnist_parity",
     "load_cifar10",
     "load_digits",
     "load_mnist",
+    "mnist_parity",
     "parity_labels",
     "split",
 ]
