@@ -53,6 +53,8 @@ def test_import_lazyrich_does_not_import_figures():
     import subprocess
     import sys
 
-    code = "import sys, lazyrich; assert 'lazyrich.figures' not in sys.modules; " \
-           "assert 'matplotlib' not in sys.modules"
+    code = (
+        "import sys, lazyrich; assert 'lazyrich.figures' not in sys.modules; "
+        "assert 'matplotlib' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
