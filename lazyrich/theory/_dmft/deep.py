@@ -193,8 +193,9 @@ def solve_dmft_linear(
     depth: int = 1,
     y_test=None,
     max_iterations: int = 200,
-    tol: float = 1e-10,
+    tol: float | None = None,
     damping: float = 1.0,
+    gradient_independence: bool = False,
 ) -> common.DMFTResult:
     r"""DMFT of a deep linear network (``phi(h) = h``): the closed equations, no sampling.
 
@@ -219,7 +220,9 @@ def solve_dmft_linear(
       y_train: shape ``(P,)``. times: shape ``(T,)``, strictly increasing from 0.
       gamma0: richness ``>= 0`` (traced). depth: number ``L`` of hidden layers.
       y_test: optional test targets, shape ``(Q,)``.
-      max_iterations, tol, damping: fixed-point iteration controls.
+      max_iterations, tol, damping: fixed-point iteration controls (``tol=None``: 1e-10 in float64, 1e-5 in
+        float32).
+      gradient_independence: drop the response functions (``A = B = 0``; papers.md §6.5 (ii)).
 
     Returns:
       :class:`DMFTResult` with ``phi`` = ``H^l``, ``g`` = ``G^l``, the response functions, ``status``
@@ -232,13 +235,16 @@ def solve_dmft_linear(
       Bordelon & Pehlevan (2022), https://arxiv.org/abs/2205.09653, Sec. 4.2, eqs. 11-12, App. F.
     """
     common.validate_problem(kx, y_train, times, gamma0, y_test)
+    if tol is None:
+        tol = 1e-10 if jnp.asarray(kx).dtype == jnp.float64 else 1e-5
     _check_common(depth, max_iterations, damping, tol)
     return _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, depth=depth,
-                         max_iterations=max_iterations)
+                         max_iterations=max_iterations, gradient_independence=gradient_independence)
 
 
-@partial(jax.jit, static_argnames=("depth", "max_iterations"))
-def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, *, depth, max_iterations):
+@partial(jax.jit, static_argnames=("depth", "max_iterations", "gradient_independence"))
+def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, *, depth, max_iterations,
+                  gradient_independence):
     dtype = kx.dtype
     times = jnp.asarray(times, dtype)
     y_train = jnp.asarray(y_train, dtype)
@@ -267,6 +273,9 @@ def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, *, depth, ma
             a.append(_unflat(inv_cd @ cmat, num_times, num_all))
             b.append(_unflat(inv_dc @ dmat, num_times, num_all))
         zeros = jnp.zeros_like(phi[0])
+        if gradient_independence:
+            a = [zeros] * depth
+            b = [zeros] * depth
         # a[l-1] = Atil^l (l = 1..L; Atil^L unused); b[l-1] = Btil^{l-1} (l = 1..L; Btil^0 unused).
         return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a[:-1] + [zeros]),
                         jnp.stack([zeros] + b[1:]))
@@ -438,7 +447,8 @@ def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth,
                 r = jnp.broadcast_to(eps_r[i][:, :1, None], (num_samples, num_times, num_all))
             else:
                 r = (eps_r[i] @ common.psd_sqrt(_flat(g_next))).reshape(num_samples, num_times, num_all)
-            ps, gs = jax.vmap(lambda uu, rr: process(uu, rr, m_h, b_here, m_g))(u, r)
+            solve = partial(process, m_h=m_h, m_b=b_here, m_g=m_g)
+            ps, gs = jax.vmap(solve)(u, r)
             p_flat = ps.reshape(num_samples, size)
             g_flat = gs.reshape(num_samples, size)
             phi_hat = _unflat(p_flat.T @ p_flat / num_samples, num_times, num_all)
@@ -452,11 +462,11 @@ def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth,
             if gradient_independence or layer == depth:
                 a.append(zeros)
             else:
-                a.append(mean_jacobian(lambda rr, uu: process(uu, rr, m_h, b_here, m_g)[0], r, u))
+                a.append(mean_jacobian(lambda rr, uu, solve=solve: solve(uu, rr)[0], r, u))
             if gradient_independence or layer == 1:
                 b.append(zeros)
             else:
-                b.append(mean_jacobian(lambda uu, rr: process(uu, rr, m_h, b_here, m_g)[1], u, r))
+                b.append(mean_jacobian(lambda uu, rr, solve=solve: solve(uu, rr)[1], u, r))
         # a[l-1] = Atil^l; b[l-1] = Btil^{l-1}, stored as kernels.b[l-1] (Btil^{l-1}, l = 1..L).
         return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a), jnp.stack(b))
 
