@@ -11,6 +11,15 @@ from lazyrich._linalg import relative_kernel_change as relative_kernel_change
 from lazyrich.dynamics._committee import committee_apply as committee_apply
 from lazyrich.dynamics._committee import committee_empirical_ntk as committee_empirical_ntk
 from lazyrich.dynamics._committee import train_committee as train_committee
+from lazyrich.dynamics._meanfield import meanfield_mlp_init as meanfield_mlp_init
+from lazyrich.dynamics._meanfield import meanfield_mlp_kernels as meanfield_mlp_kernels
+from lazyrich.dynamics._meanfield import (
+    meanfield_mlp_preactivations as meanfield_mlp_preactivations,
+)
+from lazyrich.dynamics._meanfield import meanfield_mlp_readout as meanfield_mlp_readout
+from lazyrich.dynamics._meanfield import (
+    train_meanfield_gradient_flow as train_meanfield_gradient_flow,
+)
 from lazyrich.dynamics._perceptron import PerceptronState as PerceptronState
 from lazyrich.dynamics._perceptron import advance_perceptron as advance_perceptron
 from lazyrich.dynamics._perceptron import init_perceptron as init_perceptron
@@ -78,6 +87,10 @@ __all__ = [
     "learning_rate_for_temperature",
     "linearize",
     "LOSSES",
+    "meanfield_mlp_init",
+    "meanfield_mlp_kernels",
+    "meanfield_mlp_preactivations",
+    "meanfield_mlp_readout",
     "mlp",
     "normalized_activation",
     "NORMALIZED_ACTIVATIONS",
@@ -95,6 +108,7 @@ __all__ = [
     "temperature",
     "train",
     "train_committee",
+    "train_meanfield_gradient_flow",
     "train_perceptron",
     "TrainConfig",
     "TrainResult",
