@@ -1,3 +1,47 @@
 """Finite-width training dynamics: empirical NTK, scaled models, training loops, layers, observables."""
 
+from lazyrich.dynamics._init import aligned_rank_one_connectivity as aligned_rank_one_connectivity
+from lazyrich.dynamics._init import dale_connectivity as dale_connectivity
+from lazyrich.dynamics._init import gaussian_connectivity as gaussian_connectivity
+from lazyrich.dynamics._init import low_rank_connectivity as low_rank_connectivity
+from lazyrich.dynamics._init import rescale_connectivity as rescale_connectivity
+from lazyrich.dynamics._init import shuffle_connectivity as shuffle_connectivity
+from lazyrich.dynamics._init import truncate_rank as truncate_rank
+from lazyrich.dynamics._rnn import LeakyRNN as LeakyRNN
+from lazyrich.dynamics._rnn import init_rnn_params as init_rnn_params
+from lazyrich.dynamics._rnn import recurrent_tangent_kernel as recurrent_tangent_kernel
+from lazyrich.dynamics._rnn import rnn_apply as rnn_apply
+from lazyrich.dynamics._rnn import rnn_hidden as rnn_hidden
+from lazyrich.dynamics._rnn_measures import connectivity_rank as connectivity_rank
+from lazyrich.dynamics._rnn_measures import eigenvalue_ratio_rank as eigenvalue_ratio_rank
+from lazyrich.dynamics._rnn_measures import recurrent_kernel_alignment as recurrent_kernel_alignment
+from lazyrich.dynamics._rnn_measures import representation_alignment as representation_alignment
+from lazyrich.dynamics._rnn_measures import weight_change as weight_change
+from lazyrich.dynamics._rnn_train import TrainRNNResult as TrainRNNResult
+from lazyrich.dynamics._rnn_train import masked_cross_entropy as masked_cross_entropy
+from lazyrich.dynamics._rnn_train import train_rnn as train_rnn
+
 __all__: list[str] = []
+# Low-rank RNNs (Liu et al. 2024)
+__all__ += [
+    "LeakyRNN",
+    "TrainRNNResult",
+    "aligned_rank_one_connectivity",
+    "connectivity_rank",
+    "dale_connectivity",
+    "eigenvalue_ratio_rank",
+    "gaussian_connectivity",
+    "init_rnn_params",
+    "low_rank_connectivity",
+    "masked_cross_entropy",
+    "recurrent_kernel_alignment",
+    "recurrent_tangent_kernel",
+    "representation_alignment",
+    "rescale_connectivity",
+    "rnn_apply",
+    "rnn_hidden",
+    "shuffle_connectivity",
+    "train_rnn",
+    "truncate_rank",
+    "weight_change",
+]
