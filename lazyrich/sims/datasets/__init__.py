@@ -5,8 +5,26 @@ from lazyrich.sims.datasets._digits import parity_labels as parity_labels
 from lazyrich.sims.datasets._digits import split as split
 from lazyrich.sims.datasets._files import load_cifar10 as load_cifar10
 from lazyrich.sims.datasets._files import load_mnist as load_mnist
+from lazyrich.sims.datasets._neurogym import NEUROGYM_TASKS as NEUROGYM_TASKS
+from lazyrich.sims.datasets._neurogym import Trials as Trials
+from lazyrich.sims.datasets._neurogym import context_decision as context_decision
+from lazyrich.sims.datasets._neurogym import delay_match_sample as delay_match_sample
+from lazyrich.sims.datasets._neurogym import neurogym_task as neurogym_task
+from lazyrich.sims.datasets._neurogym import sequence_batches as sequence_batches
+from lazyrich.sims.datasets._neurogym import sequential_digits as sequential_digits
+from lazyrich.sims.datasets._neurogym import sequential_mnist as sequential_mnist
+from lazyrich.sims.datasets._neurogym import two_afc as two_afc
 
 __all__ = [
+    "NEUROGYM_TASKS",
+    "Trials",
+    "context_decision",
+    "delay_match_sample",
+    "neurogym_task",
+    "sequence_batches",
+    "sequential_digits",
+    "sequential_mnist",
+    "two_afc",
     "load_cifar10",
     "load_digits",
     "load_mnist",
