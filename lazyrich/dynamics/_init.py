@@ -33,7 +33,7 @@ __all__ = [
 Norm = Literal["fro", "spec"]
 
 
-def _check_rank(rank, width: int) -> None:
+def _check_rank(rank, width: int, what: str = "width") -> None:
     """Validate a concrete rank (Python/NumPy int or concrete array); tracers are left alone."""
     if isinstance(rank, jax.core.Tracer):
         return
@@ -43,7 +43,7 @@ def _check_rank(rank, width: int) -> None:
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"`rank` must be an integer, got {rank!r} of dtype {arr.dtype}.")
     if np.any(arr < 1) or np.any(arr > width):
-        raise ValueError(f"`rank` must satisfy 1 <= rank <= width = {width}, got {rank!r}.")
+        raise ValueError(f"`rank` must satisfy 1 <= rank <= {what} = {width}, got {rank!r}.")
 
 
 def _check_matrix(name: str, w) -> None:
@@ -90,22 +90,24 @@ def truncate_rank(w: jax.Array, rank, *, norm: Norm = "fro") -> jax.Array:
     ``rank`` may be a traced integer (vmap over ranks).
 
     Args:
-      w: square matrix ``(N, N)``.
-      rank: number of kept singular values, ``1 <= rank <= N``; Python int or int array (traced allowed).
+      w: matrix ``(M, N)`` (square for recurrent weights; any 2-D shape is accepted).
+      rank: number of kept singular values, ``1 <= rank <= min(M, N)``; Python int or int array (traced
+        allowed).
       norm: ``"fro"`` or ``"spec"``.
 
     Returns:
-      ``(N, N)`` matrix of rank exactly ``rank`` (for ``w`` of full rank) and the same ``norm`` as ``w``.
+      Matrix of the shape of ``w``, of rank exactly ``rank`` (for ``w`` of full rank) and the same ``norm``.
 
     Raises:
-      ValueError: if ``w`` is not square or has non-finite entries, ``rank`` is outside ``[1, N]`` or ``norm``
+      ValueError: if ``w`` is not 2-D or has non-finite entries, ``rank`` is outside ``[1, min(M, N)]`` or ``norm``
         is unknown.
       TypeError: if ``rank`` is not an integer.
     """
-    _check_matrix("w", w)
+    _checks.check_ndim("w", w, 2)
+    _checks.check_finite("w", w)
     _checks.check_choice("norm", norm, ("fro", "spec"))
-    width = w.shape[0]
-    _check_rank(rank, width)
+    width = min(w.shape)
+    _check_rank(rank, width, "min(w.shape)")
     u, s, vt = jnp.linalg.svd(w, full_matrices=False)
     keep = jnp.arange(width) < rank
     s_r = jnp.where(keep, s, jnp.zeros_like(s))
