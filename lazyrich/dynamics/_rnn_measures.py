@@ -16,6 +16,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+
 from lazyrich import _checks
 from lazyrich.dynamics._rnn import Activation, recurrent_tangent_kernel, rnn_hidden
 

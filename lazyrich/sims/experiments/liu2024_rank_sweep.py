@@ -93,10 +93,10 @@ class Config:
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """The paper's setting (N = 300, 10k SGD steps, 5 seeds); quick: N = 100, ranks {1, 10, 30, 100}."""
+    """The paper's setting (N = 300, 10k SGD steps, 5 seeds); quick: N = 64, ranks {1, 4, 16, 64}, 300 steps."""
     if quick:
-        return Config(width=100, ranks=(1, 10, 30, 100), num_seeds=2, num_steps=400, learning_rate=0.01,
-                      num_probe=64, num_kernel_trials=16, log_every=50)
+        return Config(width=64, ranks=(1, 4, 16, 64), num_seeds=3, num_steps=300, learning_rate=0.01,
+                      num_probe=64, num_kernel_trials=8, kernel_batch_size=4, log_every=50)
     return Config()
 
 
