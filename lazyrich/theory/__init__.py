@@ -3,12 +3,26 @@
 Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks).
 """
 
-from lazyrich.theory._linear_rank import linear_kernel_matrix as linear_kernel_matrix
-from lazyrich.theory._linear_rank import linear_rank_alignment as linear_rank_alignment
-from lazyrich.theory._linear_rank import (
+from ._kernel_dynamics import Gaussian as Gaussian
+from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_mse_ensemble
+from ._kernel_dynamics import max_learning_rate as max_learning_rate
+from ._kernel_dynamics import mse_gradient_flow as mse_gradient_flow
+from ._kernels import Kernels as Kernels
+from ._kernels import mlp_kernels as mlp_kernels
+from ._linear_rank import linear_kernel_matrix as linear_kernel_matrix
+from ._linear_rank import linear_rank_alignment as linear_rank_alignment
+from ._linear_rank import (
     linear_rank_alignment_endpoint as linear_rank_alignment_endpoint,
 )
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "Gaussian",
+    "Kernels",
+    "gradient_descent_mse_ensemble",
+    "max_learning_rate",
+    "mlp_kernels",
+    "mse_gradient_flow",
+]
+
 # Two-layer linear network, alignment vs effective rank (Liu et al. 2024)
 __all__ += ["linear_kernel_matrix", "linear_rank_alignment", "linear_rank_alignment_endpoint"]

@@ -1,0 +1,159 @@
+"""Jacot, Gabriel, Hongler (NeurIPS 2018), Fig. 1: the finite-width NTK converges to its infinite-width limit.
+
+Depth-4 (``depth=3`` hidden layers) ReLU networks in the NTK parameterization with bias scale 0.1. For each width
+and initialization the kernel :math:`\\Theta(x_0, x(\\gamma))`, :math:`x_0 = (1, 0)`,
+:math:`x(\\gamma) = (\\cos\\gamma, \\sin\\gamma)`, is measured at initialization and after ``num_steps`` full-batch
+gradient-descent steps on :math:`f^\\star(x) = x_1 x_2` with Gaussian inputs (loss
+:math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`), and compared with :func:`lazyrich.theory.mlp_kernels`.
+
+The seed-to-seed standard deviation of the kernel shrinks like ``width**-0.5`` (papers.md §1.6, T1.1); the
+summary records the fitted slope over ``fit_widths`` (at initialization).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich import dynamics, theory
+from lazyrich.sims._experiment import Result, progress_bar
+
+NAME = "jacot2018_ntk_convergence"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """Settings of the NTK-convergence experiment (defaults: the paper's Fig. 1)."""
+
+    widths: tuple[int, ...] = (500, 10_000)
+    fit_widths: tuple[int, ...] = (500, 1_000, 2_000, 5_000, 10_000)
+    depth: int = 3
+    bias_std: float = 0.1
+    num_seeds: int = 10
+    num_steps: int = 200
+    learning_rate: float = 1.0
+    num_train: int = 20
+    num_angles: int = 65
+
+    def __post_init__(self):
+        if not self.widths or min(self.widths) < 1:
+            raise ValueError(f"`widths` must be a non-empty list of positive integers, got {self.widths}.")
+        if len(set(self.fit_widths)) < 3 or min(self.fit_widths) < 1:
+            raise ValueError(
+                f"`fit_widths` must hold at least three distinct positive widths, got {self.fit_widths}."
+            )
+        for name in ("depth", "num_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
+        for name in ("num_seeds", "num_train", "num_angles"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"`{name}` must be >= 2, got {getattr(self, name)}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
+        if self.bias_std < 0:
+            raise ValueError(f"`bias_std` must be >= 0, got {self.bias_std}.")
+
+
+def default_config(*, quick: bool = False) -> Config:
+    if quick:
+        return Config(widths=(100, 1_000), fit_widths=(100, 300, 1_000), num_seeds=8, num_angles=33)
+    return Config()
+
+
+def circle(angles):
+    """Points :math:`(\\cos\\gamma, \\sin\\gamma)` on the unit circle, shape ``(len(angles), 2)``."""
+    angles = jnp.asarray(angles)
+    return jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=-1)
+
+
+def gradient_descent_mse(apply_fn, params, x, y, *, learning_rate, num_steps):
+    """``num_steps`` full-batch GD steps on :math:`\\frac{1}{2P}\\sum (f - y)^2` (jit-compiled scan)."""
+
+    def loss(p):
+        return 0.5 * jnp.mean(jnp.sum((apply_fn(p, x) - y) ** 2, axis=-1))
+
+    def step(p, _):
+        g = jax.grad(loss)(p)
+        return jax.tree.map(lambda a, b: a - learning_rate * b, p, g), None
+
+    return jax.lax.scan(step, params, length=num_steps)[0]
+
+
+def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, train: bool):
+    apply_fn, params = dynamics.mlp(
+        key, input_dim=2, width=width, depth=config.depth, bias_std=config.bias_std
+    )
+    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs)[0]
+    if not train:
+        return theta0, None
+    trained = gradient_descent_mse(
+        apply_fn,
+        params,
+        x_train,
+        y_train,
+        learning_rate=config.learning_rate,
+        num_steps=config.num_steps,
+    )
+    return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs)[0]
+
+
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
+    data_key, init_key = jax.random.split(key)
+    angles = np.linspace(-np.pi, np.pi, config.num_angles)
+    x0, xs = circle(jnp.zeros(1)), circle(angles)
+    x_train = jax.random.normal(data_key, (config.num_train, 2))
+    y_train = (x_train[:, 0] * x_train[:, 1])[:, None]
+
+    kernels = theory.mlp_kernels(x0, xs, depth=config.depth, bias_std=config.bias_std)
+    theta_inf = np.asarray(kernels.ntk[0])
+
+    widths = sorted(set(config.widths) | set(config.fit_widths))
+    jobs = [(w, s) for w in widths for s in range(config.num_seeds)]
+    init, trained = {w: [] for w in widths}, {w: [] for w in config.widths}
+    compiled = {}
+    for width, seed in progress_bar(jobs, desc="ntk-convergence", enabled=progress):
+        train = width in config.widths
+        if (width, train) not in compiled:
+            compiled[width, train] = jax.jit(
+                lambda k, w=width, t=train: _one_network(
+                    config, w, k, x_train, y_train, x0, xs, train=t
+                )
+            )
+        k = jax.random.fold_in(jax.random.fold_in(init_key, width), seed)
+        theta0, theta_t = compiled[width, train](k)
+        init[width].append(np.asarray(theta0))
+        if train:
+            trained[width].append(np.asarray(theta_t))
+
+    spread = np.array([np.mean(np.std(np.stack(init[w]), axis=0, ddof=1)) for w in config.fit_widths])
+    fit_w = np.array(config.fit_widths, float)
+    slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
+    arrays = {
+        "angle": angles,
+        "theta_infinite": theta_inf,
+        "fit_widths": fit_w,
+        "spread": spread,
+        "widths": np.array(config.widths),
+    }
+    summary = {
+        "spread_slope": slope,
+        "spread_slope_theory": -0.5,
+        "max_mean_deviation_at_init": {},
+        "relative_kernel_change": {},
+    }
+    for w in config.widths:
+        t0, t1 = np.stack(init[w]), np.stack(trained[w])
+        arrays[f"theta_init_{w}"], arrays[f"theta_trained_{w}"] = t0, t1
+        summary["max_mean_deviation_at_init"][str(w)] = float(np.max(np.abs(t0.mean(0) - theta_inf)))
+        change = np.linalg.norm(t1 - t0, axis=-1) / np.linalg.norm(t0, axis=-1)
+        summary["relative_kernel_change"][str(w)] = float(np.mean(change))
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        metadata={"loss": "1/(2P) sum (f - y)^2", "time": "steps of learning_rate"},
+    )
