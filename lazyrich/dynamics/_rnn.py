@@ -35,7 +35,7 @@ _ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "linear": lambda u: u}
 
 
 def _check_params(params) -> tuple[int, int, int]:
-    if not isinstance(params, dict) or set(params) < {"w_x", "w_h", "w_y"}:
+    if not isinstance(params, dict) or not {"w_x", "w_h", "w_y"} <= set(params):
         raise ValueError(
             "`params` must be a dict with keys 'w_x' (N, D), 'w_h' (N, N) and 'w_y' (O, N), got "
             f"{type(params).__name__} with keys {sorted(params) if isinstance(params, dict) else None}."

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from lazyrich import _checks
+from lazyrich._linalg import effective_rank, kernel_alignment, participation_ratio
 from lazyrich.dynamics._rnn import Activation, recurrent_tangent_kernel, rnn_hidden
 
 __all__ = [
@@ -27,20 +28,6 @@ __all__ = [
     "representation_alignment",
     "weight_change",
 ]
-
-# TODO(entk): replace these three by lazyrich._linalg once merged.
-def _roy_vetterli(s):
-    p = s / jnp.sum(s)
-    return jnp.exp(-jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0)))
-
-
-def _participation_ratio(lam):
-    return jnp.sum(lam) ** 2 / jnp.sum(lam * lam)
-
-
-def _alignment(k1, k2):
-    return jnp.sum(k1 * k2) / jnp.sqrt(jnp.sum(k1 * k1) * jnp.sum(k2 * k2))
-
 
 RankMethod = Literal["roy_vetterli", "participation_ratio", "stable", "eigenvalue_ratio"]
 
@@ -85,11 +72,11 @@ def connectivity_rank(w: jax.Array, *, method: RankMethod = "roy_vetterli") -> j
     _checks.check_square("w", w)
     if method == "eigenvalue_ratio":
         return eigenvalue_ratio_rank(w)
-    s = jnp.linalg.svd(w, compute_uv=False)
     if method == "roy_vetterli":
-        return _roy_vetterli(s)
+        return effective_rank(w)
     if method == "participation_ratio":
-        return _participation_ratio(s * s)
+        return participation_ratio(w, kind="matrix")
+    s = jnp.linalg.svd(w, compute_uv=False)
     return jnp.sum(s * s) / (s[0] * s[0])
 
 
@@ -122,7 +109,7 @@ def representation_alignment(
     """
     h0 = rnn_hidden(params0, x, leak=leak, activation=activation)[:, step]
     h1 = rnn_hidden(params1, x, leak=leak, activation=activation)[:, step]
-    return _alignment(h0 @ h0.T, h1 @ h1.T)
+    return kernel_alignment(h0 @ h0.T, h1 @ h1.T)
 
 
 def recurrent_kernel_alignment(
@@ -137,4 +124,4 @@ def recurrent_kernel_alignment(
     """
     k0 = recurrent_tangent_kernel(params0, x, leak=leak, activation=activation, batch_size=batch_size)
     k1 = recurrent_tangent_kernel(params1, x, leak=leak, activation=activation, batch_size=batch_size)
-    return _alignment(k0, k1)
+    return kernel_alignment(k0, k1)

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from lazyrich import _checks
+from lazyrich._linalg import kernel_alignment
 
 __all__ = [
     "linear_kernel_matrix",
@@ -72,10 +73,6 @@ def linear_kernel_matrix(w_in: jax.Array, w_out: jax.Array, *, kernel: Kernel = 
     return m
 
 
-def _cosine(a, b):
-    return jnp.sum(a * b) / jnp.sqrt(jnp.sum(a * a) * jnp.sum(b * b))
-
-
 def linear_rank_alignment_endpoint(
     w_in0: jax.Array, w_out0: jax.Array, teacher: jax.Array, *, kernel: Kernel = "readout"
 ) -> jax.Array:
@@ -102,7 +99,7 @@ def linear_rank_alignment_endpoint(
     m_inf = norm * jnp.outer(b, b)
     if kernel == "full":
         m_inf = m_inf + norm * jnp.eye(b.shape[0], dtype=m_inf.dtype)
-    return _cosine(m0, m_inf)
+    return kernel_alignment(m0, m_inf)
 
 
 def linear_rank_alignment(participation_ratio, input_dim: int, *, kernel: Kernel = "readout") -> jax.Array:

@@ -39,21 +39,21 @@ def test_nnx_module_equals_pure_function():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_tangent_kernel_equals_direct_jacobian(getkey, dtype):
     with jax.enable_x64(dtype == "float64"):
-        p, x = _setup(getkey(), dtype)
-        _, x2 = _setup(getkey(), dtype, b=2)
+        p, x = _setup(getkey(), dtype, n=8, t=4, b=2)
+        _, x2 = _setup(getkey(), dtype, n=8, t=4, b=3)
         leak = 0.7
 
-        def flat(w_h, xs):
-            return dynamics.rnn_apply(dict(p, w_h=w_h), xs, leak=leak).reshape(-1)
+        def flat(w_h):
+            return dynamics.rnn_apply(dict(p, w_h=w_h), jnp.concatenate([x, x2]), leak=leak).reshape(-1)
 
-        j1 = jax.jacrev(flat)(p["w_h"], x).reshape(-1, 144)
-        j2 = jax.jacrev(flat)(p["w_h"], x2).reshape(-1, 144)
-        k = jax.jit(lambda p: dynamics.recurrent_tangent_kernel(p, x, x2, leak=leak))(p)
-        assert k.shape == (3 * 5 * 3, 2 * 5 * 3) and k.dtype == jnp.dtype(dtype)
-        scale = float(jnp.abs(j1 @ j2.T).max())
-        np.testing.assert_allclose(k / scale, j1 @ j2.T / scale, **TOLERANCE[dtype])
-        chunked = dynamics.recurrent_tangent_kernel(p, x, leak=leak, batch_size=1)
-        np.testing.assert_allclose(chunked / scale, j1 @ j1.T / scale, **TOLERANCE[dtype])
+        jac = jax.jacrev(flat)(p["w_h"]).reshape(-1, 64)  # rows (trial, step, output), trials of x then x2
+        direct = jac @ jac.T
+        k12 = dynamics.recurrent_tangent_kernel(p, x, x2, leak=leak)
+        k11 = dynamics.recurrent_tangent_kernel(p, x, leak=leak, batch_size=1)
+        assert k12.shape == (2 * 4 * 3, 3 * 4 * 3) and k12.dtype == jnp.dtype(dtype)
+        scale = float(jnp.abs(direct).max())
+        np.testing.assert_allclose(k12 / scale, direct[:24, 24:] / scale, **TOLERANCE[dtype])
+        np.testing.assert_allclose(k11 / scale, direct[:24, :24] / scale, **TOLERANCE[dtype])
 
 
 def test_train_rnn_reproducible_and_learns(getkey):
@@ -96,3 +96,17 @@ def test_bad_shapes(getkey):
         dynamics.rnn_apply({"w": 1}, x)
     with pytest.raises(ValueError, match="`batch_size`"):
         dynamics.recurrent_tangent_kernel(p, x, batch_size=2)
+
+
+def test_tangent_kernel_equals_empirical_ntk_wrt_w_h(getkey):
+    p, x = _setup(getkey())
+
+    def apply_fn(params, xs):  # one example = one trial; outputs (T * O) per trial
+        return dynamics.rnn_apply(params, xs).reshape(xs.shape[0], -1)
+
+    k = dynamics.empirical_ntk(apply_fn, p, x, trace_outputs=False, wrt={"w_x": False, "w_h": True, "w_y": False})
+    n, _, o, _ = k.shape
+    k = jnp.transpose(k, (0, 2, 1, 3)).reshape(n * o, n * o)
+    ours = dynamics.recurrent_tangent_kernel(p, x)
+    scale = float(jnp.abs(ours).max())
+    np.testing.assert_allclose(k / scale, ours / scale, **TOLERANCE["float32"])

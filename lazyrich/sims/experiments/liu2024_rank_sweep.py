@@ -160,14 +160,10 @@ def _measure(config: Config, params0, params1, probe):
     logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
     return {
         "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
-        "representation_alignment": _cosine(h0 @ h0.T, h1 @ h1.T),
-        "kernel_alignment": _cosine(k0, k1),
+        "representation_alignment": dynamics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
+        "kernel_alignment": dynamics.kernel_alignment(k0, k1),
         "accuracy": jnp.mean(jnp.argmax(logits, axis=-1) == probe.labels[:, -1]),
     }
-
-
-def _cosine(a, b):
-    return jnp.sum(a * b) / jnp.sqrt(jnp.sum(a * a) * jnp.sum(b * b))
 
 
 def _stage(config: Config, sample, task_id, w_h0, setup, lr, momentum):
