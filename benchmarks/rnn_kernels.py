@@ -45,6 +45,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense jacrev baseline")
+    parser.add_argument("--skip-generic", action="store_true", help="skip the generic empirical_ntk(wrt=...)")
     args = parser.parse_args()
 
     key = jax.random.key(0)
@@ -84,7 +85,7 @@ def main():
         from lazyrich.dynamics import empirical_ntk  # from the entk branch, when merged
     except ImportError:
         empirical_ntk = None
-    if empirical_ntk is not None:
+    if empirical_ntk is not None and not args.skip_generic:
         def entk_alignment(p0, p1):
             def apply_fn(p, xx):
                 return dynamics.rnn_apply(p, xx).reshape(xx.shape[0], -1)  # (B, T*O) outputs per trial
