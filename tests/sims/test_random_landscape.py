@@ -107,9 +107,13 @@ def _exponent(alpha, temperature, *, num_steps, start, walkers, size, getkey):
     return result.summary["diffusion_exponent_fit"][str(alpha)]
 
 
-@pytest.mark.parametrize(("alpha", "temperature"), [(1.0, 1.0), (2.0, 0.07)])
+@pytest.mark.parametrize(("alpha", "temperature"), [(1.0, 1.0)])
 def test_random_walk_exponent_fast(alpha, temperature, getkey):
-    """Three decades (t in [1e2, 1e5]), 128 walkers: the exponent of log t within 15% of 2/alpha."""
+    """Three decades (t in [1e2, 1e5]), 128 walkers: the exponent of log t within 15% of 2/alpha.
+
+    alpha = 2 is only in the slow test: its walkers slide down long-wavelength slopes, the spread of
+    distances across walkers is large and the fitted exponent needs >= 1024 walkers and a 16384 grid.
+    """
     p = _exponent(
         alpha, temperature, num_steps=100_000, start=100, walkers=128, size=4096, getkey=getkey
     )
@@ -120,9 +124,9 @@ def test_random_walk_exponent_fast(alpha, temperature, getkey):
 @pytest.mark.slow
 @pytest.mark.parametrize(("alpha", "temperature"), [(1.0, 1.0), (2.0, 0.07)])
 def test_random_walk_exponent_four_decades(alpha, temperature, getkey):
-    """Four decades (t in [1e2, 1e6]), 256 walkers: the exponent of log t within 15% of 2/alpha."""
+    """Four decades (t in [1e2, 1e6]), 1024 walkers: the exponent of log t within 15% of 2/alpha."""
     p = _exponent(
-        alpha, temperature, num_steps=1_000_000, start=100, walkers=256, size=16384, getkey=getkey
+        alpha, temperature, num_steps=1_000_000, start=100, walkers=1024, size=16384, getkey=getkey
     )
     predicted = float(theory.diffusion_exponent(alpha))
     assert abs(p - predicted) < 0.15 * predicted, (p, predicted)
