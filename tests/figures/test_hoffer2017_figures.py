@@ -84,7 +84,7 @@ def _check_gap(config):
 
 @pytest.mark.slow
 def test_large_batch_gap_quick_setting():
-    """Quick setting (128 x 3 BN MLP, B = 32 vs 256, 4 seeds)."""
+    """Quick setting (128 x 3 BN MLP, B = 16 vs 512, 4 seeds)."""
     _check_gap(gap.default_config(quick=True))
 
 

@@ -91,7 +91,9 @@ class Config:
 
 def default_config(*, quick: bool = False) -> Config:
     if quick:
-        return Config(width=128, depth=3, small_batch=32, large_batch=256, num_seeds=4)
+        # Same batches as the default (ratio 32, 2 updates per epoch at B = 512), a 128 x 3 network and
+        # 4 seeds. A ratio of 8 (B = 32 vs 256) shows no gap on the digits within 10 epochs.
+        return Config(width=128, depth=3, num_seeds=4)
     return Config()
 
 

@@ -40,7 +40,9 @@ class Config:
 
     def __post_init__(self):
         if not self.widths or min(self.widths) < 1:
-            raise ValueError(f"`widths` must be a non-empty list of positive integers, got {self.widths}.")
+            raise ValueError(
+                f"`widths` must be a non-empty list of positive integers, got {self.widths}."
+            )
         if len(self.train_angles) != len(self.train_targets):
             raise ValueError(
                 f"`train_angles` and `train_targets` must have the same length, got "

@@ -40,7 +40,9 @@ class Config:
 
     def __post_init__(self):
         if not self.widths or min(self.widths) < 1:
-            raise ValueError(f"`widths` must be a non-empty list of positive integers, got {self.widths}.")
+            raise ValueError(
+                f"`widths` must be a non-empty list of positive integers, got {self.widths}."
+            )
         if len(set(self.fit_widths)) < 3 or min(self.fit_widths) < 1:
             raise ValueError(
                 f"`fit_widths` must hold at least three distinct positive widths, got {self.fit_widths}."
@@ -128,7 +130,9 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         if train:
             trained[width].append(np.asarray(theta_t))
 
-    spread = np.array([np.mean(np.std(np.stack(init[w]), axis=0, ddof=1)) for w in config.fit_widths])
+    spread = np.array(
+        [np.mean(np.std(np.stack(init[w]), axis=0, ddof=1)) for w in config.fit_widths]
+    )
     fit_w = np.array(config.fit_widths, float)
     slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
     arrays = {
@@ -147,7 +151,9 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     for w in config.widths:
         t0, t1 = np.stack(init[w]), np.stack(trained[w])
         arrays[f"theta_init_{w}"], arrays[f"theta_trained_{w}"] = t0, t1
-        summary["max_mean_deviation_at_init"][str(w)] = float(np.max(np.abs(t0.mean(0) - theta_inf)))
+        summary["max_mean_deviation_at_init"][str(w)] = float(
+            np.max(np.abs(t0.mean(0) - theta_inf))
+        )
         change = np.linalg.norm(t1 - t0, axis=-1) / np.linalg.norm(t0, axis=-1)
         summary["relative_kernel_change"][str(w)] = float(np.mean(change))
     return Result(
