@@ -30,6 +30,11 @@ from ._activations import normalized_activation as normalized_activation
 from ._activations import second_moment as second_moment
 from ._functional import from_linen as from_linen
 from ._functional import from_nnx as from_nnx
+from ._ghost_bn import BatchStats as BatchStats
+from ._ghost_bn import GhostBatchNorm as GhostBatchNorm
+from ._ghost_bn import ghost_batch_count as ghost_batch_count
+from ._ghost_bn import ghost_batch_norm as ghost_batch_norm
+from ._ghost_bn import sequential_ema as sequential_ema
 from ._init import aligned_rank_one_connectivity as aligned_rank_one_connectivity
 from ._init import dale_connectivity as dale_connectivity
 from ._init import gaussian_connectivity as gaussian_connectivity
@@ -37,6 +42,15 @@ from ._init import low_rank_connectivity as low_rank_connectivity
 from ._init import rescale_connectivity as rescale_connectivity
 from ._init import shuffle_connectivity as shuffle_connectivity
 from ._init import truncate_rank as truncate_rank
+from ._large_batch import BNMLP as BNMLP
+from ._large_batch import Regime as Regime
+from ._large_batch import TrainRecord as TrainRecord
+from ._large_batch import adapt_regime as adapt_regime
+from ._large_batch import large_batch_optimizer as large_batch_optimizer
+from ._large_batch import large_batch_regime as large_batch_regime
+from ._large_batch import num_training_steps as num_training_steps
+from ._large_batch import sqrt_scaled_learning_rate as sqrt_scaled_learning_rate
+from ._large_batch import train_bn_mlp as train_bn_mlp
 from ._mlp import ACTIVATIONS as ACTIVATIONS
 from ._mlp import mlp as mlp
 from ._models import BiasFreeCNN as BiasFreeCNN
@@ -81,13 +95,16 @@ from ._train import train as train
 
 __all__ = [
     "ACTIVATIONS",
+    "adapt_regime",
     "advance_perceptron",
     "aligned_rank_one_connectivity",
+    "BatchStats",
     "bias_free_mlp",
     "bias_free_mlp_apply_fn",
     "bias_free_mlp_init",
     "BiasFreeCNN",
     "BiasFreeMLP",
+    "BNMLP",
     "centered",
     "centered_kernel_alignment",
     "centered_outputs",
@@ -103,12 +120,17 @@ __all__ = [
     "from_linen",
     "from_nnx",
     "gaussian_connectivity",
+    "ghost_batch_count",
+    "ghost_batch_norm",
+    "GhostBatchNorm",
     "init_perceptron",
     "init_rnn_params",
     "kernel_alignment",
     "kernel_pca",
     "kernel_spectrum",
     "kernel_target_alignment",
+    "large_batch_optimizer",
+    "large_batch_regime",
     "layer_name",
     "LeakyRNN",
     "learning_rate_for_temperature",
@@ -124,12 +146,14 @@ __all__ = [
     "normalized_activation",
     "NORMALIZED_ACTIVATIONS",
     "ntk_vector_product",
+    "num_training_steps",
     "param_path",
     "participation_ratio",
     "per_sample_loss",
     "PerceptronState",
     "recurrent_kernel_alignment",
     "recurrent_tangent_kernel",
+    "Regime",
     "relative_kernel_change",
     "representation_alignment",
     "rescale_connectivity",
@@ -137,17 +161,21 @@ __all__ = [
     "rnn_hidden",
     "scaled_loss",
     "second_moment",
+    "sequential_ema",
     "shuffle_connectivity",
+    "sqrt_scaled_learning_rate",
     "STATUS_CAP",
     "STATUS_DIVERGED",
     "STATUS_OK",
     "temperature",
     "train",
+    "train_bn_mlp",
     "train_committee",
     "train_meanfield_gradient_flow",
     "train_perceptron",
     "train_rnn",
     "TrainConfig",
+    "TrainRecord",
     "TrainResult",
     "TrainRNNResult",
     "TrainState",

@@ -15,17 +15,27 @@ from lazyrich.sims._experiment import json_ready as json_ready
 from lazyrich.sims._experiment import progress_bar as progress_bar
 from lazyrich.sims._experiment import provenance as provenance
 from lazyrich.sims._experiment import run as run
+from lazyrich.sims._random_landscape import (
+    empirical_structure_function as empirical_structure_function,
+)
+from lazyrich.sims._random_landscape import random_potential as random_potential
+from lazyrich.sims._random_landscape import simulate_random_walk as simulate_random_walk
+from lazyrich.sims._random_landscape import structure_function as structure_function
 
 __all__ = [
     "Result",
     "apply_overrides",
     "config_to_dict",
     "datasets",
+    "empirical_structure_function",
     "experiments",
     "experiments_registry",
     "get_experiment",
     "json_ready",
     "progress_bar",
     "provenance",
+    "random_potential",
     "run",
+    "simulate_random_walk",
+    "structure_function",
 ]

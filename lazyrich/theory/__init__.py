@@ -18,6 +18,9 @@ from lazyrich.theory._perceptron import (
     perceptron_temperature_exponent as perceptron_temperature_exponent,
 )
 from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
+from lazyrich.theory._random_walk import check_roughness as check_roughness
+from lazyrich.theory._random_walk import diffusion_exponent as diffusion_exponent
+from lazyrich.theory._random_walk import ultraslow_distance as ultraslow_distance
 
 from ._dmft.common import DMFTResult as DMFTResult
 from ._dmft.common import status_name as dmft_status_name
@@ -39,6 +42,7 @@ from ._linear_rank import (
 )
 
 __all__ = [
+    "check_roughness",
     "committee_gd",
     "committee_ntk",
     "committee_ntk_alignment",
@@ -47,6 +51,7 @@ __all__ = [
     "committee_test_loss_terms",
     "CommitteeStatistics",
     "depleted_sign_density",
+    "diffusion_exponent",
     "dmft_status_name",
     "DMFTResult",
     "first_crossing_time",
@@ -55,6 +60,9 @@ __all__ = [
     "grokking_time",
     "kernel_regression_mse",
     "Kernels",
+    "linear_kernel_matrix",
+    "linear_rank_alignment",
+    "linear_rank_alignment_endpoint",
     "max_learning_rate",
     "mlp_kernels",
     "mse_gradient_flow",
@@ -65,8 +73,6 @@ __all__ = [
     "solve_dmft_deep",
     "solve_dmft_linear",
     "solve_dmft_two_layer",
+    "ultraslow_distance",
     "whitened_linear_dmft",
 ]
-
-# Two-layer linear network, alignment vs effective rank (Liu et al. 2024)
-__all__ += ["linear_kernel_matrix", "linear_rank_alignment", "linear_rank_alignment_endpoint"]

@@ -1,0 +1,94 @@
+"""Smoke tests of the `random-walk-diffusion` and `large-batch-gap` figures, and the large-batch gap."""
+
+import json
+
+import pytest
+
+import lazyrich.figures as figures
+from lazyrich import sims
+from lazyrich.sims.experiments import hoffer2017_large_batch_gap as gap
+
+
+def test_random_walk_diffusion_figure(tmp_path):
+    overrides = dict(
+        alpha="1,2",
+        size="1024",
+        num_walkers="16",
+        num_steps="2000",
+        fit_start="10",
+        num_saves="20",
+        mlp_batch_sizes="32",
+        mlp_width="16",
+        mlp_depth="1",
+        mlp_epochs="1",
+        mlp_seeds="1",
+    )
+    plan = figures.prepare("random-walk-diffusion", quick=True, overrides=overrides)
+    paths = figures.make(plan, tmp_path, progress=False)
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert set(summary["diffusion_exponent_fit"]) == {"1.0", "2.0"}
+    assert summary["diffusion_exponent_theory"] == {"1.0": 2.0, "2.0": 1.0}
+    assert all(v > 0 for v in summary["diffusion_exponent_fit"].values())
+    assert set(summary["mlp_fit"]["32"]) == {"log_r2", "log_slope", "power_r2", "power_exponent"}
+
+
+def test_random_walk_one_alpha_from_the_command_line():
+    plan = figures.prepare("random-walk-diffusion", quick=True, overrides={"alpha": "1.5"})
+    assert plan.config.alpha == (1.5,)
+    with pytest.raises(ValueError, match="alpha"):
+        figures.prepare("random-walk-diffusion", quick=True, overrides={"alpha": "2.5"})
+
+
+def test_large_batch_gap_figure(tmp_path):
+    overrides = dict(
+        width="16",
+        depth="1",
+        num_epochs="2",
+        milestones="1",
+        num_seeds="2",
+        small_batch="32",
+        large_batch="128",
+        regimes="small,large,+lr",
+    )
+    plan = figures.prepare("large-batch-gap", quick=True, overrides=overrides)
+    paths = figures.make(plan, tmp_path, progress=False)
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert set(summary["accuracy"]) == {"small", "large", "+lr"}
+    for stats in summary["accuracy"].values():
+        assert 0.0 <= stats["mean"] <= 1.0 and stats["std"] >= 0.0 and stats["sem"] >= 0.0
+    assert summary["num_updates"] == {"small": 64, "large": 16, "+lr": 16}
+
+
+def test_large_batch_gap_bad_settings():
+    with pytest.raises(ValueError, match="regimes"):
+        figures.prepare("large-batch-gap", overrides={"regimes": "tiny"})
+    with pytest.raises(ValueError, match="data_dir"):
+        figures.prepare("large-batch-gap", overrides={"data": "mnist"})
+    with pytest.raises(ValueError, match="ghost_size"):
+        figures.prepare("large-batch-gap", overrides={"small_batch": "24", "large_batch": "100"})
+
+
+def _check_gap(config):
+    result = sims.run(gap, config, seed=0)
+    acc = result.summary["accuracy"]
+    small, large = acc["small"], acc["large"]
+    noise = (small["sem"] ** 2 + large["sem"] ** 2) ** 0.5
+    # Large batch worse than small by more than 2 standard errors of the difference ...
+    assert small["mean"] - large["mean"] > 2 * noise, acc
+    # ... and the full recipe (sqrt LR + ghost BN + regime adaptation) recovers most of the gap.
+    assert result.summary["recovered_fraction"]["+ra"] > 0.5, result.summary
+    return result
+
+
+@pytest.mark.slow
+def test_large_batch_gap_quick_setting():
+    """Quick setting (128 x 3 BN MLP, B = 16 vs 512, 4 seeds)."""
+    _check_gap(gap.default_config(quick=True))
+
+
+@pytest.mark.slow
+def test_large_batch_gap_default_setting():
+    """Default setting (F1: 512 x 5 BN MLP, B = 16 vs 512, 8 seeds): tens of minutes on 2 CPU cores."""
+    _check_gap(gap.default_config())
