@@ -15,9 +15,17 @@ from lazyrich.sims._experiment import json_ready as json_ready
 from lazyrich.sims._experiment import progress_bar as progress_bar
 from lazyrich.sims._experiment import provenance as provenance
 from lazyrich.sims._experiment import run as run
+from lazyrich.sims._results import load_figure_result as load_figure_result
+from lazyrich.sims._results import load_results as load_results
+from lazyrich.sims._results import sweep_status as sweep_status
+from lazyrich.sims._sweep import Sweep as Sweep
+from lazyrich.sims._sweep import load_sweep as load_sweep
+from lazyrich.sims._sweep import plan_sweep as plan_sweep
+from lazyrich.sims._sweep import run_sweep as run_sweep
 
 __all__ = [
     "Result",
+    "Sweep",
     "apply_overrides",
     "config_to_dict",
     "datasets",
@@ -25,7 +33,13 @@ __all__ = [
     "experiments_registry",
     "get_experiment",
     "json_ready",
+    "load_figure_result",
+    "load_results",
+    "load_sweep",
+    "plan_sweep",
     "progress_bar",
     "provenance",
     "run",
+    "run_sweep",
+    "sweep_status",
 ]
