@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from lazyrich.figures import _style
+from lazyrich.sims.experiments import jacot2018_ntk_convergence as EXPERIMENT
 
 NAME = "ntk-convergence"
 DESCRIPTION = "finite-width NTK at init and after training vs the infinite-width kernel; spread ~ width^-1/2"
