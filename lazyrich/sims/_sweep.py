@@ -17,6 +17,7 @@ dropped. With several processes (``jax.distributed``) the global chunk ``i`` bel
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -393,13 +394,23 @@ def plan_sweep(
 
 
 def _point_fn(plan: Plan, group: Group):
-    module, config, seed_base = plan.module, group.config, plan.sweep.seed_base
+    return _vmapped_point(plan.module, group.config, plan.sweep.seed_base)
+
+
+@functools.lru_cache(maxsize=64)
+def _vmapped_point(module: types.ModuleType, config: Any, seed_base: int):
+    """``vmap`` of ``point`` over (traced values, seeds); cached so reruns reuse the compiled program."""
 
     def one(traced, seed):
         key = jr.fold_in(jr.key(seed_base), seed)
         return module.point(config, traced, key)
 
     return jax.vmap(one)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_point(module: types.ModuleType, config: Any, seed_base: int, sharding: Any):
+    return jax.jit(_vmapped_point(module, config, seed_base), out_shardings=sharding)
 
 
 def _output_shapes(plan: Plan, group: Group) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -443,15 +454,14 @@ class Executor:
         mesh = jax.sharding.Mesh(np.array(self.devices), ("sweep",))
         self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep"))
         n = len(self.devices)
-        self.padded_size = (
-            -(-plan.chunk_size // n) * n
-        )  # same shape for every chunk: one compile per group
+        # Every chunk gets the same padded shape: one compile per group.
+        self.padded_size = -(-plan.chunk_size // n) * n
         self._compiled: dict[int, Any] = {}
 
     def _fn(self, group: Group):
         if group.index not in self._compiled:
-            self._compiled[group.index] = jax.jit(
-                _point_fn(self.plan, group), out_shardings=self.sharding
+            self._compiled[group.index] = _compiled_point(
+                self.plan.module, group.config, self.plan.sweep.seed_base, self.sharding
             )
         return self._compiled[group.index]
 
