@@ -222,7 +222,9 @@ def _chunk_arrays(plan: _sweep.Plan, chunk: _sweep.Chunk, outputs: Mapping[str, 
     return arrays
 
 
-def _chunk_record(plan: _sweep.Plan, chunk: _sweep.Chunk, outputs, *, process: int, wall: float):
+def _chunk_record(
+    plan: _sweep.Plan, chunk: _sweep.Chunk, outputs, *, process: int, wall: float, devices: int = 1
+):
     status = np.asarray(outputs["status"])
     values, counts = np.unique(status, return_counts=True)
     return {
@@ -235,6 +237,7 @@ def _chunk_record(plan: _sweep.Plan, chunk: _sweep.Chunk, outputs, *, process: i
         "static": _experiment.json_ready(plan.groups[chunk.group].static),
         "config_hash": plan.config_hash,
         "process_index": process,
+        "num_devices": devices,
         "wall_time_s": wall,
         "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
         "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -299,7 +302,12 @@ def execute(
             chunk, outputs = executor.fetch(handle)
             arrays = _chunk_arrays(plan, chunk, outputs)
             record = _chunk_record(
-                plan, chunk, outputs, process=process, wall=time.perf_counter() - submitted_at
+                plan,
+                chunk,
+                outputs,
+                process=process,
+                wall=time.perf_counter() - submitted_at,
+                devices=len(executor.devices),
             )
             _atomic_write(
                 chunk_dir / f"{chunk.name}.npz", lambda h: np.savez(h, **arrays), tag=f"p{process}"
