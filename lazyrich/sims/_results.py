@@ -16,6 +16,8 @@ temporary file or an ``.npz`` without ``.json``, and the rerun redoes that chunk
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
 import datetime
 import json
@@ -296,38 +298,44 @@ def execute(
     executor = _sweep.Executor(plan)
     desc = f"{plan.sweep.experiment}" + (f" [process {process}/{count}]" if count > 1 else "")
     start = time.perf_counter()
-    with _progress(total_points, done_points, progress, desc) as bar:
+    # Pipeline: the main thread dispatches chunk i+1 before it waits for chunk i; a writer thread stores
+    # finished chunks (npz, then json, each fsync'ed and renamed) while the devices compute the next ones.
+    with (
+        _progress(total_points, done_points, progress, desc) as bar,
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer,
+    ):
 
-        def write(handle, submitted_at):
-            chunk, outputs = executor.fetch(handle)
+        def store(chunk, outputs, wall):
             arrays = _chunk_arrays(plan, chunk, outputs)
             record = _chunk_record(
-                plan,
-                chunk,
-                outputs,
-                process=process,
-                wall=time.perf_counter() - submitted_at,
-                devices=len(executor.devices),
+                plan, chunk, outputs, process=process, wall=wall, devices=len(executor.devices)
             )
-            _atomic_write(
-                chunk_dir / f"{chunk.name}.npz", lambda h: np.savez(h, **arrays), tag=f"p{process}"
-            )
+            tag = f"p{process}"
+            _atomic_write(chunk_dir / f"{chunk.name}.npz", lambda h: np.savez(h, **arrays), tag=tag)
             text = json.dumps(record) + "\n"
             _atomic_write(
-                chunk_dir / f"{chunk.name}.json",
-                lambda h: h.write(text.encode()),
-                tag=f"p{process}",
+                chunk_dir / f"{chunk.name}.json", lambda h: h.write(text.encode()), tag=tag
             )
             bar.update(chunk.stop - chunk.start)
+
+        writes: collections.deque = collections.deque()
+
+        def finish(handle, submitted_at):
+            chunk, outputs = executor.fetch(handle)
+            while len(writes) >= 2:  # bound the chunks held in memory; re-raise a failed write
+                writes.popleft().result()
+            writes.append(writer.submit(store, chunk, outputs, time.perf_counter() - submitted_at))
 
         pending = None
         for chunk in todo:
             handle = (executor.submit(chunk), time.perf_counter())
             if pending is not None:
-                write(*pending)
+                finish(*pending)
             pending = handle
         if pending is not None:
-            write(*pending)
+            finish(*pending)
+        while writes:
+            writes.popleft().result()
     wall = time.perf_counter() - start
     if distributed:
         _barrier(f"lazyrich-sweep-end-{plan.config_hash}")
