@@ -1,0 +1,330 @@
+r"""Empirical neural tangent kernels of any ``apply_fn(params, x)``, by several strategies.
+
+For a network :math:`f(\theta, x) \in \mathbb{R}^O` the empirical NTK between inputs :math:`x_a,
+x_b` is
+the :math:`O \times O` block
+
+.. math::
+    \Theta_{ab}^{op} = \sum_k \frac{\partial f^o(\theta, x_a)}{\partial \theta_k}
+                               \frac{\partial f^p(\theta, x_b)}{\partial \theta_k}
+                     = [J(x_a) J(x_b)^\top]_{op}.
+
+With ``trace_outputs=True`` the mean of the diagonal blocks :math:`\frac1O \sum_o
+\Theta_{ab}^{oo}` is
+returned (neural-tangents' ``trace_axes=(-1,)``, see ``anchors.md`` §2.3), the quantity that
+converges to the
+per-output infinite-width NTK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+
+from lazyrich._checks import check_choice, check_int, check_same_features
+from lazyrich._types import ApplyFn, Array, Params
+
+from ._ntk_structured import make_plan, structured_block
+
+Method = Literal["auto", "jacobian", "ntvp", "structured"]
+METHODS = ("auto", "jacobian", "ntvp", "structured")
+
+# --------------------------------------------------------------------------------------------------
+# Parameter selection (`wrt`)
+
+
+def param_path(path: Sequence[Any]) -> str:
+    """The string form of a ``jax.tree_util`` key path used by ``wrt`` predicates.
+
+    Entries are joined with ``"/"``: a dict key gives ``str(key)``, a sequence index its integer, an
+    attribute its name, a flattened index its key. A trailing ``.value`` attribute (how
+    ``nnx.State``
+    stores the array of an ``nnx.Param``) is dropped. Examples: ``{"layers": [{"w": w}]}`` gives
+    ``"layers/0/w"``; the kernel of the second layer of an ``nnx.Sequential`` gives
+    ``"layers/1/kernel"``.
+    """
+    parts = []
+    for entry in path:
+        if isinstance(entry, jtu.DictKey):
+            parts.append(str(entry.key))
+        elif isinstance(entry, jtu.SequenceKey):
+            parts.append(str(entry.idx))
+        elif isinstance(entry, jtu.GetAttrKey):
+            parts.append(entry.name)
+        elif isinstance(entry, jtu.FlattenedIndexKey):
+            parts.append(str(entry.key))
+        else:
+            parts.append(str(entry))
+    if len(parts) > 1 and isinstance(path[-1], jtu.GetAttrKey) and path[-1].name == "value":
+        parts.pop()
+    return "/".join(parts)
+
+
+def _selection(params: Params, wrt: Any) -> tuple[list[bool], list[Array], Any]:
+    """Return (mask, leaves, treedef) of the parameters selected by ``wrt``."""
+    paths_leaves, treedef = jtu.tree_flatten_with_path(params)
+    if not paths_leaves:
+        raise ValueError("`params` must contain at least one array leaf, got an empty pytree.")
+    paths = [param_path(p) for p, _ in paths_leaves]
+    leaves = [leaf for _, leaf in paths_leaves]
+    if wrt is None:
+        mask = [True] * len(leaves)
+    elif callable(wrt) and not isinstance(wrt, bool):
+        mask = [bool(wrt(p)) for p in paths]
+    else:
+        wrt_leaves, wrt_def = jtu.tree_flatten(wrt)
+        if wrt_def != treedef:
+            raise ValueError(
+                "`wrt` must be None, a predicate on parameter paths, or a pytree of booleans with "
+                f"the structure of `params`; got structure {wrt_def}, expected {treedef}."
+            )
+        bad = [w for w in wrt_leaves if not isinstance(w, bool | np.bool_)]
+        if bad:
+            raise TypeError(f"`wrt` leaves must be Python booleans, got {bad[0]!r}.")
+        mask = [bool(w) for w in wrt_leaves]
+    if not any(mask):
+        raise ValueError(f"`wrt` selects no parameter; parameter paths are {paths}.")
+    for p, leaf, m in zip(paths, leaves, mask):
+        if m and not jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+            raise TypeError(
+                f"`params` leaf {p!r} selected by `wrt` must be floating, got {leaf.dtype}."
+            )
+    return mask, leaves, treedef
+
+
+def _restrict(apply_fn: ApplyFn, params: Params, wrt: Any) -> tuple[Callable, list[Array]]:
+    """``f(theta, x)`` of the selected leaves ``theta`` (a list), the others frozen at their
+    values."""
+    mask, leaves, treedef = _selection(params, wrt)
+    theta = [leaf for leaf, m in zip(leaves, mask) if m]
+
+    def f(theta: list[Array], x: Array) -> Array:
+        it = iter(theta)
+        full = [next(it) if m else leaf for leaf, m in zip(leaves, mask)]
+        return apply_fn(jtu.tree_unflatten(treedef, full), x)
+
+    return f, theta
+
+
+def _check_inputs(apply_fn, params, x1, x2) -> int:
+    """Validate shapes before any work; return the number of outputs O."""
+    for name, x in (("x1", x1), ("x2", x2)):
+        if np.ndim(x) < 1:
+            raise ValueError(f"`{name}` must have a leading batch axis, got shape {np.shape(x)}.")
+    check_same_features("x1", x1, "x2", x2)
+    out = jax.eval_shape(apply_fn, params, x1)
+    if not hasattr(out, "shape") or len(out.shape) != 2 or out.shape[0] != np.shape(x1)[0]:
+        raise ValueError(
+            "`apply_fn(params, x)` must return a 2-D array (n, O) with n = x.shape[0]; for `x1` of "
+            f"shape {np.shape(x1)} it returned {getattr(out, 'shape', type(out).__name__)}."
+        )
+    return int(out.shape[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# Block strategies: each maps (f, theta, x1, x2, same, trace) -> (n1, n2) or (n1, n2, O, O)
+
+
+def _per_example_jacobian(f: Callable, theta: list[Array], x: Array) -> list[Array]:
+    """Per-example Jacobians, one ``(n, O, size)`` array per leaf of ``theta``."""
+
+    def one(xi):
+        return jax.jacrev(lambda th: f(th, xi[None])[0])(theta)
+
+    jac = jax.vmap(one)(x)
+    return [j.reshape(j.shape[0], j.shape[1], -1) for j in jac]
+
+
+def _contract(j1: list[Array], j2: list[Array], trace: bool) -> Array:
+    if trace:
+        k = sum(jnp.einsum("aok,bok->ab", a, b) for a, b in zip(j1, j2))
+        return k / j1[0].shape[1]
+    return sum(jnp.einsum("aok,bpk->abop", a, b) for a, b in zip(j1, j2))
+
+
+def _jacobian_block(f, theta, x1, x2, same, trace):
+    j1 = _per_example_jacobian(f, theta, x1)
+    j2 = j1 if same else _per_example_jacobian(f, theta, x2)
+    return _contract(j1, j2, trace)
+
+
+def _ntvp_block(f, theta, x1, x2, same, trace):
+    """NTK-vector products: a VJP on each (x2 example, output) basis vector, then one JVP on x1."""
+    del same
+    out1, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
+    num_out = out1.shape[1]
+    basis = jnp.eye(num_out, dtype=out1.dtype)
+
+    def column(xb):
+        _, vjp2 = jax.vjp(lambda th: f(th, xb[None])[0], theta)
+        return jax.vmap(lambda e: jvp1(vjp2(e)[0]))(basis)  # (O_p, n1, O_o)
+
+    cols = jax.vmap(column)(x2)  # (n2, O_p, n1, O_o)
+    if trace:
+        return jnp.einsum("bpap->ab", cols) / num_out
+    return jnp.transpose(cols, (2, 0, 3, 1))
+
+
+_BLOCKS: dict[str, Callable] = {"jacobian": _jacobian_block, "ntvp": _ntvp_block}
+
+
+def _plan(f: Callable, theta: list[Array], x: Array):
+    return make_plan(lambda th, xi: f(th, xi[None])[0], theta, x[0])
+
+
+def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) -> dict[str, float]:
+    """Rough FLOP counts of each strategy (used by ``method="auto"``)."""
+    sizes = [int(np.prod(np.shape(t))) for t in theta]
+    num_params = sum(sizes)
+    fp = plan.forward_flops or 2.0 * num_params
+    o_pair = num_out if trace else num_out**2
+    backward = 3.0 * (n1 + n2) * num_out * fp
+    costs = {"jacobian": backward + n1 * n2 * o_pair * num_params}
+    costs["ntvp"] = 3.0 * n2 * num_out * fp + 2.0 * n1 * n2 * num_out * fp
+    rest = sum(s for k, s in enumerate(sizes) if k not in plan.structured)
+    struct = backward + n1 * n2 * o_pair * rest
+    for k, (e_idx, pos) in plan.structured.items():
+        out_size = int(np.prod(plan.eqns[e_idx].avals[0].shape))
+        m = sizes[k]  # K * M
+        # factored: pairs x positions^2 x (K + O M); explicit: K M per pair; positions from out size
+        positions = max(out_size * max(sizes[k], 1) // max(m, 1), 1)
+        kk = max(int(np.sqrt(m)), 1)
+        factored = n1 * n2 * (kk + o_pair * kk) * positions
+        explicit = (n1 + n2) * num_out * m + n1 * n2 * o_pair * m
+        struct += min(factored, explicit)
+    costs["structured"] = struct
+    return costs
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiling
+
+
+def _as_blocks(x: Array, size: int) -> Array:
+    n = x.shape[0]
+    num = -(-n // size)
+    pad = num * size - n
+    if pad:
+        x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))], axis=0)
+    return x.reshape(num, size, *x.shape[1:])
+
+
+def _tiled(block: Callable, x1: Array, x2: Array, same: bool, batch_size: int | None) -> Array:
+    """Apply ``block(x1_tile, x2_tile, same_tile)`` on a grid of tiles with at most ``batch_size``
+    rows."""
+    n1, n2 = x1.shape[0], x2.shape[0]
+    if batch_size is None or (batch_size >= n1 and batch_size >= n2):
+        return block(x1, x2, same)
+    b1, b2 = min(batch_size, n1), min(batch_size, n2)
+    t1, t2 = _as_blocks(x1, b1), _as_blocks(x2, b2)
+    rows = jax.lax.map(lambda xr: jax.lax.map(lambda xc: block(xr, xc, False), t2), t1)
+    # rows: (m1, m2, b1, b2, ...) -> (m1 * b1, m2 * b2, ...)
+    k = jnp.swapaxes(rows, 1, 2)
+    k = k.reshape(k.shape[0] * k.shape[1], k.shape[2] * k.shape[3], *k.shape[4:])
+    return k[:n1, :n2]
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+
+
+def empirical_ntk(
+    apply_fn: ApplyFn,
+    params: Params,
+    x1: Array,
+    x2: Array | None = None,
+    *,
+    method: Method = "auto",
+    trace_outputs: bool = True,
+    batch_size: int | None = None,
+    wrt: Any = None,
+) -> Array:
+    r"""Empirical neural tangent kernel :math:`\Theta(x_1, x_2) = J(x_1) J(x_2)^\top`.
+
+    .. math::
+        \Theta_{ab}^{op} = \sum_{k \in \mathrm{wrt}} \partial_{\theta_k} f^o(\theta, x_{1,a})\,
+                                              \partial_{\theta_k} f^p(\theta, x_{2,b}).
+
+    With ``trace_outputs=True`` returns :math:`\frac1O\sum_o \Theta_{ab}^{oo}`, shape ``(n1,
+    n2)``: the
+    mean over the O diagonal output blocks, the convention of neural-tangents' default
+    ``trace_axes=(-1,)`` (``anchors.md`` §2.3), comparable with the per-output infinite-width NTK.
+    Otherwise returns the full ``(n1, n2, O, O)`` array ``K[a, b, o, p]``.
+
+    Strategies (all give the same kernel to float tolerance):
+
+    * ``"jacobian"``: per-example Jacobians by reverse mode (``n O`` backward passes), contracted
+      leaf by leaf; memory ``(n1 + n2) O P``.
+    * ``"ntvp"``: NTK-vector products, a VJP per (x2 example, output) basis vector followed by a
+    JVP on
+      x1 (``n1 n2 O`` forward-pass cost, no Jacobian of x1 stored); best for cheap forward passes.
+    * ``"structured"``: dense layers (``dot_general`` with a parameter operand) are handled by their
+      factors, the layer input :math:`a` and the output cotangent :math:`g`, so that their block is
+      :math:`(a_1\cdot a_2)(g_1\cdot g_2)` instead of a contraction over the ``fan_in x fan_out``
+      weight;
+      every other parameter falls back to the Jacobian. See :func:`structure_report`.
+    * ``"auto"``: picks by a FLOP/memory estimate (see :func:`choose_method`).
+
+    Args:
+      apply_fn: ``apply_fn(params, x) -> (n, O)``; any JAX-traceable function (see :func:`from_nnx`,
+        :func:`from_linen` for Flax models). Examples are treated independently (no batch
+        statistics).
+      params: pytree of parameters.
+      x1: inputs, shape ``(n1, ...)``.
+      x2: inputs, shape ``(n2, ...)`` with the feature shape of ``x1``; ``None`` means ``x1``.
+      method: one of ``"auto"``, ``"jacobian"``, ``"ntvp"``, ``"structured"``.
+      trace_outputs: return the output-traced ``(n1, n2)`` kernel (default) or ``(n1, n2, O, O)``.
+      batch_size: if given, the kernel is computed in tiles of at most ``batch_size`` rows of
+      ``x1`` and
+        ``x2`` each (a ``lax.map`` over tiles), so peak memory is that of one tile pair.
+      wrt: parameter subset. ``None`` (all), a pytree of Python booleans with the structure of
+        ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
+        :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held
+        fixed, so the result is the NTK of the function of the selected parameters alone.
+
+    Returns:
+      ``(n1, n2)`` if ``trace_outputs`` else ``(n1, n2, O, O)``, in the dtype of the parameters.
+
+    Raises:
+      ValueError: if ``method`` is unknown, ``apply_fn`` does not return a 2-D ``(n, O)`` array,
+        ``x1``/``x2`` feature shapes differ, ``wrt`` does not match ``params`` or selects nothing,
+        ``batch_size < 1``.
+      TypeError: if ``wrt`` leaves are not booleans, a selected leaf is not floating, or
+      ``batch_size``
+        is not an integer.
+
+    References:
+      Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Sec. 4.
+      Novak, Sohl-Dickstein, Schoenholz (2022), "Fast finite width neural tangent kernel",
+      https://arxiv.org/abs/2206.08720 (the three strategies).
+    """
+    check_choice("method", method, METHODS)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, minimum=1)
+    same = x2 is None
+    x2 = x1 if same else x2
+    num_out = _check_inputs(apply_fn, params, x1, x2)
+    f, theta = _restrict(apply_fn, params, wrt)
+    plan = _plan(f, theta, x1) if method in ("auto", "structured") else None
+    if method == "auto":
+        tile1 = min(batch_size or x1.shape[0], x1.shape[0])
+        tile2 = min(batch_size or x2.shape[0], x2.shape[0])
+        costs = _estimate_costs(plan, theta, tile1, tile2, num_out, trace_outputs)
+        method = min(costs, key=costs.get)
+    if method == "structured":
+
+        def block(a, b, same_tile):
+            return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
+
+    else:
+        block_fn = _BLOCKS[method]
+
+        def block(a, b, same_tile):
+            return block_fn(f, theta, a, b, same_tile, trace_outputs)
+
+    return _tiled(block, x1, x2, same, batch_size)

@@ -1,0 +1,109 @@
+"""Jacot, Gabriel, Hongler (NeurIPS 2018), Fig. 2: trained networks against the limiting Gaussian process.
+
+Depth-4 (``depth=3``) ReLU networks in the NTK parameterization (bias scale 0.1) are trained by full-batch
+gradient descent (loss :math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`) on four points of the unit circle.
+At infinite width the trained function is Gaussian (papers.md §1.4): its mean and covariance at time
+``learning_rate * num_steps`` come from :func:`lazyrich.theory.ntk_ensemble_prediction`, with the NNGP as the
+covariance of the initial function. The summary records the fraction of finite-network outputs inside the
+10-90 % band of that Gaussian (about 0.8 when the limit holds; T1.3) for each width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich import dynamics, theory
+from lazyrich.sims._experiment import Result, progress_bar
+from lazyrich.sims.experiments.jacot2018_ntk_convergence import circle, gradient_descent_mse
+
+NAME = "jacot2018_function_bands"
+Z90 = 1.2815515655446004  # the 90 % quantile of the standard normal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """Settings of the function-band experiment (defaults: the paper's Fig. 2 as reproduced in papers.md)."""
+
+    widths: tuple[int, ...] = (50, 1_000)
+    depth: int = 3
+    bias_std: float = 0.1
+    num_seeds: int = 10
+    num_steps: int = 1_000
+    learning_rate: float = 1.0
+    train_angles: tuple[float, ...] = (-2.2, -1.0, 1.0, 2.2)
+    train_targets: tuple[float, ...] = (-0.4, -0.2, 0.3, 0.3)
+    num_angles: int = 121
+
+    def __post_init__(self):
+        if not self.widths or min(self.widths) < 1:
+            raise ValueError(f"`widths` must be a non-empty list of positive integers, got {self.widths}.")
+        if len(self.train_angles) != len(self.train_targets):
+            raise ValueError(
+                f"`train_angles` and `train_targets` must have the same length, got "
+                f"{len(self.train_angles)} and {len(self.train_targets)}."
+            )
+        for name in ("depth", "num_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
+        for name in ("num_seeds", "num_angles"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"`{name}` must be >= 2, got {getattr(self, name)}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
+
+
+def default_config(*, quick: bool = False) -> Config:
+    return Config(num_seeds=8, num_angles=61) if quick else Config()
+
+
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
+    angles = np.linspace(-np.pi, np.pi, config.num_angles)
+    x_test = circle(angles)
+    x_train = circle(jnp.asarray(config.train_angles))
+    y_train = jnp.asarray(config.train_targets)[:, None]
+    time = config.learning_rate * config.num_steps
+
+    mean, cov = theory.ntk_ensemble_prediction(
+        theory.mlp_kernels(x_train, depth=config.depth, bias_std=config.bias_std),
+        theory.mlp_kernels(x_test, x_train, depth=config.depth, bias_std=config.bias_std),
+        theory.mlp_kernels(x_test, depth=config.depth, bias_std=config.bias_std).nngp,
+        y_train,
+        t=time,
+    )
+    mean, sd = np.asarray(mean)[:, 0], np.sqrt(np.clip(np.diag(np.asarray(cov)), 0.0, None))
+
+    arrays = {"angle": angles, "mean": mean, "sd": sd, "widths": np.array(config.widths)}
+    summary = {"fraction_in_band": {}, "rms_distance_to_mean": {}, "time": time}
+    for width in progress_bar(config.widths, desc="ntk-function-bands", enabled=progress):
+
+        def train_one(k, width=width):
+            apply_fn, params = dynamics.mlp(
+                k, input_dim=2, width=width, depth=config.depth, bias_std=config.bias_std
+            )
+            trained = gradient_descent_mse(
+                apply_fn,
+                params,
+                x_train,
+                y_train,
+                learning_rate=config.learning_rate,
+                num_steps=config.num_steps,
+            )
+            return apply_fn(trained, x_test)[:, 0], apply_fn(trained, x_train)[:, 0]
+
+        keys = jax.random.split(jax.random.fold_in(key, width), config.num_seeds)
+        f_test, f_train = (np.asarray(a) for a in jax.jit(jax.vmap(train_one))(keys))
+        arrays[f"f_test_{width}"], arrays[f"f_train_{width}"] = f_test, f_train
+        inside = np.abs(f_test - mean) <= Z90 * sd
+        summary["fraction_in_band"][str(width)] = float(inside.mean())
+        summary["rms_distance_to_mean"][str(width)] = float(np.sqrt(np.mean((f_test - mean) ** 2)))
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        metadata={"loss": "1/(2P) sum (f - y)^2", "time": "learning_rate * steps"},
+    )
