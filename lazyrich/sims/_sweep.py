@@ -12,6 +12,17 @@ Inside a group the points are numbered in C order over the vmapped axes and spli
 ``Mesh`` of the local devices with ``NamedSharding`` and computed by ``jit(vmap(point))``; the padding is
 dropped. With several processes (``jax.distributed``) the global chunk ``i`` belongs to process
 ``i % process_count``. Storage and resume live in :mod:`lazyrich.sims._results`.
+
+The sweep protocol (what an experiment module defines to be sweepable):
+
+* ``TRACED: tuple[str, ...]`` -- float ``Config`` fields that may vary across grid points without recompiling;
+* ``point(config, traced, key) -> dict[str, Array]`` -- one grid point, pure and jit/vmap-able: ``config``
+  supplies the static fields, ``traced`` maps *every* ``TRACED`` name to a scalar array, ``key`` is a typed
+  key. It returns fixed-shape arrays including ``"status"`` (int32: 0 ok, 1 step cap, 2 diverged); a diverged
+  point returns finite-or-NaN values and status 2, never raises;
+* optionally ``result_from_dataset(config, ds) -> Result`` -- turns a finished sweep (``ds`` from
+  :func:`~lazyrich.sims.load_results`, ``config`` the sweep's base config) into the ``Result`` its figure's
+  ``plot`` expects, so that ``lazyrich figures make NAME --from DIR`` plots a sweep without recomputing.
 """
 
 from __future__ import annotations
