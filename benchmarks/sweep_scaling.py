@@ -119,6 +119,12 @@ def worker(args) -> dict:
                 "stored_all_s": stored_times,
             }
         )
+        print(
+            f"worker: {rows[-1]['devices']} devices, chunk {chunk_size}: bare {t_bare:.2f} s, "
+            f"stored {t_stored:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     return {"rows": rows}
 
 
@@ -126,8 +132,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=2000, help="steps per grid point")
-    parser.add_argument("--devices", default="1,2,4,8")
-    parser.add_argument("--chunk-sizes", default="32,128,512,1024")
+    parser.add_argument("--devices", default="1,2,8")
+    parser.add_argument("--chunk-sizes", default="32,128,1024")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

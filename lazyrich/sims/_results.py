@@ -94,7 +94,7 @@ def build_manifest(plan: _sweep.Plan) -> dict[str, Any]:
         "sweep": _experiment.json_ready(plan.sweep.to_dict()),
         "identity": plan.identity(),
         "layout": {
-            "axes": _experiment.json_ready(plan.axes),
+            "axes": _experiment.json_ready(plan.labels),
             "traced_axes": list(plan.traced_axes),
             "static_axes": list(plan.static_axes),
             "chunk_size": plan.chunk_size,
@@ -373,16 +373,15 @@ def run_in_memory(plan: _sweep.Plan, *, progress: bool):
     executor = _sweep.Executor(plan)
     records = []
     with _progress(plan.num_points, 0, progress, plan.sweep.experiment) as bar:
-        handles = [executor.submit(c) for c in plan.chunks]
-        for handle in handles:
-            chunk, outputs = executor.fetch(handle)
-            records.append(
-                (
-                    _chunk_record(plan, chunk, outputs, process=0, wall=0.0),
-                    _chunk_arrays(plan, chunk, outputs),
-                )
-            )
-            bar.update(chunk.stop - chunk.start)
+        pending = None
+        for chunk in [*plan.chunks, None]:  # dispatch chunk i+1 before fetching chunk i
+            handle = executor.submit(chunk) if chunk is not None else None
+            if pending is not None:
+                done, outputs = executor.fetch(pending)
+                record = _chunk_record(plan, done, outputs, process=0, wall=0.0)
+                records.append((record, _chunk_arrays(plan, done, outputs)))
+                bar.update(done.stop - done.start)
+            pending = handle
     return assemble(build_manifest(plan), records)
 
 

@@ -162,6 +162,9 @@ class Plan:
     module: types.ModuleType
     base_config: Any
     axes: dict[str, list[Any]]  # coerced values, grid order
+    labels: dict[
+        str, list[Any]
+    ]  # coordinate labels (= axes, except scalars given for tuple fields)
     traced_axes: tuple[str, ...]  # vmapped axes (traced fields and seed), grid order
     static_axes: tuple[str, ...]
     groups: tuple[Group, ...]
@@ -214,9 +217,12 @@ class Plan:
         coords = {}
         for axis in self.sweep_axes:
             if axis in self.static_axes:
-                coords[axis] = np.full(stop - start, group.static[axis])
+                label = self.labels[axis][group.static_index[self.static_axes.index(axis)]]
+                if isinstance(label, list | tuple):
+                    label = json.dumps(list(label))
+                coords[axis] = np.full(stop - start, label)
             else:
-                coords[axis] = np.asarray(self.axes[axis])[idx[self.traced_axes.index(axis)]]
+                coords[axis] = np.asarray(self.labels[axis])[idx[self.traced_axes.index(axis)]]
         return coords
 
     def grid_index(self, group: Group, flat: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -319,6 +325,7 @@ def plan_sweep(
                 f"has no such field."
             )
     axes: dict[str, list[Any]] = {}
+    labels: dict[str, list[Any]] = {}
     for name, values in sweep.axes.items():
         if name in sweep.base:
             raise ValueError(f"`{name}` is set in both `base` and `axes`; set it in one place.")
@@ -347,6 +354,12 @@ def plan_sweep(
             coerced = [
                 getattr(_experiment.apply_overrides(base_config, {name: v}), name) for v in values
             ]
+        # A scalar given for a tuple field (e.g. `num_train = [128, 256]`) becomes a 1-tuple in the config
+        # but keeps the scalar as its coordinate label.
+        labels[name] = [
+            c[0] if isinstance(c, tuple) and len(c) == 1 and not isinstance(v, list | tuple) else c
+            for c, v in zip(coerced, values)
+        ]
         if len(set(map(repr, coerced))) != len(coerced):
             raise ValueError(
                 f"axis `{name}` has repeated values {list(values)!r}; coordinates must be unique."
@@ -389,6 +402,7 @@ def plan_sweep(
         module=module,
         base_config=base_config,
         axes=axes,
+        labels=labels,
         traced_axes=traced_axes,
         static_axes=static_axes,
         groups=tuple(groups),
