@@ -3,6 +3,23 @@
 Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks).
 """
 
+from lazyrich.theory._committee import CommitteeStatistics as CommitteeStatistics
+from lazyrich.theory._committee import committee_gd as committee_gd
+from lazyrich.theory._committee import committee_ntk as committee_ntk
+from lazyrich.theory._committee import committee_ntk_alignment as committee_ntk_alignment
+from lazyrich.theory._committee import committee_output as committee_output
+from lazyrich.theory._committee import committee_statistics as committee_statistics
+from lazyrich.theory._committee import committee_test_loss_terms as committee_test_loss_terms
+from lazyrich.theory._committee import first_crossing_time as first_crossing_time
+from lazyrich.theory._committee import grokking_time as grokking_time
+from lazyrich.theory._committee import kernel_regression_mse as kernel_regression_mse
+from lazyrich.theory._perceptron import depleted_sign_density as depleted_sign_density
+from lazyrich.theory._perceptron import perceptron_norm_exponent as perceptron_norm_exponent
+from lazyrich.theory._perceptron import (
+    perceptron_temperature_exponent as perceptron_temperature_exponent,
+)
+from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
+
 from ._kernel_dynamics import Gaussian as Gaussian
 from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_mse_ensemble
 from ._kernel_dynamics import max_learning_rate as max_learning_rate
@@ -11,10 +28,24 @@ from ._kernels import Kernels as Kernels
 from ._kernels import mlp_kernels as mlp_kernels
 
 __all__: list[str] = [
+    "committee_gd",
+    "committee_ntk",
+    "committee_ntk_alignment",
+    "committee_output",
+    "committee_statistics",
+    "committee_test_loss_terms",
+    "CommitteeStatistics",
+    "depleted_sign_density",
+    "first_crossing_time",
     "Gaussian",
-    "Kernels",
     "gradient_descent_mse_ensemble",
+    "grokking_time",
+    "kernel_regression_mse",
+    "Kernels",
     "max_learning_rate",
     "mlp_kernels",
     "mse_gradient_flow",
+    "perceptron_norm_exponent",
+    "perceptron_temperature_exponent",
+    "perceptron_time_exponent",
 ]
