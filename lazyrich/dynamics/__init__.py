@@ -3,6 +3,15 @@
 from lazyrich.dynamics._committee import committee_apply as committee_apply
 from lazyrich.dynamics._committee import committee_empirical_ntk as committee_empirical_ntk
 from lazyrich.dynamics._committee import train_committee as train_committee
+from lazyrich.dynamics._meanfield import meanfield_mlp_init as meanfield_mlp_init
+from lazyrich.dynamics._meanfield import meanfield_mlp_kernels as meanfield_mlp_kernels
+from lazyrich.dynamics._meanfield import (
+    meanfield_mlp_preactivations as meanfield_mlp_preactivations,
+)
+from lazyrich.dynamics._meanfield import meanfield_mlp_readout as meanfield_mlp_readout
+from lazyrich.dynamics._meanfield import (
+    train_meanfield_gradient_flow as train_meanfield_gradient_flow,
+)
 from lazyrich.dynamics._perceptron import PerceptronState as PerceptronState
 from lazyrich.dynamics._perceptron import advance_perceptron as advance_perceptron
 from lazyrich.dynamics._perceptron import init_perceptron as init_perceptron
@@ -61,6 +70,10 @@ __all__: list[str] = [
     "learning_rate_for_temperature",
     "linearize",
     "LOSSES",
+    "meanfield_mlp_init",
+    "meanfield_mlp_kernels",
+    "meanfield_mlp_preactivations",
+    "meanfield_mlp_readout",
     "mlp",
     "normalized_activation",
     "NORMALIZED_ACTIVATIONS",
@@ -75,6 +88,7 @@ __all__: list[str] = [
     "temperature",
     "train",
     "train_committee",
+    "train_meanfield_gradient_flow",
     "train_perceptron",
     "TrainConfig",
     "TrainResult",

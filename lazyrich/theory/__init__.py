@@ -20,6 +20,13 @@ from lazyrich.theory._perceptron import (
 )
 from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
 
+from ._dmft.common import DMFTResult as DMFTResult
+from ._dmft.common import status_name as dmft_status_name
+from ._dmft.deep import solve_dmft_deep as solve_dmft_deep
+from ._dmft.deep import solve_dmft_linear as solve_dmft_linear
+from ._dmft.solve import solve_dmft as solve_dmft
+from ._dmft.solve import whitened_linear_dmft as whitened_linear_dmft
+from ._dmft.two_layer import solve_dmft_two_layer as solve_dmft_two_layer
 from ._kernel_dynamics import Gaussian as Gaussian
 from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_mse_ensemble
 from ._kernel_dynamics import max_learning_rate as max_learning_rate
@@ -36,6 +43,8 @@ __all__: list[str] = [
     "committee_test_loss_terms",
     "CommitteeStatistics",
     "depleted_sign_density",
+    "dmft_status_name",
+    "DMFTResult",
     "first_crossing_time",
     "Gaussian",
     "gradient_descent_mse_ensemble",
@@ -48,4 +57,9 @@ __all__: list[str] = [
     "perceptron_norm_exponent",
     "perceptron_temperature_exponent",
     "perceptron_time_exponent",
+    "solve_dmft",
+    "solve_dmft_deep",
+    "solve_dmft_linear",
+    "solve_dmft_two_layer",
+    "whitened_linear_dmft",
 ]
