@@ -1,5 +1,13 @@
 """Finite-width training dynamics: empirical NTK, scaled models, training loops, observables."""
 
+from lazyrich._linalg import centered_kernel_alignment as centered_kernel_alignment
+from lazyrich._linalg import effective_rank as effective_rank
+from lazyrich._linalg import kernel_alignment as kernel_alignment
+from lazyrich._linalg import kernel_pca as kernel_pca
+from lazyrich._linalg import kernel_spectrum as kernel_spectrum
+from lazyrich._linalg import kernel_target_alignment as kernel_target_alignment
+from lazyrich._linalg import participation_ratio as participation_ratio
+from lazyrich._linalg import relative_kernel_change as relative_kernel_change
 from lazyrich.dynamics._committee import committee_apply as committee_apply
 from lazyrich.dynamics._committee import committee_empirical_ntk as committee_empirical_ntk
 from lazyrich.dynamics._committee import train_committee as train_committee
@@ -22,6 +30,13 @@ from ._activations import normalized_activation as normalized_activation
 from ._activations import second_moment as second_moment
 from ._functional import from_linen as from_linen
 from ._functional import from_nnx as from_nnx
+from ._init import aligned_rank_one_connectivity as aligned_rank_one_connectivity
+from ._init import dale_connectivity as dale_connectivity
+from ._init import gaussian_connectivity as gaussian_connectivity
+from ._init import low_rank_connectivity as low_rank_connectivity
+from ._init import rescale_connectivity as rescale_connectivity
+from ._init import shuffle_connectivity as shuffle_connectivity
+from ._init import truncate_rank as truncate_rank
 from ._mlp import ACTIVATIONS as ACTIVATIONS
 from ._mlp import mlp as mlp
 from ._models import BiasFreeCNN as BiasFreeCNN
@@ -30,8 +45,23 @@ from ._models import bias_free_mlp as bias_free_mlp
 from ._models import bias_free_mlp_apply_fn as bias_free_mlp_apply_fn
 from ._models import bias_free_mlp_init as bias_free_mlp_init
 from ._models import layer_name as layer_name
+from ._ntk import empirical_nngp as empirical_nngp
 from ._ntk import empirical_ntk as empirical_ntk
+from ._ntk import ntk_vector_product as ntk_vector_product
 from ._ntk import param_path as param_path
+from ._rnn import LeakyRNN as LeakyRNN
+from ._rnn import init_rnn_params as init_rnn_params
+from ._rnn import recurrent_tangent_kernel as recurrent_tangent_kernel
+from ._rnn import rnn_apply as rnn_apply
+from ._rnn import rnn_hidden as rnn_hidden
+from ._rnn_measures import connectivity_rank as connectivity_rank
+from ._rnn_measures import eigenvalue_ratio_rank as eigenvalue_ratio_rank
+from ._rnn_measures import recurrent_kernel_alignment as recurrent_kernel_alignment
+from ._rnn_measures import representation_alignment as representation_alignment
+from ._rnn_measures import weight_change as weight_change
+from ._rnn_train import TrainRNNResult as TrainRNNResult
+from ._rnn_train import masked_cross_entropy as masked_cross_entropy
+from ._rnn_train import train_rnn as train_rnn
 from ._scaled import LOSSES as LOSSES
 from ._scaled import centered as centered
 from ._scaled import centered_outputs as centered_outputs
@@ -52,24 +82,40 @@ from ._train import train as train
 __all__: list[str] = [
     "ACTIVATIONS",
     "advance_perceptron",
+    "aligned_rank_one_connectivity",
     "bias_free_mlp",
     "bias_free_mlp_apply_fn",
     "bias_free_mlp_init",
     "BiasFreeCNN",
     "BiasFreeMLP",
     "centered",
+    "centered_kernel_alignment",
     "centered_outputs",
     "check_train_inputs",
     "committee_apply",
     "committee_empirical_ntk",
+    "connectivity_rank",
+    "dale_connectivity",
+    "effective_rank",
+    "eigenvalue_ratio_rank",
+    "empirical_nngp",
     "empirical_ntk",
     "from_linen",
     "from_nnx",
+    "gaussian_connectivity",
     "init_perceptron",
+    "init_rnn_params",
+    "kernel_alignment",
+    "kernel_pca",
+    "kernel_spectrum",
+    "kernel_target_alignment",
     "layer_name",
+    "LeakyRNN",
     "learning_rate_for_temperature",
     "linearize",
     "LOSSES",
+    "low_rank_connectivity",
+    "masked_cross_entropy",
     "meanfield_mlp_init",
     "meanfield_mlp_kernels",
     "meanfield_mlp_preactivations",
@@ -77,11 +123,21 @@ __all__: list[str] = [
     "mlp",
     "normalized_activation",
     "NORMALIZED_ACTIVATIONS",
+    "ntk_vector_product",
     "param_path",
+    "participation_ratio",
     "per_sample_loss",
     "PerceptronState",
+    "recurrent_kernel_alignment",
+    "recurrent_tangent_kernel",
+    "relative_kernel_change",
+    "representation_alignment",
+    "rescale_connectivity",
+    "rnn_apply",
+    "rnn_hidden",
     "scaled_loss",
     "second_moment",
+    "shuffle_connectivity",
     "STATUS_CAP",
     "STATUS_DIVERGED",
     "STATUS_OK",
@@ -90,7 +146,11 @@ __all__: list[str] = [
     "train_committee",
     "train_meanfield_gradient_flow",
     "train_perceptron",
+    "train_rnn",
     "TrainConfig",
     "TrainResult",
+    "TrainRNNResult",
     "TrainState",
+    "truncate_rank",
+    "weight_change",
 ]

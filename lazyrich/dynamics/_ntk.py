@@ -188,14 +188,9 @@ def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) ->
     costs["ntvp"] = 3.0 * n2 * num_out * fp + 2.0 * n1 * n2 * num_out * fp
     rest = sum(s for k, s in enumerate(sizes) if k not in plan.structured)
     struct = backward + n1 * n2 * o_pair * rest
-    for k, (e_idx, pos) in plan.structured.items():
-        out_size = int(np.prod(plan.eqns[e_idx].avals[0].shape))
-        m = sizes[k]  # K * M
-        # factored: pairs x positions^2 x (K + O M); explicit: K M per pair; positions from out size
-        positions = max(out_size * max(sizes[k], 1) // max(m, 1), 1)
-        kk = max(int(np.sqrt(m)), 1)
-        factored = n1 * n2 * (kk + o_pair * kk) * positions
-        explicit = (n1 + n2) * num_out * m + n1 * n2 * o_pair * m
+    for nb, ns, nk, nm in plan.factor_shapes.values():
+        factored = n1 * n2 * nb * ns**2 * (nk + o_pair * nm)
+        explicit = (n1 + n2) * num_out * nb * ns * nk * nm + n1 * n2 * o_pair * nb * nk * nm
         struct += min(factored, explicit)
     costs["structured"] = struct
     return costs
@@ -243,6 +238,7 @@ def empirical_ntk(
     trace_outputs: bool = True,
     batch_size: int | None = None,
     wrt: Any = None,
+    devices: Sequence[Any] | None = None,
 ) -> Array:
     r"""Empirical neural tangent kernel :math:`\Theta(x_1, x_2) = J(x_1) J(x_2)^\top`.
 
@@ -286,6 +282,10 @@ def empirical_ntk(
         ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
         :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held
         fixed, so the result is the NTK of the function of the selected parameters alone.
+      devices: devices over which the rows of the kernel are split (``jax.shard_map`` on a 1-D
+        ``Mesh`` with axis ``"rows"``; ``x2`` and the parameters are replicated, the result is
+        sharded by rows). ``None`` uses every device of ``jax.devices()`` when there are several.
+        The result equals the single-device one (up to floating-point summation order).
 
     Returns:
       ``(n1, n2)`` if ``trace_outputs`` else ``(n1, n2, O, O)``, in the dtype of the parameters.
@@ -327,4 +327,104 @@ def empirical_ntk(
         def block(a, b, same_tile):
             return block_fn(f, theta, a, b, same_tile, trace_outputs)
 
-    return _tiled(block, x1, x2, same, batch_size)
+    devices = list(jax.devices()) if devices is None else list(devices)
+    if len(devices) <= 1:
+        return _tiled(block, x1, x2, same, batch_size)
+    return _sharded_rows(lambda rows: _tiled(block, rows, x2, False, batch_size), x1, devices)
+
+
+def _sharded_rows(rows_fn: Callable, x1: Array, devices: list) -> Array:
+    """Split the rows of ``x1`` over ``devices`` and apply ``rows_fn`` on each shard."""
+    num_dev, n1 = len(devices), x1.shape[0]
+    per = -(-n1 // num_dev)
+    pad = per * num_dev - n1
+    if pad:
+        x1 = jnp.concatenate([x1, jnp.broadcast_to(x1[:1], (pad, *x1.shape[1:]))], axis=0)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("rows",))
+    spec = jax.sharding.PartitionSpec("rows")
+    out = jax.shard_map(rows_fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)(x1)
+    return out[:n1]
+
+
+def ntk_vector_product(
+    apply_fn: ApplyFn,
+    params: Params,
+    x1: Array,
+    x2: Array | None,
+    v: Array,
+    *,
+    wrt: Any = None,
+) -> Array:
+    r"""NTK-vector product :math:`\Theta(x_1, x_2)\, v` without forming the kernel.
+
+    For ``v`` of shape ``(n2, O)`` returns :math:`(\Theta v)_{ao} = \sum_{b,p}
+    \Theta_{ab}^{op} v_{bp} = [J(x_1) (J(x_2)^\top v)]_{ao}`, shape ``(n1, O)``: one VJP on ``x2``
+    and one JVP on ``x1``. For ``v`` of shape ``(n2,)`` returns the product with the output-traced
+    kernel of :func:`empirical_ntk`, :math:`\frac1O\sum_o \sum_b \Theta_{ab}^{oo} v_b`, shape
+    ``(n1,)`` (O VJP/JVP pairs).
+
+    Args:
+      apply_fn: ``apply_fn(params, x) -> (n, O)``.
+      params: pytree of parameters.
+      x1: ``(n1, ...)``.
+      x2: ``(n2, ...)`` or ``None`` for ``x1``.
+      v: ``(n2, O)`` or ``(n2,)``.
+      wrt: parameter subset, as in :func:`empirical_ntk`.
+
+    Returns:
+      ``(n1, O)`` or ``(n1,)``.
+
+    Raises:
+      ValueError: bad shapes (see :func:`empirical_ntk`), or ``v`` not ``(n2, O)`` / ``(n2,)``.
+    """
+    x2 = x1 if x2 is None else x2
+    num_out = _check_inputs(apply_fn, params, x1, x2)
+    n2 = np.shape(x2)[0]
+    if np.shape(v) not in ((n2, num_out), (n2,)):
+        raise ValueError(f"`v` must have shape ({n2}, {num_out}) or ({n2},), got {np.shape(v)}.")
+    f, theta = _restrict(apply_fn, params, wrt)
+    _, vjp2 = jax.vjp(lambda th: f(th, x2), theta)
+    _, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
+    if np.ndim(v) == 2:
+        return jvp1(vjp2(v.astype(jnp.result_type(*theta)))[0])
+    basis = jnp.eye(num_out, dtype=jnp.result_type(*theta))
+
+    def one(e):
+        return jvp1(vjp2(v[:, None] * e[None, :])[0]) @ e
+
+    return jnp.mean(jax.vmap(one)(basis), axis=0)
+
+
+def empirical_nngp(
+    features_fn: ApplyFn,
+    params: Params,
+    x1: Array,
+    x2: Array | None = None,
+    *,
+    trace_outputs: bool = True,
+) -> Array:
+    r"""Empirical NNGP (feature) kernel :math:`\frac1d \phi(x_1) \phi(x_2)^\top`.
+
+    ``features_fn(params, x) -> (n, d)`` returns the features whose kernel is wanted: pass the
+    network's ``apply_fn`` for the kernel of its outputs (neural-tangents' ``empirical_nngp_fn``),
+    or a
+    function returning the last hidden layer (post-activation) for the last-layer feature kernel,
+    e.g.
+    ``lambda p, x: model.features(x)`` or an ``apply_fn`` of the network without its readout. With
+    ``trace_outputs=True`` the result is the mean over the ``d`` features, shape ``(n1, n2)``, which
+    converges to the infinite-width NNGP of that layer; otherwise the full ``(n1, n2, d, d)``
+    products
+    :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
+
+    Raises:
+      ValueError: if ``features_fn`` does not return ``(n, d)`` or feature shapes of ``x1``, ``x2``
+        differ.
+    """
+    same = x2 is None
+    x2 = x1 if same else x2
+    _check_inputs(features_fn, params, x1, x2)
+    phi1 = features_fn(params, x1)
+    phi2 = phi1 if same else features_fn(params, x2)
+    if trace_outputs:
+        return phi1 @ phi2.T / phi1.shape[1]
+    return jnp.einsum("ao,bp->abop", phi1, phi2)

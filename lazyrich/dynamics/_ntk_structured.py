@@ -87,6 +87,7 @@ class _Plan(NamedTuple):
     probe_eqns: list  # eqn indices of dot_generals that receive a probe
     forward_flops: float
     chain_ops: dict  # eqn index -> (primitive name, chained atom, other atom)
+    factor_shapes: dict  # structured leaf index -> (B, S, K, M) of its canonical factors
 
 
 def _is_scalar_const(atom, dep: dict) -> bool:
@@ -155,6 +156,7 @@ def make_plan(g: Callable, theta: list, x_example) -> _Plan:
         if not isinstance(o, _Const) and o in chain:
             terminal[chain[o]].append((-1, 0))
     structured = {}
+    factor_shapes = {}
     for k, uses in terminal.items():
         if len(uses) == 1 and uses[0][0] >= 0:
             e_idx, pos = uses[0]
@@ -165,8 +167,18 @@ def make_plan(g: Callable, theta: list, x_example) -> _Plan:
             same_leaf = not isinstance(other, _Const) and chain.get(other) == k
             if e.prim.name == "dot_general" and not same_leaf:
                 structured[k] = (e_idx, pos)
+                (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+                contract, batch = (lc, lb) if pos == 1 else (rc, rb)
+                a_shape = _shape_of(other, dep)
+                nb = math.prod(a_shape[d] for d in batch)
+                nk = math.prod(a_shape[d] for d in contract)
+                ns = math.prod(a_shape) // max(nb * nk, 1)
+                nm = math.prod(_shape_of(e.ins[pos], dep)) // max(nb * nk, 1)
+                factor_shapes[k] = (nb, ns, nk, nm)
     probe_eqns = sorted({e_idx for e_idx, _ in structured.values()})
-    return _Plan(eqns, leaf_ids, x_id, outs, structured, probe_eqns, flops, chain_ops)
+    return _Plan(
+        eqns, leaf_ids, x_id, outs, structured, probe_eqns, flops, chain_ops, factor_shapes
+    )
 
 
 def _shape_of(atom, dep):

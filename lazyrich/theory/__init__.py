@@ -33,6 +33,11 @@ from ._kernel_dynamics import max_learning_rate as max_learning_rate
 from ._kernel_dynamics import mse_gradient_flow as mse_gradient_flow
 from ._kernels import Kernels as Kernels
 from ._kernels import mlp_kernels as mlp_kernels
+from ._linear_rank import linear_kernel_matrix as linear_kernel_matrix
+from ._linear_rank import linear_rank_alignment as linear_rank_alignment
+from ._linear_rank import (
+    linear_rank_alignment_endpoint as linear_rank_alignment_endpoint,
+)
 
 __all__: list[str] = [
     "committee_gd",
@@ -63,3 +68,6 @@ __all__: list[str] = [
     "solve_dmft_two_layer",
     "whitened_linear_dmft",
 ]
+
+# Two-layer linear network, alignment vs effective rank (Liu et al. 2024)
+__all__ += ["linear_kernel_matrix", "linear_rank_alignment", "linear_rank_alignment_endpoint"]
