@@ -9,7 +9,7 @@ For every device count a subprocess is started with ``XLA_FLAGS=--xla_force_host
 (learning rate x temperature x seed, all vmapped) is timed, after a warm-up that compiles:
 
 * ``bare``: the compiled, sharded ``jit(vmap(point))`` over the chunks, results fetched to host, nothing stored;
-* ``stored``: ``lazyrich.sims`` storage into a fresh folder (atomic ``.npz`` + ``.json`` per chunk, fsync,
+* ``stored``: ``lazyrich.sims`` storage into a fresh folder (atomic ``.npz`` + ``.json`` per chunk,
   manifest) with the progress bar drawn (to stderr);
 * ``resume``: rerunning the finished folder (every chunk skipped).
 

@@ -130,15 +130,18 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def _atomic_write(path: pathlib.Path, write, *, tag: str) -> None:
+def _atomic_write(path: pathlib.Path, write, *, tag: str, fsync: bool = False) -> None:
     """Write via ``write(tmp_path)`` to a hidden temporary file next to ``path``, then ``os.replace``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{tag}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if (
+                fsync
+            ):  # survive a host crash, not just a killed process (costly on busy file systems)
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -152,13 +155,17 @@ def _finished_chunks(folder: pathlib.Path, config_hash: str) -> dict[str, dict[s
     if not chunk_dir.is_dir():
         return done
     for path in sorted(chunk_dir.glob("g*-c*.json")):
-        record = json.loads(path.read_text())
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):  # unreadable after a host crash without fsync: redo the chunk
+            continue
         if record.get("config_hash") != config_hash:
             raise ValueError(
                 f"chunk {path.name} in {str(folder)!r} belongs to another sweep "
                 f"(hash {record.get('config_hash')!r}, manifest {config_hash!r})."
             )
-        if path.with_suffix(".npz").is_file():
+        npz = path.with_suffix(".npz")
+        if npz.is_file() and npz.stat().st_size > 0:
             done[path.stem] = record
     return done
 
@@ -259,12 +266,18 @@ def execute(
     progress: bool = True,
     distributed: bool = False,
     chunk_size_requested: int | None = None,
+    fsync: bool = False,
 ) -> dict[str, Any]:
     """Run this process's unfinished chunks of ``plan`` into ``folder``; returns run statistics.
 
     Validates the folder first (raises before writing anything), writes the manifest (process 0), and then
     computes the chunks ``i`` with ``i % process_count == process_index`` that are not finished yet, pipelined:
-    the next chunk is dispatched before the previous one is fetched and written.
+    the next chunk is dispatched before the previous one is fetched and written (by a writer thread).
+
+    Every file is written under a hidden temporary name and renamed into place, so a killed process never
+    leaves a partial chunk. ``fsync=True`` also flushes each file to disk before the rename, which protects
+    against a host crash (power loss, hard reset) at the cost of a disk flush per file; without it, a chunk
+    file left empty or unreadable by a crash is detected and redone on resume.
     """
     folder = pathlib.Path(folder)
     process, count = (jax.process_index(), jax.process_count()) if distributed else (0, 1)
@@ -313,10 +326,18 @@ def execute(
                 plan, chunk, outputs, process=process, wall=wall, devices=len(executor.devices)
             )
             tag = f"p{process}"
-            _atomic_write(chunk_dir / f"{chunk.name}.npz", lambda h: np.savez(h, **arrays), tag=tag)
+            _atomic_write(
+                chunk_dir / f"{chunk.name}.npz",
+                lambda h: np.savez(h, **arrays),
+                tag=tag,
+                fsync=fsync,
+            )
             text = json.dumps(record) + "\n"
             _atomic_write(
-                chunk_dir / f"{chunk.name}.json", lambda h: h.write(text.encode()), tag=tag
+                chunk_dir / f"{chunk.name}.json",
+                lambda h: h.write(text.encode()),
+                tag=tag,
+                fsync=fsync,
             )
             bar.update(chunk.stop - chunk.start)
             storage["wall_s"] += time.perf_counter() - start_wall

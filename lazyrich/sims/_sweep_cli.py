@@ -50,6 +50,7 @@ def _sweep_run(args) -> int:
             progress=not args.quiet,
             distributed=args.distributed,
             chunk_size_requested=args.chunk_size,
+            fsync=args.fsync,
         )
     except (ValueError, TypeError) as err:  # only folder checks raise these before work starts
         raise _usage_error(str(err)) from None
@@ -113,6 +114,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder (created; shared by all hosts)")
     run.add_argument("--chunk-size", type=int, default=None, help="points per stored chunk")
     run.add_argument("--quiet", action="store_true", help="no progress bar (batch logs)")
+    run.add_argument(
+        "--fsync",
+        action="store_true",
+        help="flush each chunk file to disk before renaming it (survives host crashes; slower)",
+    )
     run.add_argument(
         "--distributed",
         action="store_true",
