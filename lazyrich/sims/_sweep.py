@@ -444,11 +444,12 @@ def _output_shapes(plan: Plan, group: Group) -> dict[str, tuple[tuple[int, ...],
     seeds = jax.ShapeDtypeStruct((1,), jnp.uint32)
     try:
         out = jax.eval_shape(_point_fn(plan, group), traced, seeds)
-    except Exception as err:  # noqa: BLE001 -- report which group failed to trace, then re-raise
-        raise type(err)(
-            f"{plan.sweep.experiment}.point failed to trace for {group.static or 'the base'} "
-            f"config: {err}"
-        ) from err
+    except Exception as err:  # say which group failed to trace, keep the original error
+        err.add_note(
+            f"(raised while tracing {plan.sweep.experiment}.point for the "
+            f"{group.static or 'base'} config of the sweep)"
+        )
+        raise
     if not isinstance(out, Mapping) or "status" not in out:
         raise ValueError(
             f"{plan.sweep.experiment}.point must return a dict of arrays including `status`, "
