@@ -13,6 +13,8 @@ For every device count a subprocess is started with ``XLA_FLAGS=--xla_force_host
   manifest) with the progress bar drawn (to stderr);
 * ``resume``: rerunning the finished folder (every chunk skipped).
 
+The ``storage`` columns time the writer thread itself (npz + json + rename + progress update) relative to
+the bare computation: wall time (inflated by waiting for a core on a busy machine) and CPU time (the cost).
 Wall times are the best of ``--repeats`` interleaved runs (medians also recorded), CPU times
 (all threads of the process) medians; on a shared machine the best-of and CPU numbers are the stable ones. The table prints throughput (points/s) and the overhead
 ``stored / bare - 1``; JSON goes to ``benchmarks/results/sweep_scaling.json``. Fake devices share the machine's
@@ -181,14 +183,16 @@ def main() -> None:
     )
     print(
         f"{'devices':>7} {'chunk':>6} {'chunks':>6} {'bare pt/s':>10} {'stored pt/s':>11} "
-        f"{'overhead wall':>20} {'overhead cpu':>12} {'storage':>8} {'resume s':>9}"
+        f"{'overhead wall':>20} {'overhead cpu':>12} {'storage wall':>12} "
+        f"{'storage cpu':>11} {'resume s':>9}"
     )
     for r in rows:
         wall = f"{100 * r['overhead_wall']:+.1f}% ({100 * r['overhead_wall_median']:+.1f}%)"
         print(
             f"{r['devices']:>7} {r['chunk_size']:>6} {r['num_chunks']:>6} "
             f"{r['bare_points_per_s']:>10.0f} {r['stored_points_per_s']:>11.0f} {wall:>20} "
-            f"{100 * r['overhead_cpu']:>+11.1f}% {100 * r['storage_wall_fraction']:>7.2f}% "
+            f"{100 * r['overhead_cpu']:>+11.1f}% {100 * r['storage_wall_fraction']:>11.2f}% "
+            f"{100 * r['storage_cpu_fraction']:>10.2f}% "
             f"{r['resume_s']:>9.3f}"
         )
     import jax

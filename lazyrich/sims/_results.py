@@ -384,6 +384,7 @@ def run_stored(
     progress: bool,
     distributed: bool,
     chunk_size_requested: int | None,
+    fsync: bool = False,
 ):
     execute(
         plan,
@@ -391,6 +392,7 @@ def run_stored(
         progress=progress,
         distributed=distributed,
         chunk_size_requested=chunk_size_requested,
+        fsync=fsync,
     )
     return load_results(folder)
 

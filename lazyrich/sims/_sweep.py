@@ -519,6 +519,7 @@ def run_sweep(
     chunk_size: int | None = None,
     progress: bool = True,
     distributed: bool = False,
+    fsync: bool = False,
 ):
     """Run a sweep and return its results as an ``xarray.Dataset`` (see :func:`load_results`).
 
@@ -530,6 +531,7 @@ def run_sweep(
       chunk_size: points per chunk (default: the sweep's ``chunk_size``, else up to 256); a resumed folder
         keeps the chunk size it was started with.
       progress: show a progress bar (points done, rate, ETA) on stderr.
+      fsync: flush every chunk file to disk before renaming it (survives host crashes; slower).
       distributed: this process is one of ``jax.process_count()`` processes (``jax.distributed`` already
         initialized) sharing the chunks: chunk ``i`` is computed by process ``i % process_count``. The
         returned dataset then holds every point finished so far, by any process.
@@ -554,4 +556,5 @@ def run_sweep(
         progress=progress,
         distributed=distributed,
         chunk_size_requested=chunk_size,
+        fsync=fsync,
     )
