@@ -143,3 +143,32 @@ def test_figure_result_from_a_sweep(tmp_path):
     bare.NAME = "toy_quadratic"
     with pytest.raises(ValueError, match="defines no `result_from_dataset"):
         sims.load_figure_result(out, bare)
+
+
+def test_smoke_sweep_runs_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "smoke"
+    smoke = sup.ROOT / "examples" / "sweeps" / "smoke.toml"
+    assert _cli.main(["sweep", "run", str(smoke), "--out", str(out), "--quiet"]) == 0
+    assert "96/96 points done" in capsys.readouterr().out
+    ds = sims.load_results(out)
+    assert ds.status.shape == (8, 4, 3)
+    # lr > 2 / max(h) = 2 diverges (lr = 2.2 and 3.0), every other point converges.
+    assert np.all(ds.status.sel(learning_rate=[2.2, 3.0]) == 2)
+    assert np.all(ds.status.sel(learning_rate=ds.learning_rate[ds.learning_rate < 2]) == 0)
+
+
+def test_figures_make_from_a_sweep_of_another_experiment_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    sims.run_sweep(sup.write(tmp_path), out, progress=False)
+    argv = [
+        "figures",
+        "make",
+        "perceptron-scaling",
+        "--from",
+        str(out),
+        "--out",
+        str(tmp_path / "fig"),
+    ]
+    assert _cli.main(argv) == 2
+    assert "holds a sweep of experiment 'toy_quadratic'" in capsys.readouterr().err
+    assert not (tmp_path / "fig").exists()
