@@ -35,14 +35,18 @@ def _sweep_run(args) -> int:
 
     try:
         sweep = _sweep.load_sweep(args.config)
-        plan = _sweep.plan_sweep(sweep, chunk_size=args.chunk_size)
-        _results._check_folder(
-            plan, pathlib.Path(args.out)
-        )  # refuse a different sweep before any setup
     except (ValueError, TypeError) as err:
         raise _usage_error(str(err)) from None
     if args.distributed:
+        # Before anything touches JAX: planning traces `point`, which may run JAX code (data loading).
         _initialize_distributed(args)
+    try:
+        plan = _sweep.plan_sweep(sweep, chunk_size=args.chunk_size)
+        _results._check_folder(
+            plan, pathlib.Path(args.out)
+        )  # refuse a different sweep, write nothing
+    except (ValueError, TypeError) as err:
+        raise _usage_error(str(err)) from None
     try:
         stats = _results.execute(
             plan,
