@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -100,6 +101,17 @@ def main():
         sizes = sorted(((p, t) for p in (10, 20, 40) for t in (50, 100, 200)), key=lambda s: s[0] * s[1])
         methods = _methods(40_000, 4_000, 64, ENSEMBLE, WIDTH)
     rows, over_budget = [], set()
+    path = pathlib.Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():
+        record = {"benchmark": "dmft", "quick": args.quick, "budget_s": args.budget, "jax": jax.__version__,
+                  "backend": jax.default_backend(), "machine": platform.platform(),
+                  "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
+                  "notes": "ratio = ensemble seconds / DMFT seconds (> 1: the DMFT is faster); peak_bytes = XLA "
+                           "argument + output + temporary buffers of the compiled program."}
+        path.write_text(json.dumps(record, indent=2) + "\n")
+
     for num_train, num_times in sizes:
         x, y, kx, times = _problem(num_train, num_times)
         row = {"P": num_train, "T": num_times}
@@ -124,6 +136,7 @@ def main():
             a, b = row[dmft].get("seconds"), row[ens].get("seconds")
             row[f"ratio_{kind}"] = (b / a) if a and b else None
         rows.append(row)
+        save()
     header = f"{'P':>3} {'T':>4} | " + " | ".join(f"{n[:22]:>22}" for n in methods) + " | ratio2L | ratioL2"
     print(header)
     for row in rows:
@@ -134,13 +147,6 @@ def main():
                          else f"{'skipped':>22}")
         ratios = [f"{row[k]:7.2f}" if row[k] else "      -" for k in ("ratio_two_layer", "ratio_deep")]
         print(f"{row['P']:>3} {row['T']:>4} | " + " | ".join(cells) + " | " + " | ".join(ratios))
-    record = {"benchmark": "dmft", "quick": args.quick, "budget_s": args.budget, "jax": jax.__version__,
-              "backend": jax.default_backend(), "machine": platform.platform(), "processor": platform.processor(),
-              "cpu_count": __import__("os").cpu_count(), "rows": rows,
-              "notes": "ratio = ensemble seconds / DMFT seconds (> 1: the DMFT is faster)."}
-    path = pathlib.Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
     print("wrote", path)
 
 

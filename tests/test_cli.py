@@ -10,7 +10,7 @@ from lazyrich import _cli
 
 TINY = [
     "--set", "widths=16,32", "--set", "fit_widths=16,24,32", "--set", "num_seeds=3",
-    "--set", "num_steps=3", "--set", "num_angles=5", "--set", "num_train=4",
+    "--set", "fit_seeds=3", "--set", "num_steps=3", "--set", "num_angles=5", "--set", "num_train=4",
 ]  # fmt: skip
 
 

@@ -263,8 +263,11 @@ def empirical_ntk(
       factors, the layer input :math:`a` and the output cotangent :math:`g`, so that their block is
       :math:`(a_1\cdot a_2)(g_1\cdot g_2)` instead of a contraction over the ``fan_in x fan_out``
       weight;
-      every other parameter falls back to the Jacobian. See :func:`structure_report`.
-    * ``"auto"``: picks by a FLOP/memory estimate (see :func:`choose_method`).
+      every other parameter (biases, convolution kernels, weights inside ``lax.scan``, weights
+      used more than once or through non-scalar transformations) falls back to per-example
+      Jacobians from the same backward pass, so the result is exact for every model.
+    * ``"auto"``: picks the strategy with the smallest FLOP estimate, counted from the jaxpr
+      (forward-pass FLOPs of dense and convolution layers, Jacobian sizes, factor sizes).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> (n, O)``; any JAX-traceable function (see :func:`from_nnx`,
@@ -316,21 +319,21 @@ def empirical_ntk(
         tile2 = min(batch_size or x2.shape[0], x2.shape[0])
         costs = _estimate_costs(plan, theta, tile1, tile2, num_out, trace_outputs)
         method = min(costs, key=costs.get)
-    if method == "structured":
+    block_fn = _BLOCKS.get(method)
 
+    def compute(theta, x1, x2):
         def block(a, b, same_tile):
-            return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
-
-    else:
-        block_fn = _BLOCKS[method]
-
-        def block(a, b, same_tile):
+            if method == "structured":
+                return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
             return block_fn(f, theta, a, b, same_tile, trace_outputs)
 
+        if len(devices) <= 1:
+            return _tiled(block, x1, x2, same, batch_size)
+        return _sharded_rows(lambda rows: _tiled(block, rows, x2, False, batch_size), x1, devices)
+
     devices = list(jax.devices()) if devices is None else list(devices)
-    if len(devices) <= 1:
-        return _tiled(block, x1, x2, same, batch_size)
-    return _sharded_rows(lambda rows: _tiled(block, rows, x2, False, batch_size), x1, devices)
+    # one compiled program per call (inlined when the caller is itself jitted)
+    return jax.jit(compute)(theta, x1, x2)
 
 
 def _sharded_rows(rows_fn: Callable, x1: Array, devices: list) -> Array:
@@ -383,16 +386,22 @@ def ntk_vector_product(
     if np.shape(v) not in ((n2, num_out), (n2,)):
         raise ValueError(f"`v` must have shape ({n2}, {num_out}) or ({n2},), got {np.shape(v)}.")
     f, theta = _restrict(apply_fn, params, wrt)
-    _, vjp2 = jax.vjp(lambda th: f(th, x2), theta)
-    _, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
-    if np.ndim(v) == 2:
-        return jvp1(vjp2(v.astype(jnp.result_type(*theta)))[0])
-    basis = jnp.eye(num_out, dtype=jnp.result_type(*theta))
 
-    def one(e):
-        return jvp1(vjp2(v[:, None] * e[None, :])[0]) @ e
+    @jax.jit
+    def product(theta, x1, x2, v):
+        _, vjp2 = jax.vjp(lambda th: f(th, x2), theta)
+        _, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
+        dtype = jnp.result_type(*theta)
+        if v.ndim == 2:
+            return jvp1(vjp2(v.astype(dtype))[0])
+        basis = jnp.eye(num_out, dtype=dtype)
 
-    return jnp.mean(jax.vmap(one)(basis), axis=0)
+        def one(e):
+            return jvp1(vjp2(v.astype(dtype)[:, None] * e[None, :])[0]) @ e
+
+        return jnp.mean(jax.vmap(one)(basis), axis=0)
+
+    return product(theta, x1, x2, v)
 
 
 def empirical_nngp(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import sclocchi2023_perceptron as EXPERIMENT
+from lazyrich.sims.experiments import sclocchi2023_perceptron
 
+EXPERIMENT = sclocchi2023_perceptron
 NAME = "perceptron-scaling"
 DESCRIPTION = "Perceptron trained by SGD until fitted: ||w|| ~ T P^gamma, gamma = 1/(1+chi), and t* ~ T."
 PAPER = "Sclocchi, Geiger, Wyart (ICML 2023), perceptron section (Fig. 5)"

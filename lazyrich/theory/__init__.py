@@ -1,7 +1,6 @@
 """Infinite-width theory: NNGP/NTK kernels, closed-form predictions, DMFT and toy-model theory.
 
-Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks).
-"""
+Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks)."""
 
 from lazyrich.theory._committee import CommitteeStatistics as CommitteeStatistics
 from lazyrich.theory._committee import committee_gd as committee_gd
@@ -56,6 +55,9 @@ __all__: list[str] = [
     "grokking_time",
     "kernel_regression_mse",
     "Kernels",
+    "linear_kernel_matrix",
+    "linear_rank_alignment",
+    "linear_rank_alignment_endpoint",
     "max_learning_rate",
     "mlp_kernels",
     "mse_gradient_flow",
@@ -68,6 +70,3 @@ __all__: list[str] = [
     "solve_dmft_two_layer",
     "whitened_linear_dmft",
 ]
-
-# Two-layer linear network, alignment vs effective rank (Liu et al. 2024)
-__all__ += ["linear_kernel_matrix", "linear_rank_alignment", "linear_rank_alignment_endpoint"]

@@ -59,14 +59,24 @@ class Kernels(NamedTuple):
 # --------------------------------------------------------------------------------------------------
 
 
-def _rsqrt(v):
+class _Roots(NamedTuple):
+    inv: jax.Array  # 1 / sqrt(v), 0 where v = 0
+    root: jax.Array  # sqrt(v)
+
+
+def _roots(v) -> _Roots:
     positive = v > 0
-    return jnp.where(positive, jax.lax.rsqrt(jnp.where(positive, v, 1.0)), 0.0)
+    inv = jnp.where(positive, jax.lax.rsqrt(jnp.where(positive, v, 1.0)), 0.0)
+    return _Roots(inv, jnp.sqrt(jnp.maximum(v, 0.0)))
+
+
+def _expand(r: _Roots, axis: int) -> _Roots:
+    return _Roots(jnp.expand_dims(r.inv, axis), jnp.expand_dims(r.root, axis))
 
 
 def _cosine(a, b, c, ra, rb, on_diag):
     del a, b
-    cos = jnp.clip(c * ra * rb, -1.0, 1.0)
+    cos = jnp.clip(c * ra.inv * rb.inv, -1.0, 1.0)
     # Pairs known to be identical get cos = 1 exactly: rounding of order eps in cos would move the
     # angle by sqrt(eps) (3e-4 in float32).
     return cos if on_diag is None else jnp.where(on_diag, 1.0, cos)
@@ -75,7 +85,7 @@ def _cosine(a, b, c, ra, rb, on_diag):
 def _arc_parts(a, b, c, ra, rb, on_diag):
     """sqrt(ab), cos(theta), sin(theta), theta for the angle between u and v."""
     cos = _cosine(a, b, c, ra, rb, on_diag)
-    norm = jnp.where(ra * rb > 0, 1.0 / jnp.where(ra * rb > 0, ra * rb, 1.0), 0.0)
+    norm = ra.root * rb.root
     sin = jnp.sqrt(jnp.maximum(1.0 - cos * cos, 0.0))
     theta = jnp.arctan2(sin, cos)
     return norm, cos, sin, theta
@@ -111,7 +121,7 @@ def _sign(a, b, c, ra, rb, slope, on_diag=None):
     # phi' is a Dirac delta; like neural-tangents we use the almost-everywhere derivative 0.
     del slope
     _, _, _, theta = _arc_parts(a, b, c, ra, rb, on_diag)
-    nngp = jnp.where(ra * rb > 0, 1 - 2 * theta / jnp.pi, 0.0)
+    nngp = jnp.where(ra.inv * rb.inv > 0, 1 - 2 * theta / jnp.pi, 0.0)
     return nngp, jnp.zeros_like(nngp)
 
 
@@ -189,8 +199,8 @@ def _quadrature(fn: Callable, degree: int) -> Callable:
         w = jnp.asarray(weights / np.sqrt(np.pi), dtype)
         s_j = s.reshape((degree,) + (1,) * len(shape))
         w_j = w.reshape((degree,) + (1,) * len(shape))
-        sqrt_a = jnp.where(ra > 0, 1.0 / jnp.where(ra > 0, ra, 1.0), 0.0)
-        slope_v = c * ra  # c / sqrt(a)
+        sqrt_a = ra.root
+        slope_v = c * ra.inv  # c / sqrt(a)
         resid = jnp.sqrt(jnp.maximum(b - slope_v * slope_v, 0.0))
         sq2 = jnp.asarray(np.sqrt(2.0), dtype)
 
@@ -231,8 +241,10 @@ def _layer(
     on_diag,
 ):
     """One (activation, Dense) step: returns the next layer's (var1, var2, cov, ntk)."""
-    r1, r2 = _rsqrt(var1), _rsqrt(var2)
-    e_cov, e_dot = act(var1[:, None], var2[None, :], cov, r1[:, None], r2[None, :], slope, on_diag)
+    r1, r2 = _roots(var1), _roots(var2)
+    e_cov, e_dot = act(
+        var1[:, None], var2[None, :], cov, _expand(r1, 1), _expand(r2, 0), slope, on_diag
+    )
     e_var1, _ = act(var1, var1, var1, r1, r1, slope, True)
     e_var2, _ = act(var2, var2, var2, r2, r2, slope, True)
     new_cov = weight_var * e_cov + bias_var
@@ -244,7 +256,7 @@ def _layer(
 
 
 def _layer_diag(act, var, ntk, *, weight_var, bias_var, slope, fan_in, parameterization, bias):
-    r = _rsqrt(var)
+    r = _roots(var)
     e_var, e_dot = act(var, var, var, r, r, slope, True)
     new_var = weight_var * e_var + bias_var
     if parameterization == "ntk":
@@ -338,7 +350,7 @@ def _tiled_kernels(
     var2 = weight_var * jnp.sum(x2 * x2, axis=-1) / d + bias_var
     for _ in range(depth):
         var2s.append(var2)
-        r2 = _rsqrt(var2)
+        r2 = _roots(var2)
         e_var2, _ = act(var2, var2, var2, r2, r2, slope, True)
         var2 = weight_var * e_var2 + bias_var
     columns = jnp.arange(x2.shape[0])
@@ -353,7 +365,7 @@ def _tiled_kernels(
         var1 = weight_var * jnp.sum(x * x) / d + bias_var
         for layer in range(depth):
             v2 = var2s[layer]
-            r1, r2 = _rsqrt(var1), _rsqrt(v2)
+            r1, r2 = _roots(var1), _roots(v2)
             e_cov, e_dot = act(var1, v2, cov, r1, r2, slope, on_diag)
             e_var1, _ = act(var1, var1, var1, r1, r1, slope, True)
             new_cov = weight_var * e_cov + bias_var

@@ -14,6 +14,7 @@ def test_finite_width_ntk_converges_with_inverse_sqrt_spread():
         widths=(256,),
         fit_widths=(64, 256, 1024),
         num_seeds=8,
+        fit_seeds=8,
         num_steps=20,
         num_angles=9,
     )

@@ -9,6 +9,8 @@ import pytest
 from lazyrich import dynamics, theory
 
 P, Q, D = 4, 2, 8
+# lazyrich.theory.mlp_kernels names: tanh has no closed form there (callable + Gauss-Hermite), linear = identity.
+MLP_ACTIVATION = {"tanh": jnp.tanh, "relu": "relu", "erf": "erf", "linear": "identity"}
 
 
 def _data(dtype=jnp.float64, num_train=P, num_test=Q, input_dim=D, seed=2):
@@ -101,15 +103,15 @@ def test_non_converging_solve_returns_status_and_history(x64):
     assert np.all(np.isfinite(np.asarray(res.delta_train)))
 
 
-def test_exploding_solve_reports_diverged(x64):
-    # gamma0 = 30 over a long horizon: the lazy-start fixed-point iteration explodes; the solver must stop
-    # with status 2 and keep the last finite iterate instead of raising.
-    x, y, kx = _data()
-    times = jnp.linspace(0.0, 40.0, 9)
-    res = theory.solve_dmft_linear(kx, y, times, gamma0=30.0, depth=3, max_iterations=60)
-    assert theory.dmft_status_name(res.status) in ("diverged", "max_iterations")
+def test_exploding_solve_reports_diverged():
+    # A grid with steps of 1e30 overflows float32 in the first update (trapezoid weights ~1e30, C D ~ 1e60):
+    # the solver must stop with status 2, keep the last finite iterate and record the non-finite change.
+    x, y, kx = _data(jnp.float32)
+    times = jnp.array([0.0, 1e30, 2e30, 3e30], jnp.float32)
+    res = theory.solve_dmft_linear(kx, y, times, gamma0=1.0, depth=2, max_iterations=10)
+    assert theory.dmft_status_name(res.status) == "diverged"
+    assert int(res.num_iterations) == 1 and not np.isfinite(np.asarray(res.history[0]))
     assert np.all(np.isfinite(np.asarray(res.delta_train)))
-    assert np.isfinite(np.asarray(res.history[0]))
 
 
 def test_gamma0_sweep_is_vmappable(x64):
@@ -131,10 +133,11 @@ def test_initial_ntk_matches_mlp_kernels(x64, activation):
     """Mapping: Bordelon's K(0) = the NTK-parameterised MLP NTK with weight_std=1, bias_std=0."""
     x, y, kx = _data()
     times = jnp.linspace(0.0, 1.0, 3)
-    ref = theory.mlp_kernels(x, depth=2, activation=activation, weight_std=1.0, bias_std=0.0,
-                             parameterization="ntk").ntk
+    ref = theory.mlp_kernels(x, depth=2, activation=MLP_ACTIVATION[activation], weight_std=1.0,
+                             bias_std=0.0, parameterization="ntk", quadrature_degree=96).ntk
+    # gamma0 = 0: responses vanish, so the cheaper A = B = 0 program gives the same kernels
     res = theory.solve_dmft(kx, y, times, gamma0=0.0, depth=2, activation=activation, key=jr.key(0),
-                            method="deep", num_samples=16, num_response_samples=16, response_chunk=16)
+                            method="deep", num_samples=16, gradient_independence=True)
     np.testing.assert_allclose(res.ntk[0], ref, rtol=1e-6, atol=1e-8)
 
 
@@ -143,7 +146,8 @@ def test_small_gamma0_reproduces_static_ntk_flow(x64, depth):
     """gamma0 -> 0: mse_gradient_flow with mlp_kernels' NTK (same 1/(2P) loss, learning_rate 1) to 1e-3."""
     x, y, kx = _data()
     times = jnp.linspace(0.0, 6.0, 13)
-    k = theory.mlp_kernels(x, depth=depth, activation="tanh", weight_std=1.0, bias_std=0.0).ntk
+    k = theory.mlp_kernels(x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0,
+                           quadrature_degree=96).ntk
     f_train, f_test = theory.mse_gradient_flow(k[:P, :P], y, times, k_test_train=k[P:, :P])
     for gamma0 in (0.0, 1e-3):
         res = theory.solve_dmft(kx, y, times, gamma0=gamma0, depth=depth, key=jr.key(0), num_samples=512,
@@ -151,8 +155,8 @@ def test_small_gamma0_reproduces_static_ntk_flow(x64, depth):
             theory.solve_dmft(kx, y, times, gamma0=gamma0, key=jr.key(0), num_samples=512)
         err = max(np.max(np.abs(res.f_train - f_train)), np.max(np.abs(res.f_test - f_test)))
         assert err < 1e-3, (gamma0, err)
-        if gamma0 == 0.0:
-            assert err < 1e-9
+        if gamma0 == 0.0:  # exact up to the two Gauss-Hermite rules (~1e-8)
+            assert err < 1e-6
 
 
 def test_deep_solver_at_depth_one_matches_two_layer_solver(x64):

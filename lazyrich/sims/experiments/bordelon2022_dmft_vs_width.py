@@ -118,7 +118,9 @@ def _slope(widths, errors):
 
 def _static_error(res, x, y, depth):
     num_train = y.shape[0]
-    k = theory.mlp_kernels(x, depth=depth, activation="tanh", weight_std=1.0, bias_std=0.0).ntk
+    # mlp_kernels integrates tanh (a callable there) by Gauss-Hermite quadrature
+    k = theory.mlp_kernels(x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0,
+                           quadrature_degree=96).ntk
     f_train, f_test = theory.mse_gradient_flow(k[:num_train, :num_train], y, res.times,
                                                k_test_train=k[num_train:, :num_train])
     err = np.max(np.abs(np.asarray(res.f_train - f_train)))

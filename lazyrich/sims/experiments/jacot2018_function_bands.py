@@ -42,7 +42,9 @@ class Config:
 
     def __post_init__(self):
         if not self.widths or min(self.widths) < 1:
-            raise ValueError(f"`widths` must be a non-empty list of positive integers, got {self.widths}.")
+            raise ValueError(
+                f"`widths` must be a non-empty list of positive integers, got {self.widths}."
+            )
         if len(self.train_angles) != len(self.train_targets):
             raise ValueError(
                 f"`train_angles` and `train_targets` must have the same length, got "
@@ -73,8 +75,12 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         theory.mlp_kernels(x_train, depth=config.depth, bias_std=config.bias_std),
         y_train,
         time,
-        k_test_train=theory.mlp_kernels(x_test, x_train, depth=config.depth, bias_std=config.bias_std),
-        nngp_test_test=theory.mlp_kernels(x_test, depth=config.depth, bias_std=config.bias_std).nngp,
+        k_test_train=theory.mlp_kernels(
+            x_test, x_train, depth=config.depth, bias_std=config.bias_std
+        ),
+        nngp_test_test=theory.mlp_kernels(
+            x_test, depth=config.depth, bias_std=config.bias_std
+        ).nngp,
     )
     mean = np.asarray(gaussian.mean)[:, 0]
     sd = np.sqrt(np.clip(np.diag(np.asarray(gaussian.covariance)), 0.0, None))

@@ -93,7 +93,8 @@ def default_config(*, quick: bool = False) -> Config:
 
 
 def save_grid(num_steps: int, num_saves: int) -> np.ndarray:
-    """Step 0 and ``num_saves - 1`` log-spaced distinct steps up to ``num_steps`` (strictly increasing)."""
+    """Step 0 and up to ``num_saves - 1`` log-spaced distinct steps up to ``num_steps`` (strictly increasing;
+    duplicates after rounding are dropped, so short runs get fewer points)."""
     steps = np.unique(np.round(np.logspace(0, np.log10(num_steps), num_saves - 1)).astype(np.int64))
     return np.concatenate([[0], steps])
 

@@ -238,13 +238,15 @@ def solve_dmft_linear(
     if tol is None:
         tol = 1e-10 if jnp.asarray(kx).dtype == jnp.float64 else 1e-5
     _check_common(depth, max_iterations, damping, tol)
-    return _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, depth=depth,
-                         max_iterations=max_iterations, gradient_independence=gradient_independence)
+    # traced 0/1 switch: full DMFT and the gradient-independence ansatz share one compiled program
+    keep_responses = 0.0 if gradient_independence else 1.0
+    return _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, depth=depth,
+                         max_iterations=max_iterations)
 
 
-@partial(jax.jit, static_argnames=("depth", "max_iterations", "gradient_independence"))
-def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, *, depth, max_iterations,
-                  gradient_independence):
+@partial(jax.jit, static_argnames=("depth", "max_iterations"))
+def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, *, depth,
+                  max_iterations):
     dtype = kx.dtype
     times = jnp.asarray(times, dtype)
     y_train = jnp.asarray(y_train, dtype)
@@ -273,9 +275,8 @@ def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, *, depth, ma
             a.append(_unflat(inv_cd @ cmat, num_times, num_all))
             b.append(_unflat(inv_dc @ dmat, num_times, num_all))
         zeros = jnp.zeros_like(phi[0])
-        if gradient_independence:
-            a = [zeros] * depth
-            b = [zeros] * depth
+        a = [keep_responses * ai for ai in a]
+        b = [keep_responses * bi for bi in b]
         # a[l-1] = Atil^l (l = 1..L; Atil^L unused); b[l-1] = Btil^{l-1} (l = 1..L; Btil^0 unused).
         return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a[:-1] + [zeros]),
                         jnp.stack([zeros] + b[1:]))
