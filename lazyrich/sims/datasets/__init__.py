@@ -22,7 +22,7 @@ from lazyrich.sims.datasets._parity import mnist_parity as mnist_parity
 from lazyrich.sims.datasets._synthetic import depleted_sign as depleted_sign
 from lazyrich.sims.datasets._synthetic import gaussian_quadratic as gaussian_quadratic
 
-__all__ = [
+__all__: list[str] = [
     "cifar_animal_labels",
     "cifar_animals",
     "context_decision",

@@ -30,14 +30,18 @@ def check_data(data: str, data_dir: str, num_train: int, num_test: int) -> None:
 @functools.lru_cache(maxsize=4)
 def load(data: str, data_dir: str, num_train: int, num_test: int, data_seed: int):
     """``(x_train, y_train, x_test, y_test)`` as NumPy float32 (flattened images), cached per setting."""
-    key = jr.key(data_seed)
-    if data == "digits":
-        out = datasets.digits_parity(num_train=num_train, num_test=num_test, key=key)
-    elif data == "mnist":
-        out = datasets.mnist_parity(data_dir, num_train=num_train, num_test=num_test, key=key)
-    else:
-        out = datasets.cifar_animals(data_dir, num_train=num_train, num_test=num_test, key=key, flatten=True)
-    return tuple(np.asarray(a, np.float32) for a in out)
+    # Concrete even when first called inside a trace (a sweep traces `point` before running it).
+    with jax.ensure_compile_time_eval():
+        key = jr.key(data_seed)
+        if data == "digits":
+            out = datasets.digits_parity(num_train=num_train, num_test=num_test, key=key)
+        elif data == "mnist":
+            out = datasets.mnist_parity(data_dir, num_train=num_train, num_test=num_test, key=key)
+        else:
+            out = datasets.cifar_animals(
+                data_dir, num_train=num_train, num_test=num_test, key=key, flatten=True
+            )
+        return tuple(np.asarray(a, np.float32) for a in out)
 
 
 def fc_point(*, data, alpha, temperature, key, width, depth, activation, batch_size, method, max_steps,
