@@ -172,3 +172,14 @@ def test_figures_make_from_a_sweep_of_another_experiment_is_refused(tmp_path, ca
     assert _cli.main(argv) == 2
     assert "holds a sweep of experiment 'toy_quadratic'" in capsys.readouterr().err
     assert not (tmp_path / "fig").exists()
+
+
+def test_float64_sweep_keeps_float64(x64):
+    spec = {
+        "experiment": "toy_quadratic",
+        "base": {"num_steps": 10, "save_every": 5},
+        "axes": {"learning_rate": [0.1, 0.2], "seed": [0, 1]},
+    }
+    ds = sims.run_sweep(spec, progress=False)
+    assert ds.loss.dtype == np.float64 and ds.status.dtype == np.int32
+    assert np.all(ds.status.values == 0)
