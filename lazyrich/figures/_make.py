@@ -63,8 +63,9 @@ def prepare(
 
 def _atomic_write(path: pathlib.Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
+        os.fchmod(fd, 0o644)
+        os.close(fd)
         write(tmp)
         os.replace(tmp, path)
     finally:

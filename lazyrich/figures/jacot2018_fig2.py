@@ -33,5 +33,5 @@ def plot(result):
         frac = result.summary["fraction_in_band"][str(width)]
         ax.set(title=f"width n = {width} ({100 * frac:.0f} % in band)", xlabel=r"$\gamma$")
     axes[0].set_ylabel(r"$f_\theta(x(\gamma))$")
-    axes[0].legend(loc="lower left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4)
     return fig
