@@ -95,3 +95,56 @@ def check_key(name: str, key: Any) -> None:
             f"`{name}` must be a typed PRNG key from `jax.random.key(seed)`, got {type(key).__name__}"
             f" with dtype {getattr(key, 'dtype', None)}."
         )
+
+
+def check_increasing(name: str, x: Any, *, start: float | None = None) -> None:
+    """Raise unless a concrete 1-D array is strictly increasing (and starts at ``start``, if given)."""
+    if _is_tracer(x):
+        return
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array, got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite, got {arr!r}.")
+    steps = np.diff(arr)
+    if np.any(steps <= 0):
+        bad = int(np.argmax(steps <= 0))
+        raise ValueError(
+            f"`{name}` must be strictly increasing, got {name}[{bad}] = {arr[bad]} followed by "
+            f"{name}[{bad + 1}] = {arr[bad + 1]}."
+        )
+    if start is not None and arr.size and arr[0] != start:
+        raise ValueError(f"`{name}` must start at {start}, got {name}[0] = {arr[0]}.")
+
+
+def check_nonnegative_scalar(name: str, value: Any) -> None:
+    """Raise if a concrete scalar is negative or not finite (no-op under tracing)."""
+    if _is_tracer(value):
+        return
+    arr = np.asarray(value)
+    if arr.ndim != 0:
+        raise ValueError(f"`{name}` must be a scalar, got shape {arr.shape}.")
+    if not np.isfinite(arr) or arr < 0:
+        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+
+
+def check_psd(name: str, matrix: Any, *, rtol: float = 1e-6) -> None:
+    """Raise if a concrete symmetric matrix is not positive semi-definite (no-op under tracing).
+
+    Tolerance: asymmetry and negative eigenvalues up to ``rtol * max|eigenvalue|`` are accepted (round-off).
+    """
+    if _is_tracer(matrix):
+        return
+    arr = np.asarray(matrix, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite, got non-finite entries.")
+    scale = max(float(np.max(np.abs(arr))), np.finfo(np.float64).tiny)
+    asym = float(np.max(np.abs(arr - arr.T)))
+    if asym > rtol * scale * 10:
+        raise ValueError(f"`{name}` must be symmetric, got max |K - K^T| = {asym:.3g}.")
+    evals = np.linalg.eigvalsh(0.5 * (arr + arr.T))
+    if evals[0] < -rtol * max(float(np.max(np.abs(evals))), scale):
+        raise ValueError(
+            f"`{name}` must be positive semi-definite, got smallest eigenvalue {evals[0]:.4g} "
+            f"(largest {evals[-1]:.4g})."
+        )

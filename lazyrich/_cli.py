@@ -50,7 +50,10 @@ def _figures_make(args) -> int:
     if args.from_dir is not None:
         from lazyrich.sims import load_figure_result  # provided by the sweep machinery
 
-        from_result = load_figure_result(args.from_dir, plans[0].figure.EXPERIMENT)
+        try:
+            from_result = load_figure_result(args.from_dir, plans[0].figure.EXPERIMENT)
+        except (ValueError, TypeError) as err:
+            raise UsageError(str(err)) from None
     for plan in plans:
         if not args.quiet:
             print(

@@ -10,7 +10,7 @@ from lazyrich import _cli
 
 TINY = [
     "--set", "widths=16,32", "--set", "fit_widths=16,24,32", "--set", "num_seeds=3",
-    "--set", "num_steps=3", "--set", "num_angles=5", "--set", "num_train=4",
+    "--set", "fit_seeds=3", "--set", "num_steps=3", "--set", "num_angles=5", "--set", "num_train=4",
 ]  # fmt: skip
 
 
@@ -29,8 +29,14 @@ def test_figures_list_names_every_figure(capsys):
     [
         (["figures", "make", "no-such-figure"], "unknown figure 'no-such-figure'"),
         (["figures", "make", "ntk-convergence", "--set", "bogus=1"], "unknown setting `bogus`"),
-        (["figures", "make", "ntk-convergence", "--set", "num_seeds=ten"], "`num_seeds` expects an integer"),
-        (["figures", "make", "ntk-convergence", "--set", "num_seeds=1"], "`num_seeds` must be >= 2"),
+        (
+            ["figures", "make", "ntk-convergence", "--set", "num_seeds=ten"],
+            "`num_seeds` expects an integer",
+        ),
+        (
+            ["figures", "make", "ntk-convergence", "--set", "num_seeds=1"],
+            "`num_seeds` must be >= 2",
+        ),
         (["figures", "make", "ntk-convergence", "--set", "widths"], "key=value"),
     ],
 )

@@ -29,6 +29,8 @@ import numpy as np
 from lazyrich._checks import check_choice, check_int, check_same_features
 from lazyrich._types import ApplyFn, Array, Params
 
+from ._ntk_structured import make_plan, structured_block
+
 Method = Literal["auto", "jacobian", "ntvp", "structured"]
 METHODS = ("auto", "jacobian", "ntvp", "structured")
 
@@ -171,6 +173,29 @@ def _ntvp_block(f, theta, x1, x2, same, trace):
 _BLOCKS: dict[str, Callable] = {"jacobian": _jacobian_block, "ntvp": _ntvp_block}
 
 
+def _plan(f: Callable, theta: list[Array], x: Array):
+    return make_plan(lambda th, xi: f(th, xi[None])[0], theta, x[0])
+
+
+def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) -> dict[str, float]:
+    """Rough FLOP counts of each strategy (used by ``method="auto"``)."""
+    sizes = [int(np.prod(np.shape(t))) for t in theta]
+    num_params = sum(sizes)
+    fp = plan.forward_flops or 2.0 * num_params
+    o_pair = num_out if trace else num_out**2
+    backward = 3.0 * (n1 + n2) * num_out * fp
+    costs = {"jacobian": backward + n1 * n2 * o_pair * num_params}
+    costs["ntvp"] = 3.0 * n2 * num_out * fp + 2.0 * n1 * n2 * num_out * fp
+    rest = sum(s for k, s in enumerate(sizes) if k not in plan.structured)
+    struct = backward + n1 * n2 * o_pair * rest
+    for nb, ns, nk, nm in plan.factor_shapes.values():
+        factored = n1 * n2 * nb * ns**2 * (nk + o_pair * nm)
+        explicit = (n1 + n2) * num_out * nb * ns * nk * nm + n1 * n2 * o_pair * nb * nk * nm
+        struct += min(factored, explicit)
+    costs["structured"] = struct
+    return costs
+
+
 # --------------------------------------------------------------------------------------------------
 # Tiling
 
@@ -213,6 +238,7 @@ def empirical_ntk(
     trace_outputs: bool = True,
     batch_size: int | None = None,
     wrt: Any = None,
+    devices: Sequence[Any] | None = None,
 ) -> Array:
     r"""Empirical neural tangent kernel :math:`\Theta(x_1, x_2) = J(x_1) J(x_2)^\top`.
 
@@ -237,8 +263,11 @@ def empirical_ntk(
       factors, the layer input :math:`a` and the output cotangent :math:`g`, so that their block is
       :math:`(a_1\cdot a_2)(g_1\cdot g_2)` instead of a contraction over the ``fan_in x fan_out``
       weight;
-      every other parameter falls back to the Jacobian. See :func:`structure_report`.
-    * ``"auto"``: picks by a FLOP/memory estimate (see :func:`choose_method`).
+      every other parameter (biases, convolution kernels, weights inside ``lax.scan``, weights
+      used more than once or through non-scalar transformations) falls back to per-example
+      Jacobians from the same backward pass, so the result is exact for every model.
+    * ``"auto"``: picks the strategy with the smallest FLOP estimate, counted from the jaxpr
+      (forward-pass FLOPs of dense and convolution layers, Jacobian sizes, factor sizes).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> (n, O)``; any JAX-traceable function (see :func:`from_nnx`,
@@ -256,6 +285,10 @@ def empirical_ntk(
         ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
         :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held
         fixed, so the result is the NTK of the function of the selected parameters alone.
+      devices: devices over which the rows of the kernel are split (``jax.shard_map`` on a 1-D
+        ``Mesh`` with axis ``"rows"``; ``x2`` and the parameters are replicated, the result is
+        sharded by rows). ``None`` uses every device of ``jax.devices()`` when there are several.
+        The result equals the single-device one (up to floating-point summation order).
 
     Returns:
       ``(n1, n2)`` if ``trace_outputs`` else ``(n1, n2, O, O)``, in the dtype of the parameters.
@@ -278,13 +311,129 @@ def empirical_ntk(
         check_int("batch_size", batch_size, minimum=1)
     same = x2 is None
     x2 = x1 if same else x2
-    _check_inputs(apply_fn, params, x1, x2)
+    num_out = _check_inputs(apply_fn, params, x1, x2)
     f, theta = _restrict(apply_fn, params, wrt)
+    plan = _plan(f, theta, x1) if method in ("auto", "structured") else None
     if method == "auto":
-        method = "jacobian"
-    block_fn = _BLOCKS[method]
+        tile1 = min(batch_size or x1.shape[0], x1.shape[0])
+        tile2 = min(batch_size or x2.shape[0], x2.shape[0])
+        costs = _estimate_costs(plan, theta, tile1, tile2, num_out, trace_outputs)
+        method = min(costs, key=costs.get)
+    block_fn = _BLOCKS.get(method)
 
-    def block(a, b, same_tile):
-        return block_fn(f, theta, a, b, same_tile, trace_outputs)
+    def compute(theta, x1, x2):
+        def block(a, b, same_tile):
+            if method == "structured":
+                return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
+            return block_fn(f, theta, a, b, same_tile, trace_outputs)
 
-    return _tiled(block, x1, x2, same, batch_size)
+        if len(devices) <= 1:
+            return _tiled(block, x1, x2, same, batch_size)
+        return _sharded_rows(lambda rows: _tiled(block, rows, x2, False, batch_size), x1, devices)
+
+    devices = list(jax.devices()) if devices is None else list(devices)
+    # one compiled program per call (inlined when the caller is itself jitted)
+    return jax.jit(compute)(theta, x1, x2)
+
+
+def _sharded_rows(rows_fn: Callable, x1: Array, devices: list) -> Array:
+    """Split the rows of ``x1`` over ``devices`` and apply ``rows_fn`` on each shard."""
+    num_dev, n1 = len(devices), x1.shape[0]
+    per = -(-n1 // num_dev)
+    pad = per * num_dev - n1
+    if pad:
+        x1 = jnp.concatenate([x1, jnp.broadcast_to(x1[:1], (pad, *x1.shape[1:]))], axis=0)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("rows",))
+    spec = jax.sharding.PartitionSpec("rows")
+    out = jax.shard_map(rows_fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)(x1)
+    return out[:n1]
+
+
+def ntk_vector_product(
+    apply_fn: ApplyFn,
+    params: Params,
+    x1: Array,
+    x2: Array | None,
+    v: Array,
+    *,
+    wrt: Any = None,
+) -> Array:
+    r"""NTK-vector product :math:`\Theta(x_1, x_2)\, v` without forming the kernel.
+
+    For ``v`` of shape ``(n2, O)`` returns :math:`(\Theta v)_{ao} = \sum_{b,p}
+    \Theta_{ab}^{op} v_{bp} = [J(x_1) (J(x_2)^\top v)]_{ao}`, shape ``(n1, O)``: one VJP on ``x2``
+    and one JVP on ``x1``. For ``v`` of shape ``(n2,)`` returns the product with the output-traced
+    kernel of :func:`empirical_ntk`, :math:`\frac1O\sum_o \sum_b \Theta_{ab}^{oo} v_b`, shape
+    ``(n1,)`` (O VJP/JVP pairs).
+
+    Args:
+      apply_fn: ``apply_fn(params, x) -> (n, O)``.
+      params: pytree of parameters.
+      x1: ``(n1, ...)``.
+      x2: ``(n2, ...)`` or ``None`` for ``x1``.
+      v: ``(n2, O)`` or ``(n2,)``.
+      wrt: parameter subset, as in :func:`empirical_ntk`.
+
+    Returns:
+      ``(n1, O)`` or ``(n1,)``.
+
+    Raises:
+      ValueError: bad shapes (see :func:`empirical_ntk`), or ``v`` not ``(n2, O)`` / ``(n2,)``.
+    """
+    x2 = x1 if x2 is None else x2
+    num_out = _check_inputs(apply_fn, params, x1, x2)
+    n2 = np.shape(x2)[0]
+    if np.shape(v) not in ((n2, num_out), (n2,)):
+        raise ValueError(f"`v` must have shape ({n2}, {num_out}) or ({n2},), got {np.shape(v)}.")
+    f, theta = _restrict(apply_fn, params, wrt)
+
+    @jax.jit
+    def product(theta, x1, x2, v):
+        _, vjp2 = jax.vjp(lambda th: f(th, x2), theta)
+        _, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
+        dtype = jnp.result_type(*theta)
+        if v.ndim == 2:
+            return jvp1(vjp2(v.astype(dtype))[0])
+        basis = jnp.eye(num_out, dtype=dtype)
+
+        def one(e):
+            return jvp1(vjp2(v.astype(dtype)[:, None] * e[None, :])[0]) @ e
+
+        return jnp.mean(jax.vmap(one)(basis), axis=0)
+
+    return product(theta, x1, x2, v)
+
+
+def empirical_nngp(
+    features_fn: ApplyFn,
+    params: Params,
+    x1: Array,
+    x2: Array | None = None,
+    *,
+    trace_outputs: bool = True,
+) -> Array:
+    r"""Empirical NNGP (feature) kernel :math:`\frac1d \phi(x_1) \phi(x_2)^\top`.
+
+    ``features_fn(params, x) -> (n, d)`` returns the features whose kernel is wanted: pass the
+    network's ``apply_fn`` for the kernel of its outputs (neural-tangents' ``empirical_nngp_fn``),
+    or a
+    function returning the last hidden layer (post-activation) for the last-layer feature kernel,
+    e.g.
+    ``lambda p, x: model.features(x)`` or an ``apply_fn`` of the network without its readout. With
+    ``trace_outputs=True`` the result is the mean over the ``d`` features, shape ``(n1, n2)``, which
+    converges to the infinite-width NNGP of that layer; otherwise the full ``(n1, n2, d, d)``
+    products
+    :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
+
+    Raises:
+      ValueError: if ``features_fn`` does not return ``(n, d)`` or feature shapes of ``x1``, ``x2``
+        differ.
+    """
+    same = x2 is None
+    x2 = x1 if same else x2
+    _check_inputs(features_fn, params, x1, x2)
+    phi1 = features_fn(params, x1)
+    phi2 = phi1 if same else features_fn(params, x2)
+    if trace_outputs:
+        return phi1 @ phi2.T / phi1.shape[1]
+    return jnp.einsum("ao,bp->abop", phi1, phi2)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from lazyrich.figures import _style
-from lazyrich.sims.experiments import jacot2018_ntk_convergence as EXPERIMENT
 
 NAME = "ntk-convergence"
-DESCRIPTION = "finite-width NTK at init and after training vs the infinite-width kernel; spread ~ width^-1/2"
+DESCRIPTION = (
+    "finite-width NTK at init and after training vs the infinite-width kernel; spread ~ width^-1/2"
+)
 PAPER = "Jacot, Gabriel, Hongler (NeurIPS 2018), Fig. 1"
 
 
@@ -37,5 +38,3 @@ def plot(result):
     ax.set(xlabel="width n", ylabel=r"sd of $\Theta$", title=f"spread slope {slope:.2f}")
     ax.legend()
     return fig
-
-

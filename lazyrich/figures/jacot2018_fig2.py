@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from lazyrich.sims.experiments import jacot2018_function_bands as EXPERIMENT
-
 NAME = "ntk-function-bands"
-DESCRIPTION = "networks trained on 4 circle points vs the 10/50/90% bands of the infinite-width Gaussian"
+DESCRIPTION = (
+    "networks trained on 4 circle points vs the 10/50/90% bands of the infinite-width Gaussian"
+)
 PAPER = "Jacot, Gabriel, Hongler (NeurIPS 2018), Fig. 2"
 
 
@@ -21,7 +21,14 @@ def plot(result):
         ax.fill_between(a["angle"], lo, hi, color="0.85", label="10-90 % (n = inf)")
         ax.plot(a["angle"], a["mean"], "k--", lw=1.2, label="median (n = inf)")
         for i, curve in enumerate(a[f"f_test_{width}"]):
-            ax.plot(a["angle"], curve, color="C0", lw=0.7, alpha=0.7, label="trained" if i == 0 else None)
+            ax.plot(
+                a["angle"],
+                curve,
+                color="C0",
+                lw=0.7,
+                alpha=0.7,
+                label="trained" if i == 0 else None,
+            )
         ax.plot(config.train_angles, config.train_targets, "o", color="C3", ms=4, label="train")
         frac = result.summary["fraction_in_band"][str(width)]
         ax.set(title=f"width n = {width} ({100 * frac:.0f} % in band)", xlabel=r"$\gamma$")

@@ -1,8 +1,7 @@
 """Data sets, tasks, experiments, sweeps and result storage.
 
 ``sims`` joins ``theory`` and ``dynamics``: each experiment of :mod:`lazyrich.sims.experiments` runs a paper's
-protocol from an integer seed and returns a :class:`Result` that figures plot and sweeps store.
-"""
+protocol from an integer seed and returns a :class:`Result` that figures plot and sweeps store."""
 
 from lazyrich.sims import datasets as datasets
 from lazyrich.sims import experiments as experiments
@@ -21,9 +20,15 @@ from lazyrich.sims._random_landscape import (
 from lazyrich.sims._random_landscape import random_potential as random_potential
 from lazyrich.sims._random_landscape import simulate_random_walk as simulate_random_walk
 from lazyrich.sims._random_landscape import structure_function as structure_function
+from lazyrich.sims._results import load_figure_result as load_figure_result
+from lazyrich.sims._results import load_results as load_results
+from lazyrich.sims._results import sweep_status as sweep_status
+from lazyrich.sims._sweep import Sweep as Sweep
+from lazyrich.sims._sweep import load_sweep as load_sweep
+from lazyrich.sims._sweep import plan_sweep as plan_sweep
+from lazyrich.sims._sweep import run_sweep as run_sweep
 
 __all__ = [
-    "Result",
     "apply_overrides",
     "config_to_dict",
     "datasets",
@@ -32,10 +37,18 @@ __all__ = [
     "experiments_registry",
     "get_experiment",
     "json_ready",
+    "load_figure_result",
+    "load_results",
+    "load_sweep",
+    "plan_sweep",
     "progress_bar",
     "provenance",
     "random_potential",
+    "Result",
     "run",
+    "run_sweep",
     "simulate_random_walk",
     "structure_function",
+    "Sweep",
+    "sweep_status",
 ]

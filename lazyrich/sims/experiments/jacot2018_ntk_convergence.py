@@ -7,7 +7,8 @@ gradient-descent steps on :math:`f^\\star(x) = x_1 x_2` with Gaussian inputs (lo
 :math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`), and compared with :func:`lazyrich.theory.mlp_kernels`.
 
 The seed-to-seed standard deviation of the kernel shrinks like ``width**-0.5`` (papers.md §1.6, T1.1); the
-summary records the fitted slope over ``fit_widths`` (at initialization).
+summary records the fitted slope over ``fit_widths`` (at initialization, ``fit_seeds`` networks each: the sd of
+``S`` samples carries a relative error of about ``1/sqrt(2(S - 1))``, so few seeds give a noisy slope).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Config:
     depth: int = 3
     bias_std: float = 0.1
     num_seeds: int = 10
+    fit_seeds: int = 32
     num_steps: int = 200
     learning_rate: float = 1.0
     num_train: int = 20
@@ -50,7 +52,7 @@ class Config:
         for name in ("depth", "num_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
-        for name in ("num_seeds", "num_train", "num_angles"):
+        for name in ("num_seeds", "fit_seeds", "num_train", "num_angles"):
             if getattr(self, name) < 2:
                 raise ValueError(f"`{name}` must be >= 2, got {getattr(self, name)}.")
         if not self.learning_rate > 0:
@@ -61,7 +63,13 @@ class Config:
 
 def default_config(*, quick: bool = False) -> Config:
     if quick:
-        return Config(widths=(100, 1_000), fit_widths=(100, 300, 1_000), num_seeds=8, num_angles=33)
+        return Config(
+            widths=(100, 1_000),
+            fit_widths=(100, 300, 1_000, 3_000),
+            num_seeds=8,
+            fit_seeds=24,
+            num_angles=33,
+        )
     return Config()
 
 
@@ -88,7 +96,8 @@ def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, t
     apply_fn, params = dynamics.mlp(
         key, input_dim=2, width=width, depth=config.depth, bias_std=config.bias_std
     )
-    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs)[0]
+    # The per-layer (structured) NTK costs a forward and backward pass per input, not a Jacobian.
+    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs, method="structured")[0]
     if not train:
         return theta0, None
     trained = gradient_descent_mse(
@@ -99,7 +108,7 @@ def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, t
         learning_rate=config.learning_rate,
         num_steps=config.num_steps,
     )
-    return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs)[0]
+    return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs, method="structured")[0]
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
@@ -113,11 +122,18 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     theta_inf = np.asarray(kernels.ntk[0])
 
     widths = sorted(set(config.widths) | set(config.fit_widths))
-    jobs = [(w, s) for w in widths for s in range(config.num_seeds)]
+
+    def seeds(w):
+        return max(
+            config.num_seeds if w in config.widths else 0,
+            config.fit_seeds if w in config.fit_widths else 0,
+        )
+
+    jobs = [(w, s) for w in widths for s in range(seeds(w))]
     init, trained = {w: [] for w in widths}, {w: [] for w in config.widths}
     compiled = {}
     for width, seed in progress_bar(jobs, desc="ntk-convergence", enabled=progress):
-        train = width in config.widths
+        train = width in config.widths and seed < config.num_seeds
         if (width, train) not in compiled:
             compiled[width, train] = jax.jit(
                 lambda k, w=width, t=train: _one_network(
@@ -127,11 +143,14 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         k = jax.random.fold_in(jax.random.fold_in(init_key, width), seed)
         theta0, theta_t = compiled[width, train](k)
         init[width].append(np.asarray(theta0))
-        if train:
+        if train and seed < config.num_seeds:
             trained[width].append(np.asarray(theta_t))
 
     spread = np.array(
-        [np.mean(np.std(np.stack(init[w]), axis=0, ddof=1)) for w in config.fit_widths]
+        [
+            np.mean(np.std(np.stack(init[w][: config.fit_seeds]), axis=0, ddof=1))
+            for w in config.fit_widths
+        ]
     )
     fit_w = np.array(config.fit_widths, float)
     slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
@@ -149,7 +168,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "relative_kernel_change": {},
     }
     for w in config.widths:
-        t0, t1 = np.stack(init[w]), np.stack(trained[w])
+        t0, t1 = np.stack(init[w][: config.num_seeds]), np.stack(trained[w])
         arrays[f"theta_init_{w}"], arrays[f"theta_trained_{w}"] = t0, t1
         summary["max_mean_deviation_at_init"][str(w)] = float(
             np.max(np.abs(t0.mean(0) - theta_inf))

@@ -1,0 +1,309 @@
+"""Liu et al. (ICLR 2024), Fig. 1: laziness of RNN learning against the rank of the initial connectivity.
+
+For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated SVD of one
+Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (papers.md §4.2), W_x and W_y are shared across
+ranks (the paper's code re-draws them per rank; holding them fixed is the cleaner control), every rank sees the
+same training batches, and the network is trained with SGD + momentum on the cross-entropy over all steps. The
+three measures of papers.md §4.4 are recorded: ``weight_change`` ||W_h^f - W_h^0||_F, ``representation_alignment``
+(Gram of the decision-step hidden states on ``num_probe`` probe trials) and ``kernel_alignment`` (W_h-only NTK
+over all 8 steps x the first ``num_kernel_trials`` probe trials x 3 outputs).
+
+The *aligned rank-1* initialisation is the leading singular pair of the weight change learned by the
+highest-rank network of the same seed (a pilot run), rescaled to the Gaussian draw's spectral norm
+(``aligned_norm="spec"``, default; with the Frobenius norm, ~g sqrt(N), a rank-1 matrix whose singular vectors
+overlap makes the ReLU dynamics explode within the 8 steps): a rank-1 connectivity aligned with the task (the RNN analogue of Proposition 1; the paper's exact RNN construction is
+unverified, papers.md §4.6). It is then trained like the others.
+
+Convention: loss = mean cross-entropy over (trial, step) (papers.md §0.3), one fresh batch per update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from lazyrich import dynamics
+from lazyrich.sims import _experiment
+from lazyrich.sims.datasets import _neurogym
+
+NAME = "liu2024_rank_sweep"
+TRACED = ("gain", "learning_rate", "momentum")
+_TASKS = ("2af", "dms", "cxt")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """Settings of the rank sweep (defaults: the paper's N = 300, ranks {1, 30, 100, 300}, SGD lr 0.003)."""
+
+    tasks: tuple[str, ...] = _TASKS
+    width: int = 300
+    ranks: tuple[int, ...] = (1, 30, 100, 300)
+    num_seeds: int = 5
+    num_steps: int = 10_000
+    batch_size: int = 32
+    learning_rate: float = 0.003
+    momentum: float = 0.9
+    gain: float = 1.25
+    leak: float = 1.0
+    noise: float = 0.1
+    norm: Literal["fro", "spec"] = "fro"
+    loss_steps: Literal["all", "decision"] = "all"
+    num_probe: int = 320
+    num_kernel_trials: int = 32
+    aligned: bool = True
+    aligned_norm: Literal["fro", "spec"] = "spec"
+    kernel_batch_size: int = 8
+    log_every: int = 100
+
+    def __post_init__(self):
+        if not self.tasks or any(t not in _TASKS for t in self.tasks):
+            raise ValueError(f"`tasks` must be a non-empty tuple of {_TASKS}, got {self.tasks!r}.")
+        for name in ("width", "num_seeds", "num_steps", "batch_size", "num_probe", "num_kernel_trials",
+                     "kernel_batch_size", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if not self.ranks or any((not isinstance(r, int)) or r < 1 or r > self.width for r in self.ranks):
+            raise ValueError(f"`ranks` must be integers in [1, width={self.width}], got {self.ranks!r}.")
+        if list(self.ranks) != sorted(set(self.ranks)):
+            raise ValueError(f"`ranks` must be strictly increasing, got {self.ranks!r}.")
+        if self.num_kernel_trials > self.num_probe:
+            raise ValueError(
+                f"`num_kernel_trials` ({self.num_kernel_trials}) must be <= `num_probe` ({self.num_probe})."
+            )
+        if self.num_kernel_trials % self.kernel_batch_size:
+            raise ValueError(
+                f"`kernel_batch_size` ({self.kernel_batch_size}) must divide `num_kernel_trials` "
+                f"({self.num_kernel_trials})."
+            )
+        if self.num_steps % self.log_every:
+            raise ValueError(f"`log_every` ({self.log_every}) must divide `num_steps` ({self.num_steps}).")
+        if not 0.0 < self.leak <= 1.0:
+            raise ValueError(f"`leak` must lie in (0, 1], got {self.leak}.")
+        for name in ("learning_rate", "gain"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}.")
+        if self.noise < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(f"need `noise` >= 0 and 0 <= `momentum` < 1, got {self.noise}, {self.momentum}.")
+
+
+def default_config(*, quick: bool = False) -> Config:
+    """The paper's setting (N = 300, 10k SGD steps, 5 seeds); quick: N = 64, ranks {1, 4, 16, 64}, 300 steps."""
+    if quick:
+        return Config(width=64, ranks=(1, 4, 16, 64), num_seeds=3, num_steps=300, learning_rate=0.01,
+                      num_probe=64, num_kernel_trials=8, kernel_batch_size=4, log_every=50)
+    return Config()
+
+
+def _task_sampler(config: Config):
+    """``(task_id, key, batch_size) -> Trials`` for a traced task index; inputs zero-padded to a common width.
+
+    One compiled program then serves every task (vmap over the task index): the padded input channels are
+    always zero, so they change neither the dynamics nor the gradients of the other weights.
+    """
+    dims = [_neurogym.NEUROGYM_TASKS[t](jr.key(0), batch_size=1).inputs.shape[-1] for t in config.tasks]
+    width = max(dims)
+
+    def sample(task_id, key, batch_size):
+        def branch(k, task):
+            trials = _neurogym.NEUROGYM_TASKS[task](k, batch_size=batch_size, noise=config.noise)
+            pad = width - trials.inputs.shape[-1]
+            return trials._replace(inputs=jnp.pad(trials.inputs, ((0, 0), (0, 0), (0, pad))))
+
+        branches = [lambda k, t=t: branch(k, t) for t in config.tasks]
+        return jax.lax.switch(task_id, branches, key)
+
+    return sample, jnp.asarray(dims), width
+
+
+def _setup(config: Config, sample, dims, input_width, task_id, key, gain):
+    """Per (task, seed): the Gaussian draw, shared W_x/W_y, the data key and the probe trials."""
+    k_w, k_in, k_data, k_probe = jr.split(jr.fold_in(key, task_id), 4)
+    probe = sample(task_id, k_probe, config.num_probe)
+    w_gauss = dynamics.gaussian_connectivity(k_w, config.width, gain=gain)
+    k_x, k_y = jr.split(k_in)
+    d = dims[task_id]
+    # PyTorch nn.Linear default U(-1/sqrt(fan_in), 1/sqrt(fan_in)); padded input columns are zero.
+    w_x = jr.uniform(k_x, (config.width, input_width), minval=-1.0, maxval=1.0) / jnp.sqrt(d)
+    w_x = w_x * (jnp.arange(input_width) < d)
+    bound_y = 1.0 / jnp.sqrt(jnp.float32(config.width))
+    w_y = jr.uniform(k_y, (_neurogym.NUM_ACTIONS, config.width), minval=-bound_y, maxval=bound_y)
+    return {"w_gauss": w_gauss, "w_x": w_x, "w_y": w_y, "data_key": k_data, "probe": probe}
+
+
+def _train(config: Config, sample, task_id, w_h0, setup, lr, momentum):
+    """Train one network from ``w_h0`` on fresh batches; returns the final W_h and the logged loss curve."""
+
+    def batch_fn(k):
+        trials = sample(task_id, k, config.batch_size)
+        mask = jnp.ones_like(trials.mask) if config.loss_steps == "all" else trials.mask
+        return trials.inputs, trials.labels, mask
+
+    params0 = {"w_x": setup["w_x"], "w_h": w_h0, "w_y": setup["w_y"]}
+    res = dynamics.train_rnn(params0, batch_fn, key=setup["data_key"], num_steps=config.num_steps,
+                             learning_rate=lr, momentum=momentum, optimizer="sgd", leak=config.leak)
+    return res.params, res.loss.reshape(-1, config.log_every).mean(axis=1)
+
+
+def _measure(config: Config, params0, params1, probe):
+    """The three laziness measures plus decision accuracy; kernels of both ends in one vmapped call."""
+    both = jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
+    kernel_x = probe.inputs[: config.num_kernel_trials]
+    k0, k1 = jax.vmap(lambda p: dynamics.recurrent_tangent_kernel(
+        p, kernel_x, leak=config.leak, batch_size=config.kernel_batch_size))(both)
+    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(both)
+    logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
+    return {
+        "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
+        "representation_alignment": dynamics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
+        "kernel_alignment": dynamics.kernel_alignment(k0, k1),
+        "accuracy": jnp.mean(jnp.argmax(logits, axis=-1) == probe.labels[:, -1]),
+    }
+
+
+def _stage(config: Config, sample, task_id, w_h0, setup, lr, momentum):
+    """Train from ``w_h0`` and measure: one network."""
+    params0 = {"w_x": setup["w_x"], "w_h": w_h0, "w_y": setup["w_y"]}
+    params1, curve = _train(config, sample, task_id, w_h0, setup, lr, momentum)
+    out = _measure(config, params0, params1, setup["probe"])
+    out["loss_curve"] = curve
+    return out, params1["w_h"]
+
+
+def _aligned_init(config: Config, setup, pilot_w0, pilot_w1):
+    if config.aligned_norm == "fro":
+        target = jnp.sqrt(jnp.sum(setup["w_gauss"] ** 2))
+    else:
+        target = jnp.linalg.norm(setup["w_gauss"], ord=2)
+    return dynamics.aligned_rank_one_connectivity(pilot_w1 - pilot_w0, target_norm=target)
+
+
+def _traced(config: Config, traced: dict):
+    return (traced.get("gain", config.gain), traced.get("learning_rate", config.learning_rate),
+            traced.get("momentum", config.momentum))
+
+
+def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
+    """One seed: every task (vmapped over a task index), every rank (vmapped) and the aligned rank-1 run.
+
+    Returns arrays with leading axes ``(tasks, ranks)`` (``(tasks,)`` for the aligned run) and ``status``.
+    :func:`run` computes the same numbers with fewer compiled programs (one training program reused across
+    ranks), which matters on CPU where compiling dominates the quick setting.
+    """
+    gain, lr, momentum = _traced(config, traced)
+    sample, dims, input_width = _task_sampler(config)
+    ranks = jnp.asarray(config.ranks)
+
+    def one_task(task_id):
+        setup = _setup(config, sample, dims, input_width, task_id, key, gain)
+        w_h0 = jax.vmap(lambda r: dynamics.truncate_rank(setup["w_gauss"], r, norm=config.norm))(ranks)
+        out, w_final = jax.vmap(lambda w: _stage(config, sample, task_id, w, setup, lr, momentum))(w_h0)
+        out["erank_roy_vetterli"] = jax.vmap(dynamics.connectivity_rank)(w_h0)
+        out["erank_participation_ratio"] = jax.vmap(
+            lambda w: dynamics.connectivity_rank(w, method="participation_ratio"))(w_h0)
+        if config.aligned:
+            w_al = _aligned_init(config, setup, w_h0[-1], w_final[-1])
+            aligned, _ = _stage(config, sample, task_id, w_al, setup, lr, momentum)
+            out.update({f"aligned_{k}": v for k, v in aligned.items()})
+        return out
+
+    result = jax.vmap(one_task)(jnp.arange(len(config.tasks)))
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in result.values()]))
+    result["status"] = jnp.where(finite, 0, 2).astype(jnp.int32)
+    return result
+
+
+def _spearman(x, y) -> float:
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    ok = np.isfinite(y)
+    if ok.sum() < 3 or np.all(y[ok] == y[ok][0]):
+        return float("nan")
+    return float(spearmanr(x[ok], y[ok]).statistic)
+
+
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
+    """All (task, seed) networks of one rank in one vmapped program, compiled once and reused for every rank
+    and for the aligned rank-1 stage (the numbers equal ``vmap(point)`` over seeds)."""
+    gain, lr, momentum = _traced(config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED})
+    sample, dims, input_width = _task_sampler(config)
+    num_tasks, num_seeds = len(config.tasks), config.num_seeds
+    task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds)  # flat (task, seed) axis, task-major
+    seed_keys = jnp.tile(jr.split(key, num_seeds), num_tasks)
+
+    setup = jax.jit(jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain)))(
+        task_ids, seed_keys)
+    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm), in_axes=(0, None)))
+    stage = jax.jit(jax.vmap(lambda t, w, s: _stage(config, sample, t, w, s, lr, momentum)))
+    eranks = jax.jit(jax.vmap(lambda w: jnp.stack([dynamics.connectivity_rank(w), dynamics.connectivity_rank(
+        w, method="participation_ratio")])))
+
+    per_rank, w_first, w_last = [], None, None
+    bar = _experiment.progress_bar(total=len(config.ranks) + int(config.aligned), desc=NAME, enabled=progress)
+    with bar:
+        for r in config.ranks:
+            w_h0 = truncate(setup["w_gauss"], jnp.asarray(r))
+            out, w_final = stage(task_ids, w_h0, setup)
+            er = eranks(w_h0)
+            out = dict(out, erank_roy_vetterli=er[:, 0], erank_participation_ratio=er[:, 1])
+            per_rank.append(jax.device_get(out))
+            w_first, w_last = w_h0, w_final
+            bar.update(1)
+        if config.aligned:
+            w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(setup, w_first, w_last)
+            aligned = jax.device_get(stage(task_ids, w_al, setup)[0])
+            bar.update(1)
+
+    def shaped(v, with_rank):  # flat (task*seed, ...) -> (task, seed[, rank], ...)
+        v = np.asarray(v)
+        v = v.reshape((num_tasks, num_seeds) + v.shape[1:])
+        return v
+
+    arrays = {k: np.stack([shaped(o[k], True) for o in per_rank], axis=2) for k in per_rank[0]}
+    if config.aligned:
+        arrays.update({f"aligned_{k}": shaped(v, False) for k, v in aligned.items()})
+    finite = all(np.all(np.isfinite(v)) for v in arrays.values())
+    arrays["status"] = np.full((num_seeds,), 0 if finite else 2, np.int32)
+    ranks = np.asarray(config.ranks)
+    summary: dict = {}
+    for i, task in enumerate(config.tasks):
+        rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
+        means = {m: arrays[m][i].mean(axis=0) for m in
+                 ("weight_change", "representation_alignment", "kernel_alignment")}
+        summary[task] = {
+            "weight_change_spearman": _spearman(rank_grid, arrays["weight_change"][i]),
+            "kernel_alignment_spearman": _spearman(rank_grid, arrays["kernel_alignment"][i]),
+            "representation_alignment_spearman": _spearman(rank_grid, arrays["representation_alignment"][i]),
+            "weight_change_decreasing": bool(np.all(np.diff(means["weight_change"]) < 0)),
+            "kernel_alignment_increasing": bool(np.all(np.diff(means["kernel_alignment"]) > 0)),
+            "representation_alignment_increasing": bool(np.all(np.diff(means["representation_alignment"]) > 0)),
+            "mean_weight_change": means["weight_change"].tolist(),
+            "mean_kernel_alignment": means["kernel_alignment"].tolist(),
+            "mean_representation_alignment": means["representation_alignment"].tolist(),
+            "mean_accuracy": arrays["accuracy"][i].mean(axis=0).tolist(),
+        }
+        if config.aligned:
+            summary[task]["aligned_rank1_kernel_alignment"] = float(arrays["aligned_kernel_alignment"][i].mean())
+            summary[task]["aligned_rank1_weight_change"] = float(arrays["aligned_weight_change"][i].mean())
+            summary[task]["aligned_rank1_representation_alignment"] = float(
+                arrays["aligned_representation_alignment"][i].mean())
+            summary[task]["aligned_rank1_accuracy"] = float(arrays["aligned_accuracy"][i].mean())
+    status = "ok" if np.all(arrays["status"] == 0) else "diverged"
+    metadata = {
+        "tasks": list(config.tasks),
+        "ranks": list(config.ranks),
+        "axes": "(task, seed, rank[, log step])",
+        "loss": "cross-entropy, mean over (trial, step)" if config.loss_steps == "all"
+        else "cross-entropy at the decision step",
+        "kernel": "W_h-only tangent kernel over (trial, step, output)",
+        "aligned_rank1": "leading singular pair of the highest-rank run's weight change, "
+        f"{config.aligned_norm}-norm matched to the Gaussian draw",
+    }
+    return _experiment.Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
+                              metadata=metadata)

@@ -1,0 +1,40 @@
+"""Smoke tests of the dmft-vs-width and dmft-richness figures (tiny overrides of the quick settings)."""
+
+import json
+
+import pytest
+
+import lazyrich.figures
+
+
+def test_dmft_vs_width_figure(tmp_path):
+    plan = lazyrich.figures.prepare(
+        "dmft-vs-width", quick=True,
+        overrides=dict(widths="50,200", num_repeats=2, num_times=5, num_samples=2000, deep_widths="50,200",
+                       deep_num_times=4, deep_num_samples=64, deep_response_samples=16, deep_depth=2),
+    )
+    paths = lazyrich.figures.make(plan, tmp_path, progress=False)
+    assert all(p.exists() for p in paths.values())
+    summary = json.loads(paths["json"].read_text())["summary"]
+    for key in ("error_slope", "static_limit_error", "deep_error_slope", "deep_status"):
+        assert key in summary
+    assert summary["static_limit_error"] < 1e-3
+    assert summary["error_slope"] < 0
+
+
+def test_dmft_richness_figure(tmp_path):
+    plan = lazyrich.figures.prepare("dmft-richness", quick=True,
+                                    overrides=dict(gamma0s="0.5,2", num_times=7, net_width=100, depth=2))
+    paths = lazyrich.figures.make(plan, tmp_path, progress=False)
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert set(summary["final_loss"]) == {"full", "gia", "static", "network"}
+    assert set(summary["final_loss"]["full"]) == {"0.5", "2"}
+    # richer training learns faster: final loss decreases with gamma0 in the full DMFT
+    assert summary["final_loss"]["full"]["2"] < summary["final_loss"]["full"]["0.5"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dmft-vs-width", "dmft-richness"])
+def test_quick_figures(tmp_path, name):
+    paths = lazyrich.figures.make(lazyrich.figures.prepare(name, quick=True), tmp_path, progress=False)
+    assert paths["png"].exists()

@@ -1,0 +1,54 @@
+"""Smoke tests of the `lowrank-rnn` and `lowrank-theory` figures (tiny settings; the real quick runs are slow)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import lazyrich.figures as figures
+
+TINY_RNN = dict(width=12, ranks="1,3,12", num_seeds=2, num_steps=20, log_every=10, num_probe=8,
+                num_kernel_trials=4, kernel_batch_size=2)
+
+
+def _check_rnn(paths, tasks):
+    for ext in ("png", "pdf", "json"):
+        assert paths[ext].exists()
+    summary = json.loads(paths["json"].read_text())["summary"]
+    for task in tasks:
+        s = summary[task]
+        for key in ("weight_change_spearman", "kernel_alignment_spearman", "representation_alignment_spearman",
+                    "aligned_rank1_kernel_alignment"):
+            assert key in s
+            assert s[key] == "nan" or -1.0 <= float(s[key]) <= 1.0
+
+
+def test_lowrank_rnn_tiny(tmp_path):
+    plan = figures.prepare("lowrank-rnn", quick=True, overrides=TINY_RNN)
+    _check_rnn(figures.make(plan, tmp_path, progress=False), ("2af", "dms", "cxt"))
+
+
+def test_lowrank_theory_tiny(tmp_path):
+    plan = figures.prepare("lowrank-theory", quick=True,
+                           overrides=dict(input_dim=6, hidden_dim=8, ranks="1,3,6", num_teachers=64))
+    paths = figures.make(plan, tmp_path, progress=False)
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert summary["readout"]["increasing_with_rank"] and summary["full"]["increasing_with_rank"]
+    # 64 teachers: the simulated means lie within 4 standard errors of the closed form.
+    assert summary["readout"]["max_abs_z"] < 4 and summary["full"]["max_abs_z"] < 4
+    assert summary["readout"]["aligned_mean"] > 0.999
+
+
+@pytest.mark.slow
+def test_lowrank_rnn_quick(tmp_path):
+    paths = figures.make(figures.prepare("lowrank-rnn", quick=True), tmp_path, progress=False)
+    _check_rnn(paths, ("2af", "dms", "cxt"))
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert np.mean([summary[t]["kernel_alignment_spearman"] for t in ("2af", "dms", "cxt")]) > 0
+
+
+@pytest.mark.slow
+def test_lowrank_theory_quick(tmp_path):
+    paths = figures.make(figures.prepare("lowrank-theory", quick=True), tmp_path, progress=False)
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert summary["readout"]["max_abs_z"] < 4 and summary["full"]["max_abs_z"] < 4
