@@ -14,7 +14,7 @@ def _data(dtype="float32", num_points=32, dim=4, chi=1.0, seed=0):
         return datasets.depleted_sign(jax.random.key(seed), num_points=num_points, input_dim=dim, chi=chi)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float64"])  # float32 dtype preservation: test_homogeneous_in_temperature
 def test_full_batch_events_equal_gradient_descent(dtype):
     # B = P: every step is effective and holds all unfit points, so both simulators are deterministic GD.
     with jax.enable_x64(dtype == "float64"):
@@ -59,6 +59,7 @@ def test_homogeneous_in_temperature():
     run = jax.jit(jax.vmap(lambda t: dynamics.train_perceptron(
         x, y, temperature=t, alpha=1e12, batch_size=2, max_steps=10**6, key=jax.random.key(2))))
     state = run(jnp.array([0.5, 1.0, 2.0]))
+    assert state.delta_w.dtype == jnp.float32 and state.step.dtype == jnp.int32
     np.testing.assert_array_equal(state.delta_w[1], 2 * state.delta_w[0])
     np.testing.assert_array_equal(state.delta_w[2], 2 * state.delta_w[1])
     assert len(set(np.asarray(state.step).tolist())) == 1
@@ -82,12 +83,12 @@ def test_chunking_and_determinism():
 
 def test_step_cap_and_zero_temperature():
     x, y = _data()
-    capped = dynamics.train_perceptron(x, y, temperature=1.0, alpha=1e4, batch_size=2, max_steps=3,
-                                       key=jax.random.key(0))
+    run = jax.jit(lambda t: dynamics.train_perceptron(x, y, temperature=t, alpha=1e4, batch_size=2, max_steps=3,
+                                                      key=jax.random.key(0)))
+    capped = run(1.0)
     assert int(capped.status) == 1 and int(capped.step) == 3 and int(capped.num_unfit) > 0
-    frozen = dynamics.train_perceptron(x, y, temperature=0.0, alpha=1e4, batch_size=2, max_steps=50,
-                                       key=jax.random.key(0))
-    assert int(frozen.status) == 1 and int(frozen.step) == 50
+    frozen = run(0.0)
+    assert int(frozen.status) == 1 and int(frozen.step) == 3
     np.testing.assert_array_equal(frozen.delta_w, 0.0)
 
 

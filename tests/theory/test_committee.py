@@ -58,20 +58,20 @@ def test_empirical_ntk_is_scaled_eq5_kernel(x64):
 
 
 def test_eq6_matches_monte_carlo(x64):
-    # A non-trivial (w_bar, M) after some training, centred predictor; Monte Carlo over 10^6 fresh inputs.
-    # Relative standard error of the mean squared error ~ sqrt(Var(e^2)/n)/E[e^2] ~ 2e-3; allow 1 %.
+    # A non-trivial (w_bar, M) after some training, centred predictor; Monte Carlo over 4 x 10^5 fresh inputs.
+    # Relative standard error of the mean squared error ~ sqrt(Var(e^2)/n)/E[e^2] ~ 3e-3; allow 1.5 % (5 sigma).
     teacher, x, y, x_test, y_test, w0 = _task("float64", D=10, N=20, P=40)
     stats0 = theory.committee_statistics(w0)
     kw = dict(alpha=1.0, epsilon=0.5, learning_rate0=0.5, save_steps=(50,))
     w_bar, M = (v[0] for v in theory.committee_gd(stats0.w_bar, stats0.M, x, y, **kw))
     terms = theory.committee_test_loss_terms(w_bar, M, teacher, alpha=1.0, epsilon=0.5, w_bar0=stats0.w_bar,
                                              M0=stats0.M)
-    xs, ys = datasets.gaussian_quadratic(jax.random.key(9), num_points=1_000_000, teacher=teacher)
+    xs, ys = datasets.gaussian_quadratic(jax.random.key(9), num_points=400_000, teacher=teacher)
     f = (theory.committee_output(xs, w_bar, M, alpha=1.0, epsilon=0.5)
          - theory.committee_output(xs, *stats0, alpha=1.0, epsilon=0.5))
     mc = float(jnp.mean((f - ys) ** 2))
     assert min(float(t) for t in terms) > 0
-    assert float(sum(terms)) == pytest.approx(mc, rel=1e-2)
+    assert float(sum(terms)) == pytest.approx(mc, rel=1.5e-2)
 
 
 def test_eq6_optimum_is_zero(x64):

@@ -15,6 +15,13 @@ effect of :math:`T`. Fits are least squares of per-seed logarithms on ``[1, log 
 Finite-d corrections (papers.md §2.8 table): at d = 16 the measured :math:`\|w\|` exponent is about 0.42 for
 :math:`\chi = 1` (0.5 predicted) and about 0.2 for :math:`\chi = 3` (0.25 predicted), approaching the prediction as
 d grows; the :math:`t_\star` exponent is well below the derived :math:`b = (3+\chi)/(1+\chi)` at these sizes.
+
+Measured with this module (default setting, seed 0; 432 runs, all fitted): :math:`\|w\|` exponent 0.83 / 0.40 /
+0.17 for :math:`\chi` = 0 / 1 / 3 (theory 1 / 0.5 / 0.25); :math:`w_1/\|w_\perp\|` exponent 0.99 / 0.51 / 0.26;
+:math:`\delta` = 1.000 / 0.999 / 0.997; :math:`t_\star` exponents 0.999-1.002 in T and 2.42 / 1.57 / 1.18 in P.
+The finite-size correction is :math:`\|w_\perp\|` shrinking slowly with P (about :math:`P^{-0.15}` for
+:math:`\chi = 0` at d = 32, and the same at d = 128: 0.82 vs a ratio exponent 0.94), so :math:`\|w\| = w_1`
+grows more slowly than the signal-to-noise ratio, which follows :math:`P^{\gamma}` closely.
 """
 
 from __future__ import annotations
