@@ -41,7 +41,9 @@ def check_finite(name: str, x: Any) -> None:
     arr = np.asarray(x)
     if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"`{name}` must be finite, got {bad} non-finite entries (shape {arr.shape}).")
+        raise ValueError(
+            f"`{name}` must be finite, got {bad} non-finite entries (shape {arr.shape})."
+        )
 
 
 def check_same_features(name1: str, x1: Any, name2: str, x2: Any) -> None:
@@ -61,10 +63,14 @@ def check_choice(name: str, value: Any, options: Iterable[Any]) -> None:
         raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> None:
+def check_int(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> None:
     """Raise unless ``value`` is a Python/NumPy integer (not bool) within ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"`{name}` must be an integer, got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"`{name}` must be an integer, got {value!r} of type {type(value).__name__}."
+        )
     if minimum is not None and value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
     if maximum is not None and value > maximum:

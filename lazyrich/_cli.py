@@ -41,7 +41,9 @@ def _figures_make(args) -> int:
         if args.name == "all" and overrides:
             raise ValueError("`--set` applies to one figure; it cannot be combined with `all`.")
         # Validate every requested figure before running any of them: nothing runs or is written on error.
-        plans = [figures.prepare(n, quick=args.quick, overrides=overrides, seed=args.seed) for n in names]
+        plans = [
+            figures.prepare(n, quick=args.quick, overrides=overrides, seed=args.seed) for n in names
+        ]
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     from_result = None
@@ -51,8 +53,10 @@ def _figures_make(args) -> int:
         from_result = load_figure_result(args.from_dir, plans[0].figure.EXPERIMENT)
     for plan in plans:
         if not args.quiet:
-            print(f"making {plan.figure.NAME} ({'quick' if plan.quick else 'full'} setting) ...",
-                  file=sys.stderr)
+            print(
+                f"making {plan.figure.NAME} ({'quick' if plan.quick else 'full'} setting) ...",
+                file=sys.stderr,
+            )
         paths = figures.make(plan, args.out, progress=not args.quiet, result=from_result)
         print(f"{plan.figure.NAME}: wrote {paths['png']}, {paths['pdf']}, {paths['json']}")
     return 0
@@ -66,11 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     fig_sub = fig.add_subparsers(dest="action", required=True)
     lst = fig_sub.add_parser("list", help="every figure with a one-line description and its paper")
     lst.set_defaults(func=_figures_list)
-    mk = fig_sub.add_parser("make", help="run the experiment behind a figure and write PNG, PDF and JSON")
+    mk = fig_sub.add_parser(
+        "make", help="run the experiment behind a figure and write PNG, PDF and JSON"
+    )
     mk.add_argument("name", help="a figure name from `lazyrich figures list`, or 'all'")
-    mk.add_argument("--quick", action="store_true", help="a small setting (under two minutes on 2 CPU cores)")
+    mk.add_argument(
+        "--quick", action="store_true", help="a small setting (under two minutes on 2 CPU cores)"
+    )
     mk.add_argument("--out", default="figures-out", help="output folder (default: ./figures-out)")
-    mk.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    mk.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)"
+    )
     mk.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
     mk.add_argument("--from", dest="from_dir", default=None, help="plot a finished sweep folder")
     mk.add_argument("--quiet", action="store_true", help="no progress bars")

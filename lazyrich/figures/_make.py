@@ -51,8 +51,9 @@ class Plan:
     quick: bool
 
 
-def prepare(name: str, *, quick: bool = False, overrides: Mapping[str, Any] | None = None,
-            seed: int = 0) -> Plan:
+def prepare(
+    name: str, *, quick: bool = False, overrides: Mapping[str, Any] | None = None, seed: int = 0
+) -> Plan:
     """Resolve the figure and build its config with ``overrides`` applied; raises before any work."""
     figure = get_figure(name)
     config = figure.EXPERIMENT.default_config(quick=quick)
@@ -71,8 +72,13 @@ def _atomic_write(path: pathlib.Path, write) -> None:
             os.remove(tmp)
 
 
-def make(plan: Plan, out_dir: str | os.PathLike, *, progress: bool = True,
-         result: sims.Result | None = None) -> dict[str, pathlib.Path]:
+def make(
+    plan: Plan,
+    out_dir: str | os.PathLike,
+    *,
+    progress: bool = True,
+    result: sims.Result | None = None,
+) -> dict[str, pathlib.Path]:
     """Run ``plan`` (unless ``result`` is given) and write ``NAME.png``, ``NAME.pdf`` and ``NAME.json``.
 
     Returns:

@@ -32,5 +32,11 @@ def loglog_fit_line(ax, x, y, *, color="k", label_fmt="slope {:.2f}"):
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = (x > 0) & (y > 0) & np.isfinite(y)
     slope, intercept = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
-    ax.plot(x[ok], np.exp(intercept) * x[ok] ** slope, ls="--", color=color, label=label_fmt.format(slope))
+    ax.plot(
+        x[ok],
+        np.exp(intercept) * x[ok] ** slope,
+        ls="--",
+        color=color,
+        label=label_fmt.format(slope),
+    )
     return slope

@@ -24,7 +24,14 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["Result", "run", "experiments_registry", "get_experiment", "apply_overrides", "progress_bar"]
+__all__ = [
+    "Result",
+    "run",
+    "experiments_registry",
+    "get_experiment",
+    "apply_overrides",
+    "progress_bar",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,12 +124,19 @@ def provenance(**extra: Any) -> dict[str, Any]:
     }
 
 
-def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str | None = None,
-                 enabled: bool = True):
+def progress_bar(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str | None = None,
+    enabled: bool = True,
+):
     """A tqdm progress bar (to stderr), or a silent pass-through when ``enabled`` is false."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True)
+    return tqdm(
+        iterable, total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -133,7 +147,9 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        if type(None) in args and (raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null"))):
+        if type(None) in args and (
+            raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null"))
+        ):
             return None
         errors = []
         for arg in (a for a in args if a is not type(None)):
@@ -196,7 +212,9 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
         if isinstance(raw, str):
             return raw
         raise TypeError(f"`{key}` expects a string, got {raw!r}.")
-    raise TypeError(f"`{key}` has a type ({_describe(annotation)}) that cannot be set from the command line.")
+    raise TypeError(
+        f"`{key}` has a type ({_describe(annotation)}) that cannot be set from the command line."
+    )
 
 
 def _describe(annotation: Any) -> str:
