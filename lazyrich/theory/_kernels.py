@@ -295,7 +295,19 @@ def _diag_kernels(x, weight_var, bias_var, slope, *, act, depth, parameterizatio
 
 
 def _full_kernels(
-    x1, x2, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias, symmetric
+    x1,
+    x2,
+    weight_var,
+    bias_var,
+    slope,
+    *,
+    act,
+    depth,
+    parameterization,
+    widths,
+    bias,
+    symmetric,
+    quadrature=False,
 ):
     d = x1.shape[-1]
     k0 = x1 @ x2.T / d
@@ -326,6 +338,9 @@ def _full_kernels(
             bias=bias,
             on_diag=on_diag,
         )
+        if symmetric and quadrature:
+            # Quadrature (a Cholesky factorization in one order) is not exactly symmetric.
+            cov, ntk = (cov + cov.T) / 2, (ntk + ntk.T) / 2
     return cov, ntk
 
 
@@ -436,7 +451,16 @@ def _mlp_kernels(
             )
         )
     return Kernels(
-        *_full_kernels(x1, x2, weight_var, bias_var, slope, symmetric=symmetric, **common)
+        *_full_kernels(
+            x1,
+            x2,
+            weight_var,
+            bias_var,
+            slope,
+            symmetric=symmetric,
+            quadrature=callable(activation),
+            **common,
+        )
     )
 
 
