@@ -33,7 +33,7 @@ from lazyrich._checks import check_choice, check_finite, check_int, check_ndim, 
 
 CLOSED_FORM_ACTIVATIONS = ("relu", "erf", "abs", "gelu", "identity", "leaky_relu", "sign")
 PARAMETERIZATIONS = ("ntk", "standard")
-DEFAULT_QUADRATURE_DEGREE = 32
+DEFAULT_QUADRATURE_DEGREE = 96
 
 
 class Kernels(NamedTuple):
@@ -295,7 +295,19 @@ def _diag_kernels(x, weight_var, bias_var, slope, *, act, depth, parameterizatio
 
 
 def _full_kernels(
-    x1, x2, weight_var, bias_var, slope, *, act, depth, parameterization, widths, bias, symmetric
+    x1,
+    x2,
+    weight_var,
+    bias_var,
+    slope,
+    *,
+    act,
+    depth,
+    parameterization,
+    widths,
+    bias,
+    symmetric,
+    quadrature=False,
 ):
     d = x1.shape[-1]
     k0 = x1 @ x2.T / d
@@ -326,6 +338,9 @@ def _full_kernels(
             bias=bias,
             on_diag=on_diag,
         )
+        if symmetric and quadrature:
+            # Quadrature (a Cholesky factorization in one order) is not exactly symmetric.
+            cov, ntk = (cov + cov.T) / 2, (ntk + ntk.T) / 2
     return cov, ntk
 
 
@@ -436,7 +451,16 @@ def _mlp_kernels(
             )
         )
     return Kernels(
-        *_full_kernels(x1, x2, weight_var, bias_var, slope, symmetric=symmetric, **common)
+        *_full_kernels(
+            x1,
+            x2,
+            weight_var,
+            bias_var,
+            slope,
+            symmetric=symmetric,
+            quadrature=callable(activation),
+            **common,
+        )
     )
 
 
@@ -505,9 +529,10 @@ def mlp_kernels(
     NTK.
     Any other elementwise ``activation`` callable is integrated by ``quadrature_degree`` x
     ``quadrature_degree`` Gauss-Hermite quadrature of the bivariate Gaussian, its derivative by
-    forward-mode autodiff (smooth activations: degree 32 gives ~1e-7 relative accuracy for tanh;
-    kinks
-    converge slowly, use the closed forms).
+    forward-mode autodiff. The error decays like :math:`\exp(-c\sqrt{\text{degree}}/\sigma)` for an
+    activation analytic in a strip (tanh: poles at :math:`\pm i\pi/2`) and pre-activation std
+    :math:`\sigma`; the default 96 keeps tanh within 1e-4 up to :math:`\sigma^2 \approx 7`. Kinks
+    converge slowly: use the closed forms.
 
     Args:
       x1: inputs, shape ``(n1, d)``.
