@@ -29,12 +29,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _time(fn, repeats):
+    """Wall-clock times after a warm-up; CPU (process) times are printed too, robust on a shared machine."""
     jax.block_until_ready(fn())  # compile + warm up
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - start)
+        print(f"  run: wall {times[-1]:.3f} s, cpu {time.process_time() - cpu:.3f} s", flush=True)
     return times
 
 

@@ -117,8 +117,9 @@ def test_trained_rnn_reaches_near_bayes_accuracy(task, threshold):
 
 def test_matches_neurogym_if_installed():
     ngym = pytest.importorskip("neurogym")
-    env = ngym.make("PerceptualDecisionMaking-v0", dt=100, timing={"fixation": 0, "stimulus": 700,
-                                                                    "delay": 0, "decision": 100})
+    make = getattr(ngym, "make", None) or pytest.importorskip("gym").make
+    env = make("PerceptualDecisionMaking-v0", dt=100, timing={"fixation": 0, "stimulus": 700,
+                                                               "delay": 0, "decision": 100})
     env.new_trial()
     ob = np.asarray(env.ob)
     ours = np.asarray(datasets.two_afc(jax.random.key(0), batch_size=1).inputs[0])

@@ -15,6 +15,12 @@ overlap makes the ReLU dynamics explode within the 8 steps): a rank-1 connectivi
 unverified, papers.md §4.6). It is then trained like the others.
 
 Convention: loss = mean cross-entropy over (trial, step) (papers.md §0.3), one fresh batch per update.
+
+Measured (CPU, this construction): in the quick setting (N = 64, 300 steps, 3 seeds) and at N = 100 / 400 steps
+the kernel and representation alignments rise with rank (Spearman > 0 for 2AF, DMS, CXT except CXT's RA at
+N = 64), the weight change is nearly flat in rank at these short horizons, and the aligned rank-1 initialisation
+built from the pilot's weight change is *not* lazy (kernel alignment 0.13-0.63, weight change ~2-3x the random
+inits). The paper's default (N = 300, 10k steps, 5 seeds) has not been run here (hours on 2 CPU cores).
 """
 
 from __future__ import annotations
