@@ -29,7 +29,7 @@ import numpy as np
 from lazyrich._checks import check_choice, check_int, check_same_features
 from lazyrich._types import ApplyFn, Array, Params
 
-from ._ntk_structured import make_plan, structured_block
+from ._ntk_structured import make_plan, structured_block, structured_kernel_tiled
 
 Method = Literal["auto", "jacobian", "ntvp", "structured"]
 METHODS = ("auto", "jacobian", "ntvp", "structured")
@@ -279,8 +279,10 @@ def empirical_ntk(
       method: one of ``"auto"``, ``"jacobian"``, ``"ntvp"``, ``"structured"``.
       trace_outputs: return the output-traced ``(n1, n2)`` kernel (default) or ``(n1, n2, O, O)``.
       batch_size: if given, the kernel is computed in tiles of at most ``batch_size`` rows of
-      ``x1`` and
-        ``x2`` each (a ``lax.map`` over tiles), so peak memory is that of one tile pair.
+        ``x1`` and ``x2`` each (a ``lax.map`` over tiles), so peak memory is that of one tile pair
+        plus the output. For ``"structured"`` the per-example factors (layer inputs and output
+        cotangents, ``fan_in + O fan_out`` numbers per dense layer and example) of all examples
+        are computed tile by tile and kept, then the kernel is formed one row tile at a time.
       wrt: parameter subset. ``None`` (all), a pytree of Python booleans with the structure of
         ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
         :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held
@@ -327,9 +329,16 @@ def empirical_ntk(
                 return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
             return block_fn(f, theta, a, b, same_tile, trace_outputs)
 
+        def tiled(rows, cols, same_rows):
+            if method == "structured" and batch_size is not None:
+                return structured_kernel_tiled(
+                    f, theta, rows, cols, same_rows, trace_outputs, plan, batch_size
+                )
+            return _tiled(block, rows, cols, same_rows, batch_size)
+
         if len(devices) <= 1:
-            return _tiled(block, x1, x2, same, batch_size)
-        return _sharded_rows(lambda rows: _tiled(block, rows, x2, False, batch_size), x1, devices)
+            return tiled(x1, x2, same)
+        return _sharded_rows(lambda rows: tiled(rows, x2, False), x1, devices)
 
     devices = list(jax.devices()) if devices is None else list(devices)
     # one compiled program per call (inlined when the caller is itself jitted)

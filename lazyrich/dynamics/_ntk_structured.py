@@ -307,6 +307,10 @@ def structured_factors(f: Callable, theta: list, x, plan: _Plan):
 def structured_block(f, theta, x1, x2, same, trace, plan):
     r1, f1 = structured_factors(f, theta, x1, plan)
     r2, f2 = (r1, f1) if same else structured_factors(f, theta, x2, plan)
+    return _contract_factors(r1, f1, r2, f2, trace)
+
+
+def _contract_factors(r1, f1, r2, f2, trace):
     num_out = (r1[0] if r1 else f1[0][2]).shape[1]
     if trace:
         k = sum(jnp.einsum("aok,bok->ab", a, b) for a, b in zip(r1, r2))
@@ -319,3 +323,49 @@ def structured_block(f, theta, x1, x2, same, trace, plan):
     for (c, a1, g1), (_, a2, g2) in zip(f1, f2):
         k = k + c**2 * jnp.einsum("aBsk,bBtk,aoBsm,bpBtm->abop", a1, a2, g1, g2, optimize="optimal")
     return k
+
+
+def _tiled_factors(f, theta, x, plan, size):
+    """Factors of every example, computed ``size`` examples at a time (a ``lax.map``)."""
+    n = x.shape[0]
+    num = -(-n // size)
+    pad = num * size - n
+    if pad:
+        x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))], axis=0)
+    rest, factors = jax.lax.map(
+        lambda xb: structured_factors(f, theta, xb, plan), x.reshape(num, size, *x.shape[1:])
+    )
+
+    def merge(a):
+        return a.reshape(num * size, *a.shape[2:])[:n]
+
+    rest = [merge(r) for r in rest]
+    factors = [(c[0], merge(a), merge(g)) for c, a, g in factors]
+    return rest, factors
+
+
+def structured_kernel_tiled(f, theta, x1, x2, same, trace, plan, size):
+    """Tiled structured kernel: factors of all examples once (memory ``n x factor size``, not
+    ``n x O x P``), then the kernel one block of ``size`` rows at a time against all columns."""
+    r1, f1 = _tiled_factors(f, theta, x1, plan, size)
+    r2, f2 = (r1, f1) if same else _tiled_factors(f, theta, x2, plan, size)
+    n1 = x1.shape[0]
+    num = -(-n1 // size)
+    pad = num * size - n1
+
+    def rows(a):
+        if pad:
+            a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))], axis=0)
+        return a.reshape(num, size, *a.shape[1:])
+
+    r1b = [rows(r) for r in r1]
+    a1b = [rows(a) for _, a, _ in f1]
+    g1b = [rows(g) for _, _, g in f1]
+
+    def one(block):
+        rb, ab, gb = block
+        fb = [(c, a, g) for (c, _, _), a, g in zip(f1, ab, gb)]
+        return _contract_factors(rb, fb, r2, f2, trace)
+
+    k = jax.lax.map(one, (r1b, a1b, g1b))
+    return k.reshape(num * size, *k.shape[2:])[:n1]
