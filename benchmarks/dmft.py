@@ -82,9 +82,8 @@ def _methods(num_samples_two, num_samples_deep, response_samples, ensemble, widt
 
         return run
 
-    return {"dmft_two_layer": (two_layer, "kx"), "dmft_deep_L2": (deep, "kx"),
-            f"ensemble{ensemble}_N{width}_two_layer": (nets(1), "x"),
-            f"ensemble{ensemble}_N{width}_L2": (nets(2), "x")}
+    return {"dmft_two_layer": (two_layer, "kx"), f"ensemble{ensemble}_N{width}_two_layer": (nets(1), "x"),
+            "dmft_deep_L2": (deep, "kx"), f"ensemble{ensemble}_N{width}_L2": (nets(2), "x")}
 
 
 def main():
@@ -115,6 +114,7 @@ def main():
     for num_train, num_times in sizes:
         x, y, kx, times = _problem(num_train, num_times)
         row = {"P": num_train, "T": num_times}
+        rows.append(row)
         for name, (fn, first) in methods.items():
             inputs = (kx if first == "kx" else x, y, times)
             if name in over_budget:
@@ -129,13 +129,13 @@ def main():
                 row[name] = {"status": f"failed: {type(err).__name__}: {str(err)[:200]}"}
                 over_budget.add(name)
             print(num_train, num_times, name, row[name], flush=True)
+            save()
         for kind, dmft, ens in (("two_layer", "dmft_two_layer", [k for k in methods if k.endswith("two_layer")
                                                                    and k.startswith("ens")][0]),
                                 ("deep", "dmft_deep_L2", [k for k in methods if k.endswith("L2")
                                                           and k.startswith("ens")][0])):
-            a, b = row[dmft].get("seconds"), row[ens].get("seconds")
+            a, b = row.get(dmft, {}).get("seconds"), row.get(ens, {}).get("seconds")
             row[f"ratio_{kind}"] = (b / a) if a and b else None
-        rows.append(row)
         save()
     header = f"{'P':>3} {'T':>4} | " + " | ".join(f"{n[:22]:>22}" for n in methods) + " | ratio2L | ratioL2"
     print(header)

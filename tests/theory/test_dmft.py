@@ -160,15 +160,17 @@ def test_small_gamma0_reproduces_static_ntk_flow(x64, depth):
 
 
 def test_deep_solver_at_depth_one_matches_two_layer_solver(x64):
-    # Same equations, different integrators (trapezoid quadrature on the grid vs RK4) and shared samples:
-    # the difference is the O(dt^2) quadrature error (dt = 0.25) plus Monte Carlo of the response term.
+    # Same equations, different integrators (trapezoid quadrature on the grid vs RK4) and independent samples.
+    # With the control variate each carries a Monte-Carlo error ~ S^{-1/2} = 1.1% of the kernel change (<= ~60%
+    # of K here), so ~1% of K between the two, plus the O(dt^2) quadrature error (dt = 0.25): tolerance 3%.
     x, y, kx = _data()
     times = jnp.linspace(0.0, 4.0, 17)
-    two = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=2048)
-    deep = theory.solve_dmft_deep(kx, y, times, gamma0=1.0, depth=1, key=jr.key(0), num_samples=2048)
+    two = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=8192,
+                                      two_time=False)
+    deep = theory.solve_dmft_deep(kx, y, times, gamma0=1.0, depth=1, key=jr.key(0), num_samples=8192)
     assert int(deep.status) == 0
-    assert np.max(_rel(deep.delta_train, two.delta_train, 1)) < 0.02
-    assert np.max(_rel(deep.ntk, two.ntk, (1, 2))) < 0.02
+    assert np.max(_rel(deep.delta_train, two.delta_train, 1)) < 0.03
+    assert np.max(_rel(deep.ntk, two.ntk, (1, 2))) < 0.03
 
 
 def test_linear_closed_equations_match_two_layer_and_whitened_ode(x64):
