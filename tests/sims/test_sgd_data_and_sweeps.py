@@ -64,5 +64,9 @@ def test_point_protocol_and_chunking():
     chunked = pd.run_grid(dataclasses.replace(TINY, chunk_size=3), TINY.alphas, TINY.temperatures,
                           key=jax.random.key(3))
     assert whole["status"].shape == (2, 2, 2)
-    for name in whole:
+    # Same trajectories: identical stops and errors. Norm reductions may differ by an ulp between vmap batch
+    # sizes (XLA reduction order), so the real-valued norms are compared at float32 resolution.
+    for name in ("status", "num_steps", "test_error", "train_error"):
         np.testing.assert_array_equal(whole[name], chunked[name], err_msg=name)
+    for name in ("weight_change", "time"):
+        np.testing.assert_allclose(whole[name], chunked[name], rtol=1e-6, err_msg=name)

@@ -27,9 +27,17 @@ def check_data(data: str, data_dir: str, num_train: int, num_test: int) -> None:
         )
 
 
-@functools.lru_cache(maxsize=4)
 def load(data: str, data_dir: str, num_train: int, num_test: int, data_seed: int):
-    """``(x_train, y_train, x_test, y_test)`` as NumPy float32 (flattened images), cached per setting."""
+    """``(x_train, y_train, x_test, y_test)`` as NumPy float32 (flattened images), cached per setting.
+
+    Safe to call while tracing (``point`` under jit/vmap): the split is computed eagerly.
+    """
+    with jax.ensure_compile_time_eval():
+        return _load(data, data_dir, num_train, num_test, data_seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(data: str, data_dir: str, num_train: int, num_test: int, data_seed: int):
     key = jr.key(data_seed)
     if data == "digits":
         out = datasets.digits_parity(num_train=num_train, num_test=num_test, key=key)
