@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import geiger2020_alpha_crossover as EXPERIMENT
+from lazyrich.sims.experiments import geiger2020_alpha_crossover as EXPERIMENT  # noqa: F401 (figure protocol)
 
 NAME = "alpha-crossover"
 DESCRIPTION = "Relative NTK change, trained-vs-linearised gap and test error against alpha for several widths"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import sclocchi2023_phase_diagram as EXPERIMENT
+from lazyrich.sims.experiments import sclocchi2023_phase_diagram as EXPERIMENT  # noqa: F401 (figure protocol)
 
 NAME = "sgd-phase-diagram"
 DESCRIPTION = "Test error heat map over (alpha, T) for SGD on an FC net; lazy/feature boundary and T_c marked"
@@ -35,7 +35,7 @@ def plot(result) -> Figure:
     ax.set(xlabel=r"$\log_2 \alpha$", ylabel=r"$\log_2 T$",
            title=f"{cfg.data} parity, P={cfg.num_train}, FC {cfg.depth}x{cfg.width}")
     ax.legend(loc="upper left", fontsize=7)
-    for i, alpha in enumerate(alphas):
+    for i in range(len(alphas)):
         ax2.loglog(temps, dw[i], "o-", ms=3, color=_cmap(i, len(alphas)), label=rf"$\alpha=2^{{{la[i]:.0f}}}$")
     ax2.axhline(cfg.lazy_threshold, color="k", ls=":", lw=0.8)
     ax2.set(xlabel="T", ylabel=r"$\|w - w_0\| / \|w_0\|$ at the stop", title="weight change (white dashes: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich.sims.experiments import sclocchi2023_temperature_scaling as EXPERIMENT
+from lazyrich.sims.experiments import sclocchi2023_temperature_scaling as EXPERIMENT  # noqa: F401 (figure protocol)
 
 NAME = "sgd-temperature-scaling"
 DESCRIPTION = "Lazy-regime weight change, t* and test error vs SGD temperature for several P; delta, gamma, a fits"

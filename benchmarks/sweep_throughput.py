@@ -1,0 +1,123 @@
+"""Throughput of a vmapped SGD sweep: 64 runs (4 seeds x 4 alphas x 4 temperatures) of the FC model on digits
+parity for a fixed number of steps.
+
+(a) one jit(vmap) over the 64 runs (one compiled program); (b) a Python loop over the 64 runs calling the same
+jitted single-run function (hyper-parameters traced, so no recompilation); (c) the same runs in PyTorch, one at a
+time, as the research codes do (``benchmarks/_torch_sgd.py`` in the torch venv; interpreter from
+``LAZYRICH_TORCH_PYTHON``, default ``/work/torchvenv/bin/python``; skipped with a message if missing).
+
+Run: ``PYTHONPATH=. python benchmarks/sweep_throughput.py [--steps N] [--repeats R]``. Compilation is excluded
+(warm-up first); medians over repeats. Writes ``benchmarks/results/sweep_throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lazyrich import dynamics
+from lazyrich.sims import datasets
+
+HERE = pathlib.Path(__file__).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-train", type=int, default=256)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args()
+
+    x, y, _, _ = datasets.digits_parity(num_train=args.num_train, num_test=0, key=jax.random.key(0))
+    seeds, alphas, temps = range(4), (0.5, 8.0, 128.0, 2048.0), (2.0**-10, 2.0**-8, 2.0**-6, 2.0**-4)
+    grid = list(itertools.product(seeds, alphas, temps))
+    width, depth, batch = args.width, args.depth, args.batch_size
+    apply_fn = dynamics.bias_free_mlp_apply_fn(input_dim=x.shape[1], width=width, depth=depth)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def one(alpha, temperature, key):
+        init_key, noise_key = jax.random.split(key)
+        params0 = dynamics.bias_free_mlp_init(input_dim=x.shape[1], width=width, depth=depth, key=init_key)
+        config = dynamics.TrainConfig(
+            method="sgd", batch_size=batch, width=width, max_steps=args.steps, check_every=args.steps,
+            num_saves=1, stop="none", alpha=alpha, learning_rate=temperature * batch * width,
+            temperature=temperature,
+        )
+        return dynamics.train(apply_fn, params0, xj, yj, key=noise_key, config=config).final("train_loss")
+
+    a = jnp.asarray([g[1] for g in grid], jnp.float32)
+    t = jnp.asarray([g[2] for g in grid], jnp.float32)
+    keys = jnp.stack([jax.random.key(s) for s, _, _ in grid])
+    vmapped = jax.jit(jax.vmap(one))
+    single = jax.jit(one)
+
+    def run_vmapped():
+        return vmapped(a, t, keys).block_until_ready()
+
+    def run_loop():
+        return [single(a[i], t[i], keys[i]).block_until_ready() for i in range(len(grid))]
+
+    results = {}
+    for name, fn in (("jax_vmap", run_vmapped), ("jax_loop", run_loop)):
+        fn()  # compile + warm up
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        results[name] = statistics.median(times)
+        print(f"{name:10s} {results[name]:8.2f} s   {len(grid) / results[name]:8.2f} runs/s", flush=True)
+
+    torch_python = os.environ.get("LAZYRICH_TORCH_PYTHON", "/work/torchvenv/bin/python")
+    if pathlib.Path(torch_python).exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            np.savez(f"{tmp}/data.npz", x=np.asarray(x, np.float32), y=np.asarray(y, np.float32))
+            cfg = {"width": width, "depth": depth, "batch_size": batch, "steps": args.steps,
+                   "repeats": args.repeats, "runs": [[g[1], g[2]] for g in grid]}
+            pathlib.Path(f"{tmp}/cfg.json").write_text(json.dumps(cfg))
+            out = subprocess.run([torch_python, str(HERE / "_torch_sgd.py"), f"{tmp}/data.npz", f"{tmp}/cfg.json"],
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+        if out.returncode == 0:
+            record = json.loads(out.stdout.strip().splitlines()[-1])
+            results["torch_loop"] = record["median"]
+            results["torch_version"] = record["torch_version"]
+            print(f"{'torch_loop':10s} {results['torch_loop']:8.2f} s   {len(grid) / results['torch_loop']:8.2f} runs/s")
+        else:
+            print(f"torch run failed: {out.stderr[-500:]}", file=sys.stderr)
+    else:
+        print(f"skipping PyTorch: {torch_python} not found (set LAZYRICH_TORCH_PYTHON)", file=sys.stderr)
+
+    ratios = {"vmap_vs_loop": results["jax_loop"] / results["jax_vmap"]}
+    if "torch_loop" in results:
+        ratios["vmap_vs_torch"] = results["torch_loop"] / results["jax_vmap"]
+    for k, v in ratios.items():
+        print(f"{k:14s} {v:6.1f}x")
+    record = {
+        "runs": len(grid), "steps": args.steps, "num_train": args.num_train, "width": width, "depth": depth,
+        "batch_size": batch, "seconds": results, "runs_per_second": {
+            k: len(grid) / v for k, v in results.items() if isinstance(v, float)},
+        "ratios": ratios, "jax_version": jax.__version__, "backend": jax.default_backend(),
+        "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+    }
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "sweep_throughput.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
