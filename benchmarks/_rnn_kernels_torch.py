@@ -62,8 +62,17 @@ def main():
         cpu_times.append(time.process_time() - cpu)
     np.save(sys.argv[2] + ".k0.npy", k0.numpy())
     with open(sys.argv[2], "w") as f:
-        json.dump({"alignment": value, "times": times, "cpu_times": cpu_times, "median_s": statistics.median(times),
-                   "torch_version": torch.__version__, "threads": torch.get_num_threads()}, f)
+        json.dump(
+            {
+                "alignment": value,
+                "times": times,
+                "cpu_times": cpu_times,
+                "median_s": statistics.median(times),
+                "torch_version": torch.__version__,
+                "threads": torch.get_num_threads(),
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":

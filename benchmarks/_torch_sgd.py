@@ -45,16 +45,28 @@ def main():
     data = np.load(sys.argv[1])
     cfg = json.loads(open(sys.argv[2]).read())
     x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
-    kwargs = dict(width=cfg["width"], depth=cfg["depth"], batch_size=cfg["batch_size"], steps=cfg["steps"])
-    one_run(x, y, alpha=1.0, temperature=cfg["runs"][0][1], seed=0, **{**kwargs, "steps": 10})  # warm-up
+    kwargs = dict(
+        width=cfg["width"], depth=cfg["depth"], batch_size=cfg["batch_size"], steps=cfg["steps"]
+    )
+    one_run(
+        x, y, alpha=1.0, temperature=cfg["runs"][0][1], seed=0, **{**kwargs, "steps": 10}
+    )  # warm-up
     times = []
     for _ in range(cfg["repeats"]):
         start = time.perf_counter()
         for i, (alpha, temperature) in enumerate(cfg["runs"]):
             one_run(x, y, alpha=alpha, temperature=temperature, seed=i, **kwargs)
         times.append(time.perf_counter() - start)
-    print(json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-                      "times": times, "median": statistics.median(times)}))
+    print(
+        json.dumps(
+            {
+                "torch_version": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "times": times,
+                "median": statistics.median(times),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

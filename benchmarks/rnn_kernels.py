@@ -47,7 +47,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense jacrev baseline")
-    parser.add_argument("--skip-generic", action="store_true", help="skip the generic empirical_ntk(wrt=...)")
+    parser.add_argument(
+        "--skip-generic", action="store_true", help="skip the generic empirical_ntk(wrt=...)"
+    )
     args = parser.parse_args()
 
     key = jax.random.key(0)
@@ -58,13 +60,26 @@ def main():
     params1 = dict(params0, w_h=params0["w_h"] + delta)
     x = datasets.two_afc(k_x, batch_size=args.trials).inputs
     num_rows = x.shape[0] * x.shape[1] * 3
-    results = {"width": args.width, "trials": args.trials, "kernel_size": num_rows, "repeats": args.repeats,
-               "backend": jax.default_backend(), "jax_version": jax.__version__, "threads": args.threads}
+    results = {
+        "width": args.width,
+        "trials": args.trials,
+        "kernel_size": num_rows,
+        "repeats": args.repeats,
+        "backend": jax.default_backend(),
+        "jax_version": jax.__version__,
+        "threads": args.threads,
+    }
 
-    structured = jax.jit(lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx, batch_size=8))
+    structured = jax.jit(
+        lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx, batch_size=8)
+    )
     value = float(structured(params0, params1, x))
     times = _time(lambda: structured(params0, params1, x), args.repeats)
-    results["lazyrich_structured"] = {"alignment": value, "times": times, "median_s": statistics.median(times)}
+    results["lazyrich_structured"] = {
+        "alignment": value,
+        "times": times,
+        "median_s": statistics.median(times),
+    }
 
     def jacobian_kernel(p):
         def f(w_h):
@@ -81,16 +96,22 @@ def main():
         dense = jax.jit(jac_alignment)
         value_dense = float(dense(params0, params1))
         times = _time(lambda: dense(params0, params1), args.repeats)
-        results["lazyrich_jacrev_dense"] = {"alignment": value_dense, "times": times,
-                                            "median_s": statistics.median(times)}
+        results["lazyrich_jacrev_dense"] = {
+            "alignment": value_dense,
+            "times": times,
+            "median_s": statistics.median(times),
+        }
     try:
         from lazyrich.dynamics import empirical_ntk  # from the entk branch, when merged
     except ImportError:
         empirical_ntk = None
     if empirical_ntk is not None and not args.skip_generic:
+
         def entk_alignment(p0, p1):
             def apply_fn(p, xx):
-                return dynamics.rnn_apply(p, xx).reshape(xx.shape[0], -1)  # (B, T*O) outputs per trial
+                return dynamics.rnn_apply(p, xx).reshape(
+                    xx.shape[0], -1
+                )  # (B, T*O) outputs per trial
 
             wrt = {"w_x": False, "w_h": True, "w_y": False}
             k0 = empirical_ntk(apply_fn, p0, x, trace_outputs=False, wrt=wrt)
@@ -100,30 +121,61 @@ def main():
         generic = jax.jit(entk_alignment)
         value_generic = float(generic(params0, params1))
         times = _time(lambda: generic(params0, params1), args.repeats)
-        results["lazyrich_empirical_ntk"] = {"alignment": value_generic, "times": times,
-                                             "median_s": statistics.median(times)}
+        results["lazyrich_empirical_ntk"] = {
+            "alignment": value_generic,
+            "times": times,
+            "median_s": statistics.median(times),
+        }
 
     torch_python = os.environ.get("LAZYRICH_TORCH_PYTHON", "/work/torchvenv/bin/python")
     if not pathlib.Path(torch_python).exists():
-        print(f"torch interpreter {torch_python} not found; set LAZYRICH_TORCH_PYTHON. Skipping torch.")
+        print(
+            f"torch interpreter {torch_python} not found; set LAZYRICH_TORCH_PYTHON. Skipping torch."
+        )
     else:
         with tempfile.TemporaryDirectory() as tmp:
             inp, out = pathlib.Path(tmp) / "in.npz", pathlib.Path(tmp) / "out.json"
-            np.savez(inp, w_x=np.asarray(params0["w_x"]), w_h0=np.asarray(params0["w_h"]),
-                     w_h1=np.asarray(params1["w_h"]), w_y=np.asarray(params0["w_y"]), x=np.asarray(x),
-                     leak=1.0, threads=args.threads)
-            subprocess.run([torch_python, str(HERE / "_rnn_kernels_torch.py"), str(inp), str(out),
-                            str(args.repeats)], check=True, cwd=tmp, env={"PATH": os.environ.get("PATH", "")})
+            np.savez(
+                inp,
+                w_x=np.asarray(params0["w_x"]),
+                w_h0=np.asarray(params0["w_h"]),
+                w_h1=np.asarray(params1["w_h"]),
+                w_y=np.asarray(params0["w_y"]),
+                x=np.asarray(x),
+                leak=1.0,
+                threads=args.threads,
+            )
+            subprocess.run(
+                [
+                    torch_python,
+                    str(HERE / "_rnn_kernels_torch.py"),
+                    str(inp),
+                    str(out),
+                    str(args.repeats),
+                ],
+                check=True,
+                cwd=tmp,
+                env={"PATH": os.environ.get("PATH", "")},
+            )
             results["torch_autograd_loop"] = json.loads(out.read_text())
             k0_torch = np.load(str(out) + ".k0.npy")
         k0 = np.asarray(dynamics.recurrent_tangent_kernel(params0, x, batch_size=8))
         # The torch rows are ordered (trial, step, output), the same as lazyrich's kernel.
-        results["max_rel_kernel_difference_vs_torch"] = float(np.abs(k0 - k0_torch).max() / np.abs(k0).max())
+        results["max_rel_kernel_difference_vs_torch"] = float(
+            np.abs(k0 - k0_torch).max() / np.abs(k0).max()
+        )
 
     base = results.get("torch_autograd_loop", {}).get("median_s")
-    print(f"W_h-only tangent-kernel alignment, N = {args.width}, {num_rows} x {num_rows} kernels (two of them)")
+    print(
+        f"W_h-only tangent-kernel alignment, N = {args.width}, {num_rows} x {num_rows} kernels (two of them)"
+    )
     print(f"{'implementation':28s} {'median s':>10s} {'speed-up vs torch':>18s} {'alignment':>10s}")
-    for name in ("torch_autograd_loop", "lazyrich_jacrev_dense", "lazyrich_empirical_ntk", "lazyrich_structured"):
+    for name in (
+        "torch_autograd_loop",
+        "lazyrich_jacrev_dense",
+        "lazyrich_empirical_ntk",
+        "lazyrich_structured",
+    ):
         if name in results:
             r = results[name]
             ratio = f"{base / r['median_s']:.1f}x" if base else "-"

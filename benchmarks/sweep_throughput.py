@@ -44,7 +44,11 @@ def main() -> None:
     args = parser.parse_args()
 
     x, y, _, _ = datasets.digits_parity(num_train=args.num_train, num_test=0, key=jax.random.key(0))
-    seeds, alphas, temps = range(4), (0.5, 8.0, 128.0, 2048.0), (2.0**-10, 2.0**-8, 2.0**-6, 2.0**-4)
+    seeds, alphas, temps = (
+        range(4),
+        (0.5, 8.0, 128.0, 2048.0),
+        (2.0**-10, 2.0**-8, 2.0**-6, 2.0**-4),
+    )
     grid = list(itertools.product(seeds, alphas, temps))
     width, depth, batch = args.width, args.depth, args.batch_size
     apply_fn = dynamics.bias_free_mlp_apply_fn(input_dim=x.shape[1], width=width, depth=depth)
@@ -52,13 +56,24 @@ def main() -> None:
 
     def one(alpha, temperature, key):
         init_key, noise_key = jax.random.split(key)
-        params0 = dynamics.bias_free_mlp_init(input_dim=x.shape[1], width=width, depth=depth, key=init_key)
+        params0 = dynamics.bias_free_mlp_init(
+            input_dim=x.shape[1], width=width, depth=depth, key=init_key
+        )
         config = dynamics.TrainConfig(
-            method="sgd", batch_size=batch, width=width, max_steps=args.steps, check_every=args.steps,
-            num_saves=1, stop="none", alpha=alpha, learning_rate=temperature * batch * width,
+            method="sgd",
+            batch_size=batch,
+            width=width,
+            max_steps=args.steps,
+            check_every=args.steps,
+            num_saves=1,
+            stop="none",
+            alpha=alpha,
+            learning_rate=temperature * batch * width,
             temperature=temperature,
         )
-        return dynamics.train(apply_fn, params0, xj, yj, key=noise_key, config=config).final("train_loss")
+        return dynamics.train(apply_fn, params0, xj, yj, key=noise_key, config=config).final(
+            "train_loss"
+        )
 
     a = jnp.asarray([g[1] for g in grid], jnp.float32)
     t = jnp.asarray([g[2] for g in grid], jnp.float32)
@@ -81,26 +96,44 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - start)
         results[name] = statistics.median(times)
-        print(f"{name:10s} {results[name]:8.2f} s   {len(grid) / results[name]:8.2f} runs/s", flush=True)
+        print(
+            f"{name:10s} {results[name]:8.2f} s   {len(grid) / results[name]:8.2f} runs/s",
+            flush=True,
+        )
 
     torch_python = os.environ.get("LAZYRICH_TORCH_PYTHON", "/work/torchvenv/bin/python")
     if pathlib.Path(torch_python).exists():
         with tempfile.TemporaryDirectory() as tmp:
             np.savez(f"{tmp}/data.npz", x=np.asarray(x, np.float32), y=np.asarray(y, np.float32))
-            cfg = {"width": width, "depth": depth, "batch_size": batch, "steps": args.steps,
-                   "repeats": args.repeats, "runs": [[g[1], g[2]] for g in grid]}
+            cfg = {
+                "width": width,
+                "depth": depth,
+                "batch_size": batch,
+                "steps": args.steps,
+                "repeats": args.repeats,
+                "runs": [[g[1], g[2]] for g in grid],
+            }
             pathlib.Path(f"{tmp}/cfg.json").write_text(json.dumps(cfg))
-            out = subprocess.run([torch_python, str(HERE / "_torch_sgd.py"), f"{tmp}/data.npz", f"{tmp}/cfg.json"],
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+            out = subprocess.run(
+                [torch_python, str(HERE / "_torch_sgd.py"), f"{tmp}/data.npz", f"{tmp}/cfg.json"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": ""},
+            )
         if out.returncode == 0:
             record = json.loads(out.stdout.strip().splitlines()[-1])
             results["torch_loop"] = record["median"]
             results["torch_version"] = record["torch_version"]
-            print(f"{'torch_loop':10s} {results['torch_loop']:8.2f} s   {len(grid) / results['torch_loop']:8.2f} runs/s")
+            print(
+                f"{'torch_loop':10s} {results['torch_loop']:8.2f} s   {len(grid) / results['torch_loop']:8.2f} runs/s"
+            )
         else:
             print(f"torch run failed: {out.stderr[-500:]}", file=sys.stderr)
     else:
-        print(f"skipping PyTorch: {torch_python} not found (set LAZYRICH_TORCH_PYTHON)", file=sys.stderr)
+        print(
+            f"skipping PyTorch: {torch_python} not found (set LAZYRICH_TORCH_PYTHON)",
+            file=sys.stderr,
+        )
 
     ratios = {"vmap_vs_loop": results["jax_loop"] / results["jax_vmap"]}
     if "torch_loop" in results:
@@ -108,11 +141,19 @@ def main() -> None:
     for k, v in ratios.items():
         print(f"{k:14s} {v:6.1f}x")
     record = {
-        "runs": len(grid), "steps": args.steps, "num_train": args.num_train, "width": width, "depth": depth,
-        "batch_size": batch, "seconds": results, "runs_per_second": {
-            k: len(grid) / v for k, v in results.items() if isinstance(v, float)},
-        "ratios": ratios, "jax_version": jax.__version__, "backend": jax.default_backend(),
-        "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+        "runs": len(grid),
+        "steps": args.steps,
+        "num_train": args.num_train,
+        "width": width,
+        "depth": depth,
+        "batch_size": batch,
+        "seconds": results,
+        "runs_per_second": {k: len(grid) / v for k, v in results.items() if isinstance(v, float)},
+        "ratios": ratios,
+        "jax_version": jax.__version__,
+        "backend": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
     }
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)

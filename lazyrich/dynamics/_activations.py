@@ -25,7 +25,9 @@ NORMALIZED_ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "tanh", "linear")
 
 _NUMPY = {
     "relu": lambda z: np.maximum(z, 0.0),
-    "gelu": lambda z: 0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0))),  # exact (erf) GELU
+    "gelu": lambda z: (
+        0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    ),  # exact (erf) GELU
     "tanh": np.tanh,
     "linear": lambda z: z,
 }

@@ -103,16 +103,22 @@ def train_committee(
     _checks.check_ndim("y", y, 1)
     _checks.check_same_features("w0", w0, "x", x)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"`x` and `y` must have the same number of points, got {x.shape[0]} and {y.shape[0]}.")
+        raise ValueError(
+            f"`x` and `y` must have the same number of points, got {x.shape[0]} and {y.shape[0]}."
+        )
     _checks.check_positive("alpha", alpha)
     _checks.check_positive("learning_rate0", learning_rate0)
     steps = np.asarray(save_steps)
     if steps.ndim != 1 or steps.size == 0 or steps[0] < 0 or np.any(np.diff(steps) <= 0):
-        raise ValueError(f"`save_steps` must be non-negative and strictly increasing, got {save_steps!r}.")
+        raise ValueError(
+            f"`save_steps` must be non-negative and strictly increasing, got {save_steps!r}."
+        )
     segments = jnp.asarray(np.diff(np.concatenate([[0], steps])).astype(np.int32))
     observe = observe if observe is not None else (lambda w: w)
     dtype = x.dtype
-    alpha, epsilon, learning_rate0 = (jnp.asarray(v, dtype) for v in (alpha, epsilon, learning_rate0))
+    alpha, epsilon, learning_rate0 = (
+        jnp.asarray(v, dtype) for v in (alpha, epsilon, learning_rate0)
+    )
     width = w0.shape[0]
     learning_rate = learning_rate0 * width / alpha**2
     f0 = committee_apply(w0, x, alpha=alpha, epsilon=epsilon) if centered else jnp.zeros_like(y)

@@ -172,7 +172,9 @@ def rescale_connectivity(w: jax.Array, *, target_norm, norm: Norm = "fro") -> ja
     return w * (target_norm / _matrix_norm(w, norm))
 
 
-def aligned_rank_one_connectivity(direction: jax.Array, *, target_norm, norm: Norm = "fro") -> jax.Array:
+def aligned_rank_one_connectivity(
+    direction: jax.Array, *, target_norm, norm: Norm = "fro"
+) -> jax.Array:
     r"""Rank-1 connectivity aligned with a task direction: the leading singular pair of ``direction``.
 
     .. math:: W = c\, u_1 v_1^\top,\qquad \mathrm{direction} = \sum_k s_k u_k v_k^\top,\qquad \|W\| = c

@@ -34,7 +34,9 @@ def _activation(name: str):
     return (lambda h: h), jnp.ones_like
 
 
-def meanfield_mlp_init(key, *, input_dim: int, width: int, depth: int = 1, dtype=jnp.float32) -> dict:
+def meanfield_mlp_init(
+    key, *, input_dim: int, width: int, depth: int = 1, dtype=jnp.float32
+) -> dict:
     """Standard-normal weights of the mean-field MLP.
 
     Returns:
@@ -134,13 +136,16 @@ def train_meanfield_gradient_flow(
     _checks.check_ndim("y_train", y_train, 1)
     _checks.check_same_features("x_train", x_train, "x_test", x_test)
     if y_train.shape[0] != x_train.shape[0]:
-        raise ValueError(f"`y_train` has {y_train.shape[0]} entries, `x_train` {x_train.shape[0]} rows.")
+        raise ValueError(
+            f"`y_train` has {y_train.shape[0]} entries, `x_train` {x_train.shape[0]} rows."
+        )
     _checks.check_increasing("times", times, start=0.0)
     _checks.check_positive("gamma0", gamma0)
     _checks.check_int("substeps", substeps, minimum=1)
     _checks.check_choice("activation", activation, _ACTIVATIONS)
-    return _train(params0, x_train, y_train, x_test, times, gamma0, activation=activation,
-                  substeps=substeps)
+    return _train(
+        params0, x_train, y_train, x_test, times, gamma0, activation=activation, substeps=substeps
+    )
 
 
 @partial(jax.jit, static_argnames=("activation", "substeps"))
@@ -165,8 +170,9 @@ def _train(params0, x_train, y_train, x_test, times, gamma0, *, activation, subs
         k2 = velocity(jax.tree.map(lambda p, k: p + 0.5 * dt * k, params, k1))
         k3 = velocity(jax.tree.map(lambda p, k: p + 0.5 * dt * k, params, k2))
         k4 = velocity(jax.tree.map(lambda p, k: p + dt * k, params, k3))
-        return jax.tree.map(lambda p, a, b, c, d: p + dt / 6 * (a + 2 * b + 2 * c + d), params, k1, k2, k3,
-                            k4)
+        return jax.tree.map(
+            lambda p, a, b, c, d: p + dt / 6 * (a + 2 * b + 2 * c + d), params, k1, k2, k3, k4
+        )
 
     def observe(params):
         f = (readout(params, x_all) - r0_all) / gamma0

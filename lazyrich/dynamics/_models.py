@@ -91,13 +91,20 @@ def bias_free_mlp(
     _check_architecture(input_dim, width, depth, activation, parameterization)
     check_key("key", key)
     apply_fn = bias_free_mlp_apply_fn(
-        input_dim=input_dim, width=width, depth=depth, activation=activation,
+        input_dim=input_dim,
+        width=width,
+        depth=depth,
+        activation=activation,
         parameterization=parameterization,
     )
-    return apply_fn, bias_free_mlp_init(input_dim=input_dim, width=width, depth=depth, key=key, dtype=dtype)
+    return apply_fn, bias_free_mlp_init(
+        input_dim=input_dim, width=width, depth=depth, key=key, dtype=dtype
+    )
 
 
-def bias_free_mlp_init(*, input_dim: int, width: int, depth: int, key: Array, dtype=jnp.float32) -> Params:
+def bias_free_mlp_init(
+    *, input_dim: int, width: int, depth: int, key: Array, dtype=jnp.float32
+) -> Params:
     """N(0, 1) weights of :func:`bias_free_mlp` (vmap this over keys for a seed ensemble)."""
     keys = jr.split(key, depth + 1)
     shapes = [(input_dim, width)] + [(width, width)] * (depth - 1) + [(width,)]
@@ -105,7 +112,11 @@ def bias_free_mlp_init(*, input_dim: int, width: int, depth: int, key: Array, dt
 
 
 def bias_free_mlp_apply_fn(
-    *, input_dim: int, width: int, depth: int, activation: str = "relu",
+    *,
+    input_dim: int,
+    width: int,
+    depth: int,
+    activation: str = "relu",
     parameterization: Parameterization = "mean_field",
 ) -> ApplyFn:
     """The pure forward function of :func:`bias_free_mlp` (no parameters created)."""
@@ -126,8 +137,16 @@ def bias_free_mlp_apply_fn(
 class BiasFreeMLP(nnx.Module):
     """NNX version of :func:`bias_free_mlp` (same equations and initialisation law; use ``from_nnx`` to train)."""
 
-    def __init__(self, *, input_dim: int, width: int, depth: int, activation: str = "relu",
-                 parameterization: Parameterization = "mean_field", rngs: nnx.Rngs):
+    def __init__(
+        self,
+        *,
+        input_dim: int,
+        width: int,
+        depth: int,
+        activation: str = "relu",
+        parameterization: Parameterization = "mean_field",
+        rngs: nnx.Rngs,
+    ):
         _check_architecture(input_dim, width, depth, activation, parameterization)
         self.input_dim, self.width, self.depth = input_dim, width, depth
         self.phi = normalized_activation(activation)
@@ -152,8 +171,17 @@ class BiasFreeCNN(nnx.Module):
     MnasNet-like ``mnas`` network (papers.md §2.1), which is not reproduced here.
     """
 
-    def __init__(self, *, in_channels: int, width: int, depth: int = 2, activation: str = "relu",
-                 parameterization: Parameterization = "mean_field", kernel_size: int = 3, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        width: int,
+        depth: int = 2,
+        activation: str = "relu",
+        parameterization: Parameterization = "mean_field",
+        kernel_size: int = 3,
+        rngs: nnx.Rngs,
+    ):
         check_int("in_channels", in_channels, minimum=1)
         _check_architecture(in_channels, width, depth, activation, parameterization)
         check_int("kernel_size", kernel_size, minimum=1)
@@ -161,10 +189,12 @@ class BiasFreeCNN(nnx.Module):
         self.readout = _readout_scale(width, parameterization)
         self.kernel_size = kernel_size
         channels = [in_channels] + [width] * depth
-        self.kernels = nnx.List([
-            nnx.Param(jr.normal(rngs.params(), (kernel_size, kernel_size, c_in, c_out)))
-            for c_in, c_out in zip(channels[:-1], channels[1:])
-        ])
+        self.kernels = nnx.List(
+            [
+                nnx.Param(jr.normal(rngs.params(), (kernel_size, kernel_size, c_in, c_out)))
+                for c_in, c_out in zip(channels[:-1], channels[1:])
+            ]
+        )
         self.head = nnx.Param(jr.normal(rngs.params(), (width,)))
 
     def __call__(self, x: Array) -> Array:
@@ -174,7 +204,10 @@ class BiasFreeCNN(nnx.Module):
             if i > 0:
                 h = self.phi(h)
             h = jax.lax.conv_general_dilated(
-                h, k, window_strides=(2, 2) if i == 0 else (1, 1), padding="SAME",
+                h,
+                k,
+                window_strides=(2, 2) if i == 0 else (1, 1),
+                padding="SAME",
                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
             ) / (self.kernel_size * math.sqrt(k.shape[2]))
         pooled = jnp.mean(self.phi(h), axis=(1, 2))

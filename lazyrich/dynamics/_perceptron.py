@@ -86,7 +86,9 @@ def _validate(x, y, temperature, alpha, batch_size, max_steps, method):
     _checks.check_ndim("x", x, 2)
     _checks.check_ndim("y", y, 1)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"`x` and `y` must have the same number of points, got {x.shape[0]} and {y.shape[0]}.")
+        raise ValueError(
+            f"`x` and `y` must have the same number of points, got {x.shape[0]} and {y.shape[0]}."
+        )
     _checks.check_int("batch_size", batch_size, minimum=1)
     if batch_size > x.shape[0]:
         raise ValueError(
@@ -102,7 +104,9 @@ def _validate(x, y, temperature, alpha, batch_size, max_steps, method):
 
         values = np.unique(np.asarray(y))
         if not set(values.tolist()) <= {-1.0, 1.0}:
-            raise ValueError(f"`y` must hold labels in {{-1, +1}} for the hinge loss, got values {values[:5]}.")
+            raise ValueError(
+                f"`y` must hold labels in {{-1, +1}} for the hinge loss, got values {values[:5]}."
+            )
 
 
 def _margins(x, y, delta_w):
@@ -114,7 +118,9 @@ def _status(x, y, delta_w, alpha):
     margins = _margins(x, y, delta_w)
     num_unfit = jnp.sum(alpha * margins < 1).astype(jnp.int32)
     finite = jnp.all(jnp.isfinite(delta_w))
-    status = jnp.where(~finite, STATUS_DIVERGED, jnp.where(num_unfit == 0, STATUS_FITTED, STATUS_MAX_STEPS))
+    status = jnp.where(
+        ~finite, STATUS_DIVERGED, jnp.where(num_unfit == 0, STATUS_FITTED, STATUS_MAX_STEPS)
+    )
     return num_unfit, status.astype(jnp.int32)
 
 
@@ -288,6 +294,13 @@ def train_perceptron(
     _validate(x, y, temperature, alpha, batch_size, max_steps, method)
     state = init_perceptron(x, y, alpha=alpha)
     return advance_perceptron(
-        state, x, y, temperature=temperature, alpha=alpha, batch_size=batch_size,
-        max_steps=max_steps, key=key, method=method,
+        state,
+        x,
+        y,
+        temperature=temperature,
+        alpha=alpha,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        key=key,
+        method=method,
     )

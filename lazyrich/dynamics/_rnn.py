@@ -53,7 +53,9 @@ def _check_params(params) -> tuple[int, int, int]:
 def _check_inputs(x, input_dim: int) -> None:
     _checks.check_ndim("x", x, 3)
     if x.shape[-1] != input_dim:
-        raise ValueError(f"`x` must have shape (B, T, {input_dim}) to match `params['w_x']`, got {x.shape}.")
+        raise ValueError(
+            f"`x` must have shape (B, T, {input_dim}) to match `params['w_x']`, got {x.shape}."
+        )
 
 
 def init_rnn_params(
@@ -181,7 +183,12 @@ class LeakyRNN(nnx.Module):
     ):
         _checks.check_choice("activation", activation, tuple(_ACTIVATIONS))
         p = init_rnn_params(
-            rngs.params(), input_dim=input_dim, width=width, output_dim=output_dim, w_h=w_h, gain=gain
+            rngs.params(),
+            input_dim=input_dim,
+            width=width,
+            output_dim=output_dim,
+            w_h=w_h,
+            gain=gain,
         )
         self.w_x = nnx.Param(p["w_x"])
         self.w_h = nnx.Param(p["w_h"])
@@ -255,7 +262,9 @@ def recurrent_tangent_kernel(
     if batch_size is not None:
         _checks.check_int("batch_size", batch_size, minimum=1)
         if num1 % batch_size:
-            raise ValueError(f"`batch_size` ({batch_size}) must divide the number of trials in `x1` ({num1}).")
+            raise ValueError(
+                f"`batch_size` ({batch_size}) must divide the number of trials in `x1` ({num1})."
+            )
 
     jac1, h1 = _output_jacobian_wrt_preactivations(params, x1, leak=leak, activation=activation)
     if x2 is None:
@@ -276,7 +285,9 @@ def recurrent_tangent_kernel(
         k = rows((jac1, hp1))
     else:
         shape = (num1 // batch_size, batch_size)
-        k = jax.lax.map(rows, (jac1.reshape(shape + jac1.shape[1:]), hp1.reshape(shape + hp1.shape[1:])))
+        k = jax.lax.map(
+            rows, (jac1.reshape(shape + jac1.shape[1:]), hp1.reshape(shape + hp1.shape[1:]))
+        )
         k = k.reshape((num1,) + k.shape[2:])
     t, o = jac1.shape[1], jac1.shape[2]
     return (leak**2) * k.reshape(num1 * t * o, -1)

@@ -87,7 +87,9 @@ def weight_change(w0: jax.Array, w1: jax.Array) -> jax.Array:
       ValueError: if the shapes differ.
     """
     if jnp.shape(w0) != jnp.shape(w1):
-        raise ValueError(f"`w0` and `w1` must have the same shape, got {jnp.shape(w0)} and {jnp.shape(w1)}.")
+        raise ValueError(
+            f"`w0` and `w1` must have the same shape, got {jnp.shape(w0)} and {jnp.shape(w1)}."
+        )
     return jnp.sqrt(jnp.sum((w1 - w0) ** 2))
 
 
@@ -122,6 +124,10 @@ def recurrent_kernel_alignment(
     Returns:
       Scalar.
     """
-    k0 = recurrent_tangent_kernel(params0, x, leak=leak, activation=activation, batch_size=batch_size)
-    k1 = recurrent_tangent_kernel(params1, x, leak=leak, activation=activation, batch_size=batch_size)
+    k0 = recurrent_tangent_kernel(
+        params0, x, leak=leak, activation=activation, batch_size=batch_size
+    )
+    k1 = recurrent_tangent_kernel(
+        params1, x, leak=leak, activation=activation, batch_size=batch_size
+    )
     return kernel_alignment(k0, k1)

@@ -98,7 +98,9 @@ def train_rnn(
 
     def step(state: _State, _):
         x, labels, mask = batch_fn(jr.fold_in(key, state.step))
-        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, x, labels, mask)
+        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, x, labels, mask
+        )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return _State(params, opt_state, state.step + 1), (loss, accuracy)

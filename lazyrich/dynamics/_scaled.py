@@ -53,7 +53,9 @@ def centered(apply_fn: ApplyFn, params0: Params, *, alpha: float | Array) -> App
     return centered_fn
 
 
-def centered_outputs(apply_fn: ApplyFn, params: Params, x: Array, f0: Array, alpha: float | Array) -> Array:
+def centered_outputs(
+    apply_fn: ApplyFn, params: Params, x: Array, f0: Array, alpha: float | Array
+) -> Array:
     r""":math:`\alpha\,(f(w, x) - f_0)` with the stored initial outputs ``f0 = f(w_0, x)``, shape ``(P,)``."""
     return alpha * (apply_fn(params, x) - f0)
 
@@ -86,8 +88,9 @@ def per_sample_loss(loss: str, outputs: Array, labels: Array) -> Array:
     return jax.nn.softplus(-labels * outputs)
 
 
-def scaled_loss(loss: str, outputs: Array, labels: Array, *, alpha: float | Array,
-                loss_power: int = 1) -> Array:
+def scaled_loss(
+    loss: str, outputs: Array, labels: Array, *, alpha: float | Array, loss_power: int = 1
+) -> Array:
     r"""Mean alpha-scaled loss :math:`\frac{1}{P}\sum_\mu \ell(F_\mu, y_\mu)/\alpha^{p}`.
 
     Args:

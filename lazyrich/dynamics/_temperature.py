@@ -25,8 +25,14 @@ from lazyrich._checks import check_choice, check_int, check_positive
 Convention = Literal["sclocchi2023", "geiger2021"]
 
 
-def temperature(learning_rate, batch_size: int, width: int, *, alpha=None,
-                convention: Convention = "sclocchi2023"):
+def temperature(
+    learning_rate,
+    batch_size: int,
+    width: int,
+    *,
+    alpha=None,
+    convention: Convention = "sclocchi2023",
+):
     r"""SGD temperature :math:`T = \eta/(B h)` (``"sclocchi2023"``) or :math:`\eta/(\alpha h B)` (``"geiger2021"``).
 
     Works on Python floats and (traced) arrays alike.
@@ -51,14 +57,17 @@ def temperature(learning_rate, batch_size: int, width: int, *, alpha=None,
     check_int("width", width, minimum=1)
     if convention == "geiger2021":
         if alpha is None:
-            raise ValueError("`alpha` is required with convention='geiger2021' (T = lr/(alpha h B)).")
+            raise ValueError(
+                "`alpha` is required with convention='geiger2021' (T = lr/(alpha h B))."
+            )
         check_positive("alpha", alpha)
         return learning_rate / (alpha * width * batch_size)
     return learning_rate / (batch_size * width)
 
 
-def learning_rate_for_temperature(temperature, batch_size: int, width: int, *, alpha=None,
-                                  convention: Convention = "sclocchi2023"):
+def learning_rate_for_temperature(
+    temperature, batch_size: int, width: int, *, alpha=None, convention: Convention = "sclocchi2023"
+):
     r"""Inverse of :func:`temperature`: :math:`\eta = T B h` (or :math:`T \alpha h B` for ``"geiger2021"``)."""
     check_choice("convention", convention, ("sclocchi2023", "geiger2021"))
     check_positive("temperature", temperature)
@@ -66,7 +75,9 @@ def learning_rate_for_temperature(temperature, batch_size: int, width: int, *, a
     check_int("width", width, minimum=1)
     if convention == "geiger2021":
         if alpha is None:
-            raise ValueError("`alpha` is required with convention='geiger2021' (T = lr/(alpha h B)).")
+            raise ValueError(
+                "`alpha` is required with convention='geiger2021' (T = lr/(alpha h B))."
+            )
         check_positive("alpha", alpha)
         return temperature * alpha * width * batch_size
     return temperature * batch_size * width

@@ -186,7 +186,11 @@ class TrainResult(NamedTuple):
 
     def final(self, name: str) -> Array:
         """The last saved value of a curve (its value at the stop)."""
-        return self.curves[name][..., -1] if name != "layer_weight_change" else self.curves[name][..., -1, :]
+        return (
+            self.curves[name][..., -1]
+            if name != "layer_weight_change"
+            else self.curves[name][..., -1, :]
+        )
 
 
 def _check_labels(loss: str, y: Any, name: str) -> None:
@@ -200,8 +204,9 @@ def _check_labels(loss: str, y: Any, name: str) -> None:
         )
 
 
-def check_train_inputs(config: TrainConfig, x_train: Any, y_train: Any, x_test: Any = None,
-                       y_test: Any = None) -> None:
+def check_train_inputs(
+    config: TrainConfig, x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None
+) -> None:
     """Validate data shapes, labels and concrete hyper-parameters before a run (see :func:`train`)."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"`config` must be a TrainConfig, got {type(config).__name__}.")
@@ -217,14 +222,19 @@ def check_train_inputs(config: TrainConfig, x_train: Any, y_train: Any, x_test: 
             f"`batch_size` must be <= the number of training points P = {num_train}, got {config.batch_size}."
         )
     if config.method == "langevin" and num_train < 2:
-        raise ValueError(f"`x_train` needs at least 2 points for method='langevin', got {num_train}.")
+        raise ValueError(
+            f"`x_train` needs at least 2 points for method='langevin', got {num_train}."
+        )
     if config.ntk_size > num_train:
         raise ValueError(f"`ntk_size` must be <= P = {num_train}, got {config.ntk_size}.")
     _check_labels(config.loss, y_train, "y_train")
     if (x_test is None) != (y_test is None):
         raise ValueError("`x_test` and `y_test` must be given together.")
     if x_test is not None:
-        if np.shape(x_test)[1:] != np.shape(x_train)[1:] or np.shape(y_test) != np.shape(x_test)[:1]:
+        if (
+            np.shape(x_test)[1:] != np.shape(x_train)[1:]
+            or np.shape(y_test) != np.shape(x_test)[:1]
+        ):
             raise ValueError(
                 f"`x_test`/`y_test` shapes {np.shape(x_test)}/{np.shape(y_test)} do not match the training "
                 f"feature shape {np.shape(x_train)[1:]}."
@@ -295,9 +305,13 @@ def train(
     if train_size is not None and not isinstance(train_size, jax.core.Tracer):
         size = np.asarray(train_size)
         if size.ndim or not np.issubdtype(size.dtype, np.integer) or not 1 <= int(size) <= num_rows:
-            raise ValueError(f"`train_size` must be an integer in [1, {num_rows}], got {train_size!r}.")
+            raise ValueError(
+                f"`train_size` must be an integer in [1, {num_rows}], got {train_size!r}."
+            )
         if c.method == "sgd" and c.batch_size > int(size):
-            raise ValueError(f"`batch_size` must be <= `train_size` = {int(size)}, got {c.batch_size}.")
+            raise ValueError(
+                f"`batch_size` must be <= `train_size` = {int(size)}, got {c.batch_size}."
+            )
         if c.ntk_size > int(size):
             raise ValueError(f"`ntk_size` must be <= `train_size` = {int(size)}, got {c.ntk_size}.")
     x_train = jnp.asarray(x_train)
@@ -328,26 +342,30 @@ def train(
 
     if c.method == "langevin":
         temp = jnp.asarray(c.temperature, dtype)
-        noise_sq = num_train / (num_train - 1.0) * jnp.maximum(num_train * temp * c.width / lr - 1.0, 0.0)
+        noise_sq = (
+            num_train / (num_train - 1.0) * jnp.maximum(num_train * temp * c.width / lr - 1.0, 0.0)
+        )
         noise_scale = jnp.sqrt(noise_sq)
 
     def step_fn(params, step):
         if c.method == "gd":
-            grads = jax.grad(lambda p: masked_mean(per_sample(p, x_train, f0_train, y_train)))(params)
+            grads = jax.grad(lambda p: masked_mean(per_sample(p, x_train, f0_train, y_train)))(
+                params
+            )
         elif c.method == "sgd":
             # The B smallest of P i.i.d. uniforms index a uniformly random B-subset (no replacement); a
             # top-k is ~15x cheaper on CPU than the sort-based `jr.permutation(P)[:B]` of the paper's code.
             u = jnp.where(mask, jr.uniform(jr.fold_in(key, step), (num_rows,), dtype), 2.0)
             idx = jax.lax.top_k(-u, c.batch_size)[1]
-            grads = jax.grad(lambda p: jnp.mean(per_sample(p, x_train[idx], f0_train[idx], y_train[idx])))(
-                params
-            )
+            grads = jax.grad(
+                lambda p: jnp.mean(per_sample(p, x_train[idx], f0_train[idx], y_train[idx]))
+            )(params)
         else:
             xi = jr.normal(jr.fold_in(key, step), (num_rows,), dtype)
             weights = 1.0 + noise_scale * (xi - masked_mean(xi))
-            grads = jax.grad(lambda p: masked_mean(weights * per_sample(p, x_train, f0_train, y_train)))(
-                params
-            )
+            grads = jax.grad(
+                lambda p: masked_mean(weights * per_sample(p, x_train, f0_train, y_train))
+            )(params)
         return jax.tree.map(lambda w, g: w - lr * g, params, grads)
 
     def weight_change(params):
@@ -371,7 +389,9 @@ def train(
         return fitted & ~diverged, diverged
 
     def block(state: TrainState) -> TrainState:
-        params = jax.lax.fori_loop(0, c.check_every, lambda i, p: step_fn(p, state.step + i), state.params)
+        params = jax.lax.fori_loop(
+            0, c.check_every, lambda i, p: step_fn(p, state.step + i), state.params
+        )
         step = state.step + c.check_every
         fitted, diverged = stopping(params)
         status = jnp.where(diverged, STATUS_DIVERGED, jnp.where(fitted, STATUS_OK, state.status))
@@ -404,9 +424,13 @@ def train(
 
     cap_status = STATUS_OK if c.stop == "none" else STATUS_CAP
     save_steps = jnp.asarray(c.save_steps)
-    init = TrainState(params0, jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.asarray(cap_status, jnp.int32))
+    init = TrainState(
+        params0, jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.asarray(cap_status, jnp.int32)
+    )
     state, curves = jax.lax.scan(segment, init, save_steps)
-    test_outputs = alpha * (apply_fn(state.params, x_test) - f0_test) if has_test else jnp.zeros((0,), dtype)
+    test_outputs = (
+        alpha * (apply_fn(state.params, x_test) - f0_test) if has_test else jnp.zeros((0,), dtype)
+    )
     return TrainResult(
         params=state.params,
         status=state.status,

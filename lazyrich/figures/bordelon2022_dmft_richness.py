@@ -11,8 +11,12 @@ NAME = "dmft-richness"
 DESCRIPTION = "Richness gamma0 speeds training and aligns the NTK; full DMFT vs A=B=0 vs static NTK vs networks"
 PAPER = "Bordelon & Pehlevan (NeurIPS 2022), Sec. 5 and Fig. 3"
 
-STYLES = {"full": ("-", "full DMFT"), "gia": ("--", "A = B = 0"), "static": (":", "static NTK"),
-          "network": ("o", "networks")}
+STYLES = {
+    "full": ("-", "full DMFT"),
+    "gia": ("--", "A = B = 0"),
+    "static": (":", "static NTK"),
+    "network": ("o", "networks"),
+}
 
 
 def plot(result):
@@ -20,7 +24,10 @@ def plot(result):
     times, gammas = arrays["times"], arrays["gamma0s"]
     colors = plt.cm.plasma(np.linspace(0.1, 0.85, len(gammas)))
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-    for quantity, ax, ylabel in (("loss", axes[0], "train loss"), ("alignment", axes[1], "K-y alignment")):
+    for quantity, ax, ylabel in (
+        ("loss", axes[0], "train loss"),
+        ("alignment", axes[1], "K-y alignment"),
+    ):
         for g, c, i in zip(gammas, colors, range(len(gammas))):
             for method in ("full", "gia", "network"):
                 style, _ = STYLES[method]
@@ -28,18 +35,32 @@ def plot(result):
                 if method == "network":
                     ax.plot(times, curve, style, color=c, ms=2.5, alpha=0.8)
                 else:
-                    ax.plot(times, curve, style, color=c, label=f"gamma0={g:g}" if method == "full" else None)
+                    ax.plot(
+                        times,
+                        curve,
+                        style,
+                        color=c,
+                        label=f"gamma0={g:g}" if method == "full" else None,
+                    )
         ax.plot(times, arrays[f"{quantity}_static"][0], ":", color="k", label="static NTK")
         ax.set(xlabel="t", ylabel=ylabel)
         if quantity == "loss":
             ax.set_yscale("log")
         ax.legend(fontsize=6)
-    axes[0].set_title(f"{config.activation}, L={config.depth}: - full, -- A=B=0, o networks", fontsize=8)
+    axes[0].set_title(
+        f"{config.activation}, L={config.depth}: - full, -- A=B=0, o networks", fontsize=8
+    )
     ax = axes[2]
     for method in ("full", "gia", "static", "network"):
         style, label = STYLES[method]
-        ax.plot(gammas, arrays[f"alignment_{method}"][:, -1], style if method == "network" else style + "o",
-                ms=3, label=label, color="k" if method == "network" else None)
+        ax.plot(
+            gammas,
+            arrays[f"alignment_{method}"][:, -1],
+            style if method == "network" else style + "o",
+            ms=3,
+            label=label,
+            color="k" if method == "network" else None,
+        )
     ax.set(xlabel="gamma0", ylabel="final K-y alignment", title="alignment at t_max")
     ax.legend(fontsize=6)
     return fig

@@ -31,8 +31,11 @@ def _kernel_panel(ax, arrays, name, title):
     for k in net:
         ax.scatter(dmft.ravel(), k.ravel(), s=6, alpha=0.6)
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax.set(xlabel="DMFT K(t_max)", ylabel=f"network K(t_max), N={int(arrays[f'{name}_widths'][-1])}",
-           title=title)
+    ax.set(
+        xlabel="DMFT K(t_max)",
+        ylabel=f"network K(t_max), N={int(arrays[f'{name}_widths'][-1])}",
+        title=title,
+    )
 
 
 def plot(result):
@@ -45,17 +48,36 @@ def plot(result):
     fig.colorbar(im, ax=axes[0, 1], shrink=0.8)
     _kernel_panel(axes[0, 2], arrays, "two_layer", "final NTK entries (two-layer)")
     ax = axes[1, 1]
-    for name, label, slope_key in (("two_layer", "two-layer", "error_slope"),
-                                   ("deep", "deep tanh", "deep_error_slope")):
+    for name, label, slope_key in (
+        ("two_layer", "two-layer", "error_slope"),
+        ("deep", "deep tanh", "deep_error_slope"),
+    ):
         if f"{name}_widths" not in arrays:
             continue
         widths, err = arrays[f"{name}_widths"], arrays[f"{name}_kernel_error"]
-        ax.errorbar(widths, err.mean(1), yerr=err.std(1), marker="o", ms=3, capsize=2,
-                    label=f"{label}: slope {summary[slope_key]:.2f}")
+        ax.errorbar(
+            widths,
+            err.mean(1),
+            yerr=err.std(1),
+            marker="o",
+            ms=3,
+            capsize=2,
+            label=f"{label}: slope {summary[slope_key]:.2f}",
+        )
     ref = arrays["two_layer_widths"].astype(float)
-    ax.plot(ref, arrays["two_layer_kernel_error"].mean(1)[0] * (ref / ref[0]) ** -0.5, "k:", label="N^-1/2")
-    ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="rel. error of final NTK",
-           title="kernel error vs width")
+    ax.plot(
+        ref,
+        arrays["two_layer_kernel_error"].mean(1)[0] * (ref / ref[0]) ** -0.5,
+        "k:",
+        label="N^-1/2",
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="width N",
+        ylabel="rel. error of final NTK",
+        title="kernel error vs width",
+    )
     ax.legend(fontsize=6)
     if has_deep:
         _loss_panel(axes[1, 0], arrays, "deep", f"deep tanh, L={result.config.deep_depth}")
@@ -63,6 +85,9 @@ def plot(result):
     else:
         axes[1, 0].axis("off")
         axes[1, 2].axis("off")
-    fig.suptitle(f"gamma0 = {result.config.gamma0:g}; static-limit error "
-                 f"{summary['static_limit_error']:.1e} at gamma0 = {result.config.small_gamma0:g}", fontsize=9)
+    fig.suptitle(
+        f"gamma0 = {result.config.gamma0:g}; static-limit error "
+        f"{summary['static_limit_error']:.1e} at gamma0 = {result.config.small_gamma0:g}",
+        fontsize=9,
+    )
     return fig

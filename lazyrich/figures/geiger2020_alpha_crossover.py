@@ -8,8 +8,12 @@ from matplotlib.figure import Figure
 from lazyrich.sims.experiments import geiger2020_alpha_crossover as EXPERIMENT  # noqa: F401 (figure protocol)
 
 NAME = "alpha-crossover"
-DESCRIPTION = "Relative NTK change, trained-vs-linearised gap and test error against alpha for several widths"
-PAPER = "Chizat, Oyallon, Bach (NeurIPS 2019), Thm 2.2; Geiger et al. (J. Stat. Mech. 2020), Figs. 1-2"
+DESCRIPTION = (
+    "Relative NTK change, trained-vs-linearised gap and test error against alpha for several widths"
+)
+PAPER = (
+    "Chizat, Oyallon, Bach (NeurIPS 2019), Thm 2.2; Geiger et al. (J. Stat. Mech. 2020), Figs. 1-2"
+)
 
 
 def plot(result) -> Figure:
@@ -27,12 +31,26 @@ def plot(result) -> Figure:
     for ax, key in ((ax_k, "mean_ntk_change"), (ax_d, "mean_prediction_difference")):
         ref = np.nanmean(np.asarray(a[key])[:, lazy][:, 0])
         if np.isfinite(ref):
-            ax.loglog(alphas[lazy], ref * alphas[lazy][0] / alphas[lazy], "k--", lw=0.8, label=r"$\propto 1/\alpha$")
+            ax.loglog(
+                alphas[lazy],
+                ref * alphas[lazy][0] / alphas[lazy],
+                "k--",
+                lw=0.8,
+                label=r"$\propto 1/\alpha$",
+            )
         ax.legend(fontsize=7)
-    ax_k.set(xlabel=r"$\alpha$", ylabel=r"$\|\Theta_t - \Theta_0\|_F/\|\Theta_0\|_F$",
-             title=f"slope {s['kernel_change_slope']:.2f}")
-    ax_d.set(xlabel=r"$\alpha$", ylabel=r"$\|F - \bar F\|/\|\bar F\|$ (test)",
-             title=f"trained vs linearised, slope {s['prediction_difference_slope']:.2f}")
-    ax_e.set(xlabel=r"$\alpha$", ylabel="test error", title="feature (small alpha) vs lazy (large alpha)")
+    ax_k.set(
+        xlabel=r"$\alpha$",
+        ylabel=r"$\|\Theta_t - \Theta_0\|_F/\|\Theta_0\|_F$",
+        title=f"slope {s['kernel_change_slope']:.2f}",
+    )
+    ax_d.set(
+        xlabel=r"$\alpha$",
+        ylabel=r"$\|F - \bar F\|/\|\bar F\|$ (test)",
+        title=f"trained vs linearised, slope {s['prediction_difference_slope']:.2f}",
+    )
+    ax_e.set(
+        xlabel=r"$\alpha$", ylabel="test error", title="feature (small alpha) vs lazy (large alpha)"
+    )
     ax_e.legend(fontsize=6)
     return fig

@@ -9,7 +9,9 @@ from lazyrich.sims.experiments import kumar2024_grokking
 
 EXPERIMENT = kumar2024_grokking
 NAME = "grokking"
-DESCRIPTION = "Train/test loss, eq. 6 terms, weight norm and NTK alignment of the grokking committee machine."
+DESCRIPTION = (
+    "Train/test loss, eq. 6 terms, weight norm and NTK alignment of the grokking committee machine."
+)
 PAPER = "Kumar, Bordelon, Gershman, Pehlevan (ICLR 2024), Fig. 1"
 
 
@@ -20,10 +22,13 @@ def plot(result) -> Figure:
     ax_loss, ax_terms, ax_norm = fig.subplots(1, 3)
     ax_loss.loglog(t, a["train_loss"], "--", color="C0", label="train")
     ax_loss.loglog(t, a["test_loss"], color="C0", label="test")
-    ax_loss.axhline(s["kernel_regression_test_mse"], color="C3", lw=0.8, label=r"$K_0$ regression (test)")
+    ax_loss.axhline(
+        s["kernel_regression_test_mse"], color="C3", lw=0.8, label=r"$K_0$ regression (test)"
+    )
     ax_loss.axhline(cfg.threshold, color="0.6", ls=":", lw=0.8)
-    ax_loss.set(xlabel="step (epoch)", ylabel="MSE",
-                title=f"grokking time {s['grokking_time']:g} steps")
+    ax_loss.set(
+        xlabel="step (epoch)", ylabel="MSE", title=f"grokking time {s['grokking_time']:g} steps"
+    )
     ax_loss.legend()
     for name, color in (("variance", "C1"), ("misalignment", "C2"), ("linear_power", "C4")):
         ax_terms.loglog(t, np.maximum(a[name], 1e-12), color=color, label=name.replace("_", " "))

@@ -24,14 +24,23 @@ def plot(result) -> Figure:
     ax_map.set_yticks(range(len(epsilons)), [f"{v:g}" for v in epsilons])
     for i, j in zip(*np.nonzero(a["censored"])):
         ax_map.text(i, j, ">", ha="center", va="center", color="w")
-    ax_map.set(xlabel=r"$\alpha$", ylabel=r"$\epsilon$",
-               title=rf"max(0, $t_{{test}} - t_{{train}}$); Spearman($\alpha$) = {s['spearman_alpha']:.2f}")
+    ax_map.set(
+        xlabel=r"$\alpha$",
+        ylabel=r"$\epsilon$",
+        title=rf"max(0, $t_{{test}} - t_{{train}}$); Spearman($\alpha$) = {s['spearman_alpha']:.2f}",
+    )
     fig.colorbar(image, ax=ax_map, label="steps")
-    shown = np.where(np.isfinite(amount), np.maximum(amount, 1.0), np.nan)  # 0 drawn at 1 on the log axis
+    shown = np.where(
+        np.isfinite(amount), np.maximum(amount, 1.0), np.nan
+    )  # 0 drawn at 1 on the log axis
     for j, eps in enumerate(epsilons):
         ax_alpha.plot(alphas, shown[:, j], "o-", label=rf"$\epsilon$={eps:g}")
-    ax_alpha.set(xscale="log", xlabel=r"$\alpha$", ylabel="grokking time (steps)",
-                 title=rf"Spearman($\epsilon$) = {s['spearman_epsilon']:.2f}")
+    ax_alpha.set(
+        xscale="log",
+        xlabel=r"$\alpha$",
+        ylabel="grokking time (steps)",
+        title=rf"Spearman($\epsilon$) = {s['spearman_epsilon']:.2f}",
+    )
     if np.any(shown > 1):
         ax_alpha.set_yscale("log")
     ax_alpha.legend()
@@ -44,6 +53,9 @@ def plot(result) -> Figure:
     ax_curves.set(xlabel="step", ylabel="MSE (dashed: train)", title=rf"$\epsilon$={epsilons[j]:g}")
     ax_curves.legend()
     cfg = result.config
-    fig.suptitle(f"D={cfg.input_dim}, P={cfg.num_train}, N={cfg.width}, eta={cfg.learning_rate0:g} N/alpha^2, "
-                 f"{cfg.num_steps} steps ('>' censored: lower bound)", fontsize=8)
+    fig.suptitle(
+        f"D={cfg.input_dim}, P={cfg.num_train}, N={cfg.width}, eta={cfg.learning_rate0:g} N/alpha^2, "
+        f"{cfg.num_steps} steps ('>' censored: lower bound)",
+        fontsize=8,
+    )
     return fig

@@ -8,7 +8,9 @@ from matplotlib.figure import Figure
 from lazyrich.sims.experiments import liu2024_rank_sweep
 
 NAME = "lowrank-rnn"
-DESCRIPTION = "RNN laziness measures against the rank of the initial recurrent weights (2AF, DMS, CXT)"
+DESCRIPTION = (
+    "RNN laziness measures against the rank of the initial recurrent weights (2AF, DMS, CXT)"
+)
 PAPER = "Liu, Baratin, Cornford, Mihalas, Shea-Brown, Lajoie (ICLR 2024), Fig. 1"
 EXPERIMENT = liu2024_rank_sweep
 
@@ -33,11 +35,22 @@ def plot(result) -> Figure:
                 ax.plot(ranks, seed_curve, color="C0", alpha=0.25, lw=0.7)
             mean = values.mean(axis=0)
             sd = values.std(axis=0)
-            ax.errorbar(ranks, mean, yerr=sd, color="C0", marker="o", ms=3, capsize=2, label="random rank r")
+            ax.errorbar(
+                ranks, mean, yerr=sd, color="C0", marker="o", ms=3, capsize=2, label="random rank r"
+            )
             if config.aligned:
                 al = arrays[f"aligned_{key}"][i]
-                ax.errorbar([ranks[0]], [al.mean()], yerr=[al.std()], color="C3", marker="*", ms=8,
-                            ls="none", capsize=2, label="aligned rank 1")
+                ax.errorbar(
+                    [ranks[0]],
+                    [al.mean()],
+                    yerr=[al.std()],
+                    color="C3",
+                    marker="*",
+                    ms=8,
+                    ls="none",
+                    capsize=2,
+                    label="aligned rank 1",
+                )
             ax.set_xscale("log")
             ax.set_xticks(ranks)
             ax.set_xticklabels([str(r) for r in ranks])
@@ -49,7 +62,11 @@ def plot(result) -> Figure:
                 ax.set_ylabel(label)
             s = result.summary[task]
             rho = s[f"{key}_spearman"]
-            ax.set_title(f"{task.upper()}: Spearman {rho:+.2f}" if np.isfinite(rho) else task.upper())
+            ax.set_title(
+                f"{task.upper()}: Spearman {rho:+.2f}" if np.isfinite(rho) else task.upper()
+            )
     axes[0, 0].legend(loc="best")
-    fig.suptitle(f"N = {config.width}, {config.num_seeds} seeds, {config.num_steps} SGD steps, g = {config.gain}")
+    fig.suptitle(
+        f"N = {config.width}, {config.num_seeds} seeds, {config.num_steps} SGD steps, g = {config.gain}"
+    )
     return fig

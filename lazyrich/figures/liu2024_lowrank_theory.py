@@ -9,7 +9,9 @@ from lazyrich import theory
 from lazyrich.sims.experiments import liu2024_linear_theory
 
 NAME = "lowrank-theory"
-DESCRIPTION = "Expected NTK alignment vs participation ratio of the initial weights: theory and simulation"
+DESCRIPTION = (
+    "Expected NTK alignment vs participation ratio of the initial weights: theory and simulation"
+)
 PAPER = "Liu, Baratin, Cornford, Mihalas, Shea-Brown, Lajoie (ICLR 2024), Theorem 1 / Fig. 3"
 EXPERIMENT = liu2024_linear_theory
 
@@ -21,19 +23,35 @@ def plot(result) -> Figure:
     grid = np.linspace(1.0, min(config.input_dim, config.hidden_dim), 200)
     fig = Figure(figsize=(7.5, 3.0))
     axes = fig.subplots(1, 2)
-    for ax, kernel, title in zip(axes, ("readout", "full"), ("readout-side NTK ($W^T W$)", "full NTK")):
+    for ax, kernel, title in zip(
+        axes, ("readout", "full"), ("readout-side NTK ($W^T W$)", "full NTK")
+    ):
         curve = np.asarray(theory.linear_rank_alignment(grid, config.input_dim, kernel=kernel))
         ax.plot(grid, curve, color="k", label="theory")
         sim = arrays[f"alignment_{kernel}"]
         mean, se = sim.mean(axis=1), sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
-        ax.errorbar(pr, mean, yerr=2 * se, color="C0", marker="o", ls="none", capsize=2,
-                    label="simulation (±2 s.e.)")
+        ax.errorbar(
+            pr,
+            mean,
+            yerr=2 * se,
+            color="C0",
+            marker="o",
+            ls="none",
+            capsize=2,
+            label="simulation (±2 s.e.)",
+        )
         for r, x, y in zip(config.ranks, pr, mean):
             ax.annotate(f"r={r}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
         al = arrays[f"aligned_alignment_{kernel}"].mean()
         ax.axhline(al, color="C3", ls=":", label=f"aligned rank 1 ({al:.2f})")
-        ax.set(xlabel="participation ratio of $W_0$", ylabel="NTK alignment $A(K_0, K_\\infty)$", title=title)
+        ax.set(
+            xlabel="participation ratio of $W_0$",
+            ylabel="NTK alignment $A(K_0, K_\\infty)$",
+            title=title,
+        )
     axes[0].legend(loc="center right")
-    fig.suptitle(f"d = {config.input_dim}, h = {config.hidden_dim}, σ = {config.init_scale:g}, "
-                 f"{config.num_teachers} teachers")
+    fig.suptitle(
+        f"d = {config.input_dim}, h = {config.hidden_dim}, σ = {config.init_scale:g}, "
+        f"{config.num_teachers} teachers"
+    )
     return fig

@@ -8,7 +8,9 @@ from matplotlib.figure import Figure
 from lazyrich.sims.experiments import sclocchi2023_phase_diagram as EXPERIMENT  # noqa: F401 (figure protocol)
 
 NAME = "sgd-phase-diagram"
-DESCRIPTION = "Test error heat map over (alpha, T) for SGD on an FC net; lazy/feature boundary and T_c marked"
+DESCRIPTION = (
+    "Test error heat map over (alpha, T) for SGD on an FC net; lazy/feature boundary and T_c marked"
+)
 PAPER = "Sclocchi, Geiger, Wyart (ICML 2023), Fig. 2"
 
 
@@ -25,21 +27,41 @@ def plot(result) -> Figure:
     fig.colorbar(image, ax=ax, label="test error")
     cfg = result.config
     if np.isfinite(dw).sum() >= 4 and np.nanmin(dw) < cfg.lazy_threshold < np.nanmax(dw):
-        ax.contour(la, lt, np.ma.masked_invalid(dw.T), levels=[cfg.lazy_threshold], colors="w",
-                   linestyles="--", linewidths=1.2)
+        ax.contour(
+            la,
+            lt,
+            np.ma.masked_invalid(dw.T),
+            levels=[cfg.lazy_threshold],
+            colors="w",
+            linestyles="--",
+            linewidths=1.2,
+        )
     t_c = np.asarray(a["t_c"])
     ok = np.isfinite(t_c)
     ax.plot(la[ok], np.log2(t_c[ok]), "r.-", label=r"$T_c(\alpha)$")
     ax.text(0.97, 0.05, "lazy", color="w", ha="right", transform=ax.transAxes)
     ax.text(0.03, 0.05, "feature", color="w", ha="left", transform=ax.transAxes)
-    ax.set(xlabel=r"$\log_2 \alpha$", ylabel=r"$\log_2 T$",
-           title=f"{cfg.data} parity, P={cfg.num_train}, FC {cfg.depth}x{cfg.width}")
+    ax.set(
+        xlabel=r"$\log_2 \alpha$",
+        ylabel=r"$\log_2 T$",
+        title=f"{cfg.data} parity, P={cfg.num_train}, FC {cfg.depth}x{cfg.width}",
+    )
     ax.legend(loc="upper left", fontsize=7)
     for i in range(len(alphas)):
-        ax2.loglog(temps, dw[i], "o-", ms=3, color=_cmap(i, len(alphas)), label=rf"$\alpha=2^{{{la[i]:.0f}}}$")
+        ax2.loglog(
+            temps,
+            dw[i],
+            "o-",
+            ms=3,
+            color=_cmap(i, len(alphas)),
+            label=rf"$\alpha=2^{{{la[i]:.0f}}}$",
+        )
     ax2.axhline(cfg.lazy_threshold, color="k", ls=":", lw=0.8)
-    ax2.set(xlabel="T", ylabel=r"$\|w - w_0\| / \|w_0\|$ at the stop", title="weight change (white dashes: "
-            f"{cfg.lazy_threshold:g})")
+    ax2.set(
+        xlabel="T",
+        ylabel=r"$\|w - w_0\| / \|w_0\|$ at the stop",
+        title=f"weight change (white dashes: {cfg.lazy_threshold:g})",
+    )
     ax2.legend(fontsize=6, ncol=2)
     return fig
 

@@ -23,18 +23,29 @@ def plot(result) -> Figure:
         ax_t.loglog(temps, a["mean_time"][i], "o-", ms=3, color=color)
         ax_e.semilogx(temps, a["mean_test_error"][i], "o-", ms=3, color=color)
     ax_w.axhline(s["threshold"], color="k", ls=":", lw=0.8)
-    ax_w.set(xlabel="T", ylabel=r"$\|\Delta w\|/\|w_0\|$",
-             title=rf"$\delta$={s['delta_fit']:.2f}, $\gamma$={s['gamma_fit']:.2f}")
+    ax_w.set(
+        xlabel="T",
+        ylabel=r"$\|\Delta w\|/\|w_0\|$",
+        title=rf"$\delta$={s['delta_fit']:.2f}, $\gamma$={s['gamma_fit']:.2f}",
+    )
     ax_w.legend(fontsize=7)
-    ax_t.set(xlabel="T", ylabel=r"$t^\star = \eta\,$steps", title=f"slope in T: {s['tstar_temperature_slope']:.2f}")
+    ax_t.set(
+        xlabel="T",
+        ylabel=r"$t^\star = \eta\,$steps",
+        title=f"slope in T: {s['tstar_temperature_slope']:.2f}",
+    )
     ax_e.set(xlabel="T", ylabel="test error", title=rf"$\alpha$ = {result.config.alpha:g} (lazy)")
     t_c = np.asarray(a["t_c"])
     ok = np.isfinite(t_c)
     ax_c.loglog(sizes[ok], t_c[ok], "ko", label=r"$T_c$ (crossing)")
     if ok.sum() >= 2:
         fit = np.polyfit(np.log(sizes[ok]), np.log(t_c[ok]), 1)
-        ax_c.loglog(sizes[ok], np.exp(np.polyval(fit, np.log(sizes[ok]))), "k--",
-                    label=rf"$a$={s['a_fit']:.2f} [{s['a_interval'][0]:.2f}, {s['a_interval'][1]:.2f}]")
+        ax_c.loglog(
+            sizes[ok],
+            np.exp(np.polyval(fit, np.log(sizes[ok]))),
+            "k--",
+            label=rf"$a$={s['a_fit']:.2f} [{s['a_interval'][0]:.2f}, {s['a_interval'][1]:.2f}]",
+        )
     ax_c.set(xlabel="P", ylabel=r"$T_c$", title=rf"$\gamma/\delta$ = {s['gamma_over_delta']:.2f}")
     ax_c.legend(fontsize=7)
     return fig

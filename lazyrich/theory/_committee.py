@@ -69,7 +69,9 @@ def _check_stats(w_bar, M):
     _checks.check_ndim("w_bar", w_bar, 1)
     _checks.check_square("M", M)
     if M.shape[0] != w_bar.shape[0]:
-        raise ValueError(f"`M` must be ({w_bar.shape[0]}, {w_bar.shape[0]}) to match `w_bar`, got {M.shape}.")
+        raise ValueError(
+            f"`M` must be ({w_bar.shape[0]}, {w_bar.shape[0]}) to match `w_bar`, got {M.shape}."
+        )
 
 
 def committee_statistics(w: jax.Array) -> CommitteeStatistics:
@@ -187,7 +189,9 @@ def committee_test_loss_terms(w_bar, M, teacher, *, alpha, epsilon, w_bar0=None,
     _check_stats(w_bar, M)
     _checks.check_ndim("teacher", teacher, 1)
     if (w_bar0 is None) != (M0 is None):
-        raise ValueError("`w_bar0` and `M0` must be given together (centred predictor) or both omitted.")
+        raise ValueError(
+            "`w_bar0` and `M0` must be given together (centred predictor) or both omitted."
+        )
     if w_bar0 is not None:
         w_bar, M = w_bar - w_bar0, M - M0
     D = w_bar.shape[0]
@@ -201,9 +205,13 @@ def committee_test_loss_terms(w_bar, M, teacher, *, alpha, epsilon, w_bar0=None,
 def _segments(save_steps) -> np.ndarray:
     steps = np.asarray(save_steps)
     if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
-        raise ValueError(f"`save_steps` must be a non-empty 1-D sequence of integers, got {save_steps!r}.")
+        raise ValueError(
+            f"`save_steps` must be a non-empty 1-D sequence of integers, got {save_steps!r}."
+        )
     if steps[0] < 0 or np.any(np.diff(steps) <= 0):
-        raise ValueError(f"`save_steps` must be non-negative and strictly increasing, got {steps.tolist()[:8]}...")
+        raise ValueError(
+            f"`save_steps` must be non-negative and strictly increasing, got {steps.tolist()[:8]}..."
+        )
     return np.diff(np.concatenate([[0], steps])).astype(np.int32)
 
 
@@ -251,10 +259,16 @@ def committee_gd(
     segments = jnp.asarray(_segments(save_steps))
     observe = observe if observe is not None else (lambda w_bar, M: (w_bar, M))
     dtype = x.dtype
-    alpha, epsilon, learning_rate0 = (jnp.asarray(v, dtype) for v in (alpha, epsilon, learning_rate0))
+    alpha, epsilon, learning_rate0 = (
+        jnp.asarray(v, dtype) for v in (alpha, epsilon, learning_rate0)
+    )
     kappa = 2.0 * learning_rate0 / alpha
     num_points = x.shape[0]
-    f0 = committee_output(x, w_bar0, M0, alpha=alpha, epsilon=epsilon) if centered else jnp.zeros_like(y)
+    f0 = (
+        committee_output(x, w_bar0, M0, alpha=alpha, epsilon=epsilon)
+        if centered
+        else jnp.zeros_like(y)
+    )
 
     def step(_, state):
         w_bar, M = state

@@ -46,7 +46,9 @@ __all__ = [
 Kernel = Literal["readout", "full"]
 
 
-def linear_kernel_matrix(w_in: jax.Array, w_out: jax.Array, *, kernel: Kernel = "readout") -> jax.Array:
+def linear_kernel_matrix(
+    w_in: jax.Array, w_out: jax.Array, *, kernel: Kernel = "readout"
+) -> jax.Array:
     """The matrix M of the bilinear NTK :math:`K(x, x') = x^\\top M x'` of :math:`f(x) = w^\\top W x`.
 
     Args:
@@ -65,8 +67,10 @@ def linear_kernel_matrix(w_in: jax.Array, w_out: jax.Array, *, kernel: Kernel = 
     _checks.check_ndim("w_out", w_out, 1)
     _checks.check_choice("kernel", kernel, ("readout", "full"))
     if w_out.shape[0] != w_in.shape[0]:
-        raise ValueError(f"`w_out` must have shape ({w_in.shape[0]},) to match `w_in` {w_in.shape}, got "
-                         f"{w_out.shape}.")
+        raise ValueError(
+            f"`w_out` must have shape ({w_in.shape[0]},) to match `w_in` {w_in.shape}, got "
+            f"{w_out.shape}."
+        )
     m = w_in.T @ w_in
     if kernel == "full":
         m = m + jnp.sum(w_out * w_out) * jnp.eye(w_in.shape[1], dtype=m.dtype)
@@ -92,7 +96,9 @@ def linear_rank_alignment_endpoint(
     """
     _checks.check_ndim("teacher", teacher, 1)
     if teacher.shape[0] != jnp.shape(w_in0)[-1]:
-        raise ValueError(f"`teacher` must have shape ({jnp.shape(w_in0)[-1]},), got {teacher.shape}.")
+        raise ValueError(
+            f"`teacher` must have shape ({jnp.shape(w_in0)[-1]},), got {teacher.shape}."
+        )
     m0 = linear_kernel_matrix(w_in0, w_out0, kernel=kernel)
     norm = jnp.sqrt(jnp.sum(teacher * teacher))
     b = teacher / norm
@@ -102,7 +108,9 @@ def linear_rank_alignment_endpoint(
     return kernel_alignment(m0, m_inf)
 
 
-def linear_rank_alignment(participation_ratio, input_dim: int, *, kernel: Kernel = "readout") -> jax.Array:
+def linear_rank_alignment(
+    participation_ratio, input_dim: int, *, kernel: Kernel = "readout"
+) -> jax.Array:
     """Expected NTK alignment over uniformly random teacher directions at small initialisation.
 
     ``sqrt(PR) / d`` (readout) or ``(d+1)^2 / (d sqrt(d+3) sqrt(d+2+1/PR))`` (full); see the module docstring.

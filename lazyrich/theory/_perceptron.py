@@ -41,7 +41,9 @@ def _check_chi(chi):
         return
     _checks.check_finite("chi", chi)
     if not bool(jnp.all(jnp.asarray(chi) > -1)):
-        raise ValueError(f"`chi` must be > -1 (a normalisable density near the boundary), got {chi!r}.")
+        raise ValueError(
+            f"`chi` must be > -1 (a normalisable density near the boundary), got {chi!r}."
+        )
 
 
 def perceptron_norm_exponent(chi):
@@ -118,7 +120,9 @@ def depleted_sign_density(x1, *, chi):
     a = jnp.asarray((chi + 1.0) / 2.0, dtype)
     log_norm = a * jnp.log(jnp.asarray(2.0, dtype)) + gammaln(a)
     abs_x = jnp.abs(x1)
-    log_power = jnp.where(abs_x > 0, jnp.asarray(chi, dtype) * jnp.log(jnp.where(abs_x > 0, abs_x, 1.0)), 0.0)
+    log_power = jnp.where(
+        abs_x > 0, jnp.asarray(chi, dtype) * jnp.log(jnp.where(abs_x > 0, abs_x, 1.0)), 0.0
+    )
     density = jnp.exp(log_power - 0.5 * x1**2 - log_norm)
     # |x1|^chi at x1 = 0: 0 for chi > 0, 1 for chi = 0, +inf for -1 < chi < 0.
     at_zero = jnp.where(jnp.asarray(chi) > 0, 0.0, jnp.where(jnp.asarray(chi) == 0, 1.0, jnp.inf))

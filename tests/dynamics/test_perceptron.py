@@ -11,15 +11,21 @@ from lazyrich.sims import datasets
 
 def _data(dtype="float32", num_points=32, dim=4, chi=1.0, seed=0):
     with jax.enable_x64(dtype == "float64"):
-        return datasets.depleted_sign(jax.random.key(seed), num_points=num_points, input_dim=dim, chi=chi)
+        return datasets.depleted_sign(
+            jax.random.key(seed), num_points=num_points, input_dim=dim, chi=chi
+        )
 
 
-@pytest.mark.parametrize("dtype", ["float64"])  # float32 dtype preservation: test_homogeneous_in_temperature
+@pytest.mark.parametrize(
+    "dtype", ["float64"]
+)  # float32 dtype preservation: test_homogeneous_in_temperature
 def test_full_batch_events_equal_gradient_descent(dtype):
     # B = P: every step is effective and holds all unfit points, so both simulators are deterministic GD.
     with jax.enable_x64(dtype == "float64"):
         x, y = _data(dtype)
-        kw = dict(temperature=0.25, alpha=1e3, batch_size=32, max_steps=10_000, key=jax.random.key(1))
+        kw = dict(
+            temperature=0.25, alpha=1e3, batch_size=32, max_steps=10_000, key=jax.random.key(1)
+        )
         a = dynamics.train_perceptron(x, y, method="events", **kw)
         b = dynamics.train_perceptron(x, y, method="steps", **kw)
         assert a.delta_w.dtype == jnp.dtype(dtype)
@@ -39,12 +45,24 @@ def test_events_and_steps_sample_the_same_process():
     keys = jax.random.split(jax.random.key(5), 256)
 
     def law(method):
-        run = jax.vmap(lambda k: dynamics.train_perceptron(
-            x, y, temperature=1.0, alpha=1e4, batch_size=2, max_steps=10**6, key=k, method=method))
+        run = jax.vmap(
+            lambda k: dynamics.train_perceptron(
+                x,
+                y,
+                temperature=1.0,
+                alpha=1e4,
+                batch_size=2,
+                max_steps=10**6,
+                key=k,
+                method=method,
+            )
+        )
         state = jax.jit(run)(keys)
         assert np.all(np.asarray(state.status) == 0)
-        return (np.log(np.asarray(jnp.linalg.norm(state.delta_w, axis=1))),
-                np.log(np.asarray(state.step, float)))
+        return (
+            np.log(np.asarray(jnp.linalg.norm(state.delta_w, axis=1))),
+            np.log(np.asarray(state.step, float)),
+        )
 
     (norm_e, step_e), (norm_s, step_s) = law("events"), law("steps")
     for a, b in ((norm_e, norm_s), (step_e, step_s)):
@@ -56,8 +74,19 @@ def test_homogeneous_in_temperature():
     # With a vanishing margin the trajectory of delta_w / T does not depend on T (delta = 1 exactly): doubling T
     # doubles delta_w bit for bit (powers of two are exact) and leaves the step count unchanged.
     x, y = _data()
-    run = jax.jit(jax.vmap(lambda t: dynamics.train_perceptron(
-        x, y, temperature=t, alpha=1e12, batch_size=2, max_steps=10**6, key=jax.random.key(2))))
+    run = jax.jit(
+        jax.vmap(
+            lambda t: dynamics.train_perceptron(
+                x,
+                y,
+                temperature=t,
+                alpha=1e12,
+                batch_size=2,
+                max_steps=10**6,
+                key=jax.random.key(2),
+            )
+        )
+    )
     state = run(jnp.array([0.5, 1.0, 2.0]))
     assert state.delta_w.dtype == jnp.float32 and state.step.dtype == jnp.int32
     np.testing.assert_array_equal(state.delta_w[1], 2 * state.delta_w[0])
@@ -83,8 +112,11 @@ def test_chunking_and_determinism():
 
 def test_step_cap_and_zero_temperature():
     x, y = _data()
-    run = jax.jit(lambda t: dynamics.train_perceptron(x, y, temperature=t, alpha=1e4, batch_size=2, max_steps=3,
-                                                      key=jax.random.key(0)))
+    run = jax.jit(
+        lambda t: dynamics.train_perceptron(
+            x, y, temperature=t, alpha=1e4, batch_size=2, max_steps=3, key=jax.random.key(0)
+        )
+    )
     capped = run(1.0)
     assert int(capped.status) == 1 and int(capped.step) == 3 and int(capped.num_unfit) > 0
     frozen = run(0.0)
@@ -98,7 +130,9 @@ def test_traced_hyperparameters_compile_once():
 
     def one(t, a, k):
         traces.append(None)
-        return dynamics.train_perceptron(x, y, temperature=t, alpha=a, batch_size=2, max_steps=10**5, key=k)
+        return dynamics.train_perceptron(
+            x, y, temperature=t, alpha=a, batch_size=2, max_steps=10**5, key=k
+        )
 
     run = jax.jit(jax.vmap(one))
     keys = jax.random.split(jax.random.key(0), 2)
@@ -121,7 +155,9 @@ def test_traced_hyperparameters_compile_once():
 )
 def test_bad_input(change, match):
     x, y = _data()
-    kw = dict(temperature=1.0, alpha=1.0, batch_size=2, max_steps=10, key=jax.random.key(0)) | change
+    kw = (
+        dict(temperature=1.0, alpha=1.0, batch_size=2, max_steps=10, key=jax.random.key(0)) | change
+    )
     with pytest.raises(ValueError, match=match):
         dynamics.train_perceptron(x, y, **kw)
 

@@ -23,10 +23,14 @@ def test_forward_matches_explicit_loop(getkey):
     h = np.zeros((x.shape[0], 12), np.float32)
     outs = []
     for t in range(x.shape[1]):
-        u = (1 - leak) * h + leak * (np.asarray(x[:, t]) @ np.asarray(p["w_x"]).T + h @ np.asarray(p["w_h"]).T)
+        u = (1 - leak) * h + leak * (
+            np.asarray(x[:, t]) @ np.asarray(p["w_x"]).T + h @ np.asarray(p["w_h"]).T
+        )
         h = np.maximum(u, 0)
         outs.append(h @ np.asarray(p["w_y"]).T)
-    np.testing.assert_allclose(dynamics.rnn_apply(p, x, leak=leak), np.stack(outs, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        dynamics.rnn_apply(p, x, leak=leak), np.stack(outs, 1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_nnx_module_equals_pure_function():
@@ -44,9 +48,13 @@ def test_tangent_kernel_equals_direct_jacobian(getkey, dtype):
         leak = 0.7
 
         def flat(w_h):
-            return dynamics.rnn_apply(dict(p, w_h=w_h), jnp.concatenate([x, x2]), leak=leak).reshape(-1)
+            return dynamics.rnn_apply(
+                dict(p, w_h=w_h), jnp.concatenate([x, x2]), leak=leak
+            ).reshape(-1)
 
-        jac = jax.jacrev(flat)(p["w_h"]).reshape(-1, 64)  # rows (trial, step, output), trials of x then x2
+        jac = jax.jacrev(flat)(p["w_h"]).reshape(
+            -1, 64
+        )  # rows (trial, step, output), trials of x then x2
         direct = jac @ jac.T
         k12 = dynamics.recurrent_tangent_kernel(p, x, x2, leak=leak)
         k11 = dynamics.recurrent_tangent_kernel(p, x, leak=leak, batch_size=1)
@@ -62,11 +70,16 @@ def test_train_rnn_reproducible_and_learns(getkey):
 
     def batch_fn(k):
         x = jax.random.normal(k, (16, 5, 3))
-        labels = jnp.where(jnp.arange(5) == 4, (x[:, :, 0].sum(1) > 0).astype(jnp.int32)[:, None] + 1, 0)
+        labels = jnp.where(
+            jnp.arange(5) == 4, (x[:, :, 0].sum(1) > 0).astype(jnp.int32)[:, None] + 1, 0
+        )
         return x, labels, jnp.ones((16, 5))
 
-    train = jax.jit(lambda p, k: dynamics.train_rnn(p, batch_fn, key=k, num_steps=150, learning_rate=0.02,
-                                                    optimizer="adam"))
+    train = jax.jit(
+        lambda p, k: dynamics.train_rnn(
+            p, batch_fn, key=k, num_steps=150, learning_rate=0.02, optimizer="adam"
+        )
+    )
     a, b = train(p, key), train(p, key)
     np.testing.assert_array_equal(a.params["w_h"], b.params["w_h"])
     assert a.loss.shape == (150,)
@@ -80,8 +93,9 @@ def test_measures_identities(getkey):
     q = dict(p, w_h=p["w_h"] + 1.0)
     np.testing.assert_allclose(dynamics.weight_change(p["w_h"], q["w_h"]), 12.0, rtol=1e-6)
     # Scaling W_y by c scales K by c^2 and leaves the alignment at 1.
-    np.testing.assert_allclose(dynamics.recurrent_kernel_alignment(p, dict(p, w_y=3 * p["w_y"]), x), 1.0,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        dynamics.recurrent_kernel_alignment(p, dict(p, w_y=3 * p["w_y"]), x), 1.0, rtol=1e-5
+    )
 
 
 def test_bad_shapes(getkey):
@@ -104,7 +118,9 @@ def test_tangent_kernel_equals_empirical_ntk_wrt_w_h(getkey):
     def apply_fn(params, xs):  # one example = one trial; outputs (T * O) per trial
         return dynamics.rnn_apply(params, xs).reshape(xs.shape[0], -1)
 
-    k = dynamics.empirical_ntk(apply_fn, p, x, trace_outputs=False, wrt={"w_x": False, "w_h": True, "w_y": False})
+    k = dynamics.empirical_ntk(
+        apply_fn, p, x, trace_outputs=False, wrt={"w_x": False, "w_h": True, "w_y": False}
+    )
     n, _, o, _ = k.shape
     k = jnp.transpose(k, (0, 2, 1, 3)).reshape(n * o, n * o)
     ours = dynamics.recurrent_tangent_kernel(p, x)

@@ -17,8 +17,13 @@ def test_low_rank_has_exact_rank_and_norm(getkey, dtype, norm):
         key = getkey()
         w_gauss = dynamics.gaussian_connectivity(key, N, gain=1.5, dtype=jnp.dtype(dtype))
         ranks = jnp.arange(1, N + 1)
-        ws = jax.jit(jax.vmap(lambda r: dynamics.low_rank_connectivity(
-            key, N, r, gain=1.5, norm=norm, dtype=jnp.dtype(dtype))))(ranks)
+        ws = jax.jit(
+            jax.vmap(
+                lambda r: dynamics.low_rank_connectivity(
+                    key, N, r, gain=1.5, norm=norm, dtype=jnp.dtype(dtype)
+                )
+            )
+        )(ranks)
         assert ws.dtype == jnp.dtype(dtype)
         s = np.linalg.svd(np.asarray(ws, np.float64), compute_uv=False)  # (N ranks, N)
         # Rank = number of singular values above the dtype's SVD noise floor (eps * sigma_max * N).
@@ -52,8 +57,12 @@ def test_rank_functionals_closed_forms():
     np.testing.assert_allclose(dynamics.eigenvalue_ratio_rank(one), 1.0 / N, rtol=1e-3)
     d = jnp.diag(jnp.asarray([1.0, 2.0, 3.0, 4.0]))
     p = np.array([1, 2, 3, 4]) / 10
-    np.testing.assert_allclose(dynamics.connectivity_rank(d), np.exp(-(p * np.log(p)).sum()), rtol=1e-5)
-    np.testing.assert_allclose(dynamics.connectivity_rank(d, method="participation_ratio"), 30**2 / 354, rtol=1e-5)
+    np.testing.assert_allclose(
+        dynamics.connectivity_rank(d), np.exp(-(p * np.log(p)).sum()), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        dynamics.connectivity_rank(d, method="participation_ratio"), 30**2 / 354, rtol=1e-5
+    )
     np.testing.assert_allclose(dynamics.connectivity_rank(d, method="stable"), 30 / 16, rtol=1e-5)
     np.testing.assert_allclose(dynamics.eigenvalue_ratio_rank(d), 10 / 16, rtol=1e-5)
 
@@ -69,9 +78,14 @@ def test_dale_signs_balance_and_norm(getkey):
 
 def test_rescale_aligned_and_shuffle(getkey):
     w = jax.random.normal(getkey(), (N, N))
-    np.testing.assert_allclose(jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0)), 3.0, rtol=1e-5)
     np.testing.assert_allclose(
-        jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0, norm="spec"), 2), 3.0, rtol=1e-4)
+        jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0)), 3.0, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0, norm="spec"), 2),
+        3.0,
+        rtol=1e-4,
+    )
     a = dynamics.aligned_rank_one_connectivity(w, target_norm=2.0)
     u, s, vt = np.linalg.svd(np.asarray(w))
     np.testing.assert_allclose(np.asarray(a), 2.0 * np.outer(u[:, 0], vt[0]), atol=1e-5)
@@ -100,7 +114,9 @@ def test_bad_input(getkey):
     with pytest.raises(ValueError, match="`w_h` must have shape"):
         dynamics.init_rnn_params(key, input_dim=3, width=N, output_dim=3, w_h=jnp.eye(N + 1))
     with pytest.raises(ValueError, match="`w_h` must be finite"):
-        dynamics.init_rnn_params(key, input_dim=3, width=2, output_dim=3, w_h=jnp.array([[1.0, jnp.inf], [0, 1]]))
+        dynamics.init_rnn_params(
+            key, input_dim=3, width=2, output_dim=3, w_h=jnp.array([[1.0, jnp.inf], [0, 1]])
+        )
     with pytest.raises(ValueError, match="`excitatory_fraction`"):
         dynamics.dale_connectivity(key, N, excitatory_fraction=1.0)
     with pytest.raises(TypeError, match="`key`"):

@@ -25,7 +25,7 @@ def test_exact_constants():
     # E[gelu(z)^2] by independent trapezoid quadrature on a fine grid.
     z = np.linspace(-12, 12, 20_001)
     gelu = 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
-    ref = np.trapezoid(gelu**2 * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi), z)
+    ref = np.trapezoid(gelu**2 * np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi), z)
     assert dy.second_moment("gelu") == pytest.approx(ref, rel=1e-8)
     with pytest.raises(ValueError, match="`activation`"):
         dy.normalized_activation("swish")
@@ -35,7 +35,9 @@ def test_mlp_parameterizations_and_nnx_twin(getkey):
     x = jax.random.normal(getkey(), (5, 7))
     key = getkey()
     f_mf, params = dy.bias_free_mlp(input_dim=7, width=16, depth=2, key=key)
-    f_ntk, params_ntk = dy.bias_free_mlp(input_dim=7, width=16, depth=2, key=key, parameterization="ntk")
+    f_ntk, params_ntk = dy.bias_free_mlp(
+        input_dim=7, width=16, depth=2, key=key, parameterization="ntk"
+    )
     assert sorted(params) == ["layer00", "layer01", "layer02"]
     assert f_mf(params, x).shape == (5,)
     # Same weights: the mean-field readout is the NTK readout divided by sqrt(h).
@@ -67,14 +69,18 @@ def test_centering_and_scaled_losses(getkey):
     # Sclocchi hinge: max(0, 1 - y F)/alpha = mean(0.5, 0, 2)/alpha.
     assert float(dy.scaled_loss("hinge", out, y, alpha=2.0)) == pytest.approx(2.5 / 3 / 2)
     assert float(dy.scaled_loss("mse", out, y, alpha=2.0, loss_power=2)) == pytest.approx(
-        (0.125 + 0.5 + 2.0) / 3 / 4)
-    assert float(dy.scaled_loss("cross_entropy", jnp.zeros(1), jnp.ones(1), alpha=1.0)) == pytest.approx(
-        math.log(2.0))
+        (0.125 + 0.5 + 2.0) / 3 / 4
+    )
+    assert float(
+        dy.scaled_loss("cross_entropy", jnp.zeros(1), jnp.ones(1), alpha=1.0)
+    ) == pytest.approx(math.log(2.0))
 
 
 def test_temperature_conventions():
     assert dy.temperature(0.5, 16, 128) == pytest.approx(0.5 / 2048)
-    assert dy.temperature(0.5, 16, 128, alpha=4.0, convention="geiger2021") == pytest.approx(0.5 / 8192)
+    assert dy.temperature(0.5, 16, 128, alpha=4.0, convention="geiger2021") == pytest.approx(
+        0.5 / 8192
+    )
     assert dy.learning_rate_for_temperature(dy.temperature(0.3, 4, 8), 4, 8) == pytest.approx(0.3)
     with pytest.raises(ValueError, match="`alpha`"):
         dy.temperature(0.5, 16, 128, convention="geiger2021")

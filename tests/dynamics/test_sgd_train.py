@@ -23,8 +23,17 @@ def _data(seed=0):
 X, Y, XT, YT = _data()
 APPLY = dy.bias_free_mlp_apply_fn(input_dim=D, width=H, depth=2)
 PARAMS0 = dy.bias_free_mlp_init(input_dim=D, width=H, depth=2, key=jax.random.key(0))
-BASE = dy.TrainConfig(method="sgd", batch_size=4, width=H, max_steps=2048, check_every=8, num_saves=8,
-                      alpha=32.0, learning_rate=4 * H * 2.0**-6, temperature=2.0**-6)
+BASE = dy.TrainConfig(
+    method="sgd",
+    batch_size=4,
+    width=H,
+    max_steps=2048,
+    check_every=8,
+    num_saves=8,
+    alpha=32.0,
+    learning_rate=4 * H * 2.0**-6,
+    temperature=2.0**-6,
+)
 
 
 def _run(config, key, **kwargs):
@@ -67,8 +76,12 @@ def test_bad_labels_and_configs_raise():
 def test_status_codes_fit_cap_and_divergence_without_exceptions():
     configs = [
         BASE,  # fits
-        dataclasses.replace(BASE, alpha=2.0**-6, max_steps=16, check_every=8),  # cannot fit in 16 steps
-        dataclasses.replace(BASE, alpha=1.0, learning_rate=1e7, temperature=1e7 / (4 * H)),  # explodes
+        dataclasses.replace(
+            BASE, alpha=2.0**-6, max_steps=16, check_every=8
+        ),  # cannot fit in 16 steps
+        dataclasses.replace(
+            BASE, alpha=1.0, learning_rate=1e7, temperature=1e7 / (4 * H)
+        ),  # explodes
     ]
     results = [jax.jit(lambda k, c=c: _run(c, k))(jax.random.key(1)) for c in configs]
     assert [int(r.status) for r in results] == [dy.STATUS_OK, dy.STATUS_CAP, dy.STATUS_DIVERGED]
@@ -90,10 +103,13 @@ def test_same_key_bit_identical_and_independent_of_save_grid():
     for leaf_a, leaf_b, leaf_c in zip(*(jax.tree.leaves(r.params) for r in (a, b, c))):
         np.testing.assert_array_equal(leaf_a, leaf_b)
         np.testing.assert_array_equal(leaf_a, leaf_c)
-    assert int(a.num_steps) == int(c.num_steps) and float(a.final("test_error")) == float(c.final("test_error"))
+    assert int(a.num_steps) == int(c.num_steps) and float(a.final("test_error")) == float(
+        c.final("test_error")
+    )
     other = jax.jit(lambda k: _run(BASE, k))(jax.random.key(8))
     assert int(other.num_steps) != int(a.num_steps) or float(other.final("weight_change")) != float(
-        a.final("weight_change"))
+        a.final("weight_change")
+    )
 
 
 def test_sweep_over_traced_hyperparameters_compiles_once():
@@ -105,17 +121,26 @@ def test_sweep_over_traced_hyperparameters_compiles_once():
 
     @jax.jit
     def sweep(config, keys):
-        return jax.vmap(lambda c, k: dy.train(counted_apply, PARAMS0, X, Y, key=k, config=c).status)(config, keys)
+        return jax.vmap(
+            lambda c, k: dy.train(counted_apply, PARAMS0, X, Y, key=k, config=c).status
+        )(config, keys)
 
     def grid(alphas, temps, lrs):
-        return dataclasses.replace(BASE, max_steps=64, alpha=jnp.asarray(alphas, jnp.float32),
-                                   temperature=jnp.asarray(temps, jnp.float32),
-                                   learning_rate=jnp.asarray(lrs, jnp.float32))
+        return dataclasses.replace(
+            BASE,
+            max_steps=64,
+            alpha=jnp.asarray(alphas, jnp.float32),
+            temperature=jnp.asarray(temps, jnp.float32),
+            learning_rate=jnp.asarray(lrs, jnp.float32),
+        )
 
     keys = jax.random.split(jax.random.key(0), 4)
     sweep(grid([1, 2, 4, 8], [0.1, 0.2, 0.3, 0.4], [1, 2, 3, 4]), keys)
     first = len(traces)
-    sweep(grid([16, 32, 64, 128], [1, 2, 3, 4], [0.5, 0.5, 0.1, 0.1]), jax.random.split(jax.random.key(1), 4))
+    sweep(
+        grid([16, 32, 64, 128], [1, 2, 3, 4], [0.5, 0.5, 0.1, 0.1]),
+        jax.random.split(jax.random.key(1), 4),
+    )
     assert first > 0 and len(traces) == first, "a new hyper-parameter grid retraced the sweep"
 
 
@@ -125,20 +150,36 @@ def test_lazy_limit_matches_kernel_gradient_flow_and_linearisation():
     and the trained network approaches its linearisation as 1/alpha."""
     from lazyrich.theory import mse_gradient_flow
 
-    apply_fn = dy.bias_free_mlp_apply_fn(input_dim=D, width=64, depth=2, activation="gelu", parameterization="ntk")
-    params0 = dy.bias_free_mlp_init(input_dim=D, width=64, depth=2, key=jax.random.key(3), dtype=jnp.float64)
+    apply_fn = dy.bias_free_mlp_apply_fn(
+        input_dim=D, width=64, depth=2, activation="gelu", parameterization="ntk"
+    )
+    params0 = dy.bias_free_mlp_init(
+        input_dim=D, width=64, depth=2, key=jax.random.key(3), dtype=jnp.float64
+    )
     x, y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
     lr, steps = 0.05, 400
-    cfg = dy.TrainConfig(method="gd", loss="mse", loss_power=2, max_steps=steps, check_every=steps, num_saves=1,
-                         stop="none", learning_rate=lr)
+    cfg = dy.TrainConfig(
+        method="gd",
+        loss="mse",
+        loss_power=2,
+        max_steps=steps,
+        check_every=steps,
+        num_saves=1,
+        stop="none",
+        learning_rate=lr,
+    )
     k0 = dy.empirical_ntk(lambda p, z: apply_fn(p, z)[:, None], params0, x)
     f_kernel, _ = mse_gradient_flow(k0, y, steps, learning_rate=lr)
     # Euler vs exact flow: |(1 - lr l/P)^n - exp(-lr n l/P)| <= n (lr l/P)^2 / 2 with lr*l_max/P ~ 5e-3.
-    run = jax.jit(lambda c, f: dy.train(f, params0, x, y, key=jax.random.key(0), config=c).train_outputs,
-                  static_argnums=1)
+    run = jax.jit(
+        lambda c, f: dy.train(f, params0, x, y, key=jax.random.key(0), config=c).train_outputs,
+        static_argnums=1,
+    )
     gaps, lin_gaps = [], []
     lin_fn = dy.linearize(apply_fn, params0)
-    f_lin = run(dataclasses.replace(cfg, alpha=1.0), lin_fn)  # the linear model does not depend on alpha
+    f_lin = run(
+        dataclasses.replace(cfg, alpha=1.0), lin_fn
+    )  # the linear model does not depend on alpha
     assert float(jnp.max(jnp.abs(f_lin - f_kernel))) < 0.02
     for alpha in (10.0, 40.0, 160.0):
         f_net = run(dataclasses.replace(cfg, alpha=alpha), apply_fn)
@@ -166,9 +207,17 @@ def test_same_temperature_same_statistics_and_langevin_agrees():
 
     def stats(method, batch, temps):
         temps = jnp.asarray(temps, jnp.float32)
-        cfg = dataclasses.replace(BASE, method=method, batch_size=batch, alpha=jnp.full_like(temps, 8.0),
-                                  temperature=temps,
-                                  learning_rate=temps * batch * H, max_steps=8192, check_every=4, num_saves=2)
+        cfg = dataclasses.replace(
+            BASE,
+            method=method,
+            batch_size=batch,
+            alpha=jnp.full_like(temps, 8.0),
+            temperature=temps,
+            learning_rate=temps * batch * H,
+            max_steps=8192,
+            check_every=4,
+            num_saves=2,
+        )
         grid = jax.vmap(lambda c: jax.vmap(lambda k: _run(c, k))(keys))
         out = jax.jit(grid)(cfg)
         assert bool(jnp.all(out.status == 0))
@@ -177,8 +226,11 @@ def test_same_temperature_same_statistics_and_langevin_agrees():
     def welch(a, b):
         return (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
 
-    (w2, t2), (w8, t8), (wl, tl) = stats("sgd", 2, [temp, 8 * temp]), stats("sgd", 8, [temp]), stats(
-        "langevin", 2, [temp])
+    (w2, t2), (w8, t8), (wl, tl) = (
+        stats("sgd", 2, [temp, 8 * temp]),
+        stats("sgd", 8, [temp]),
+        stats("langevin", 2, [temp]),
+    )
     for obs2, obs8, obsl in ((w2, w8, wl), (t2, t8, tl)):
         assert abs(welch(obs2[0], obs8[0])) < 4.0
         hot_effect = obs2[1].mean() - obs2[0].mean()
@@ -195,10 +247,14 @@ def test_langevin_one_step_covariance_matches_minibatch_sgd():
 
     def one(method):
         c = dataclasses.replace(cfg, method=method)
-        res = jax.jit(jax.vmap(lambda k: dy.train(APPLY, PARAMS0, X, Y, key=k, config=c).params))(keys)
+        res = jax.jit(jax.vmap(lambda k: dy.train(APPLY, PARAMS0, X, Y, key=k, config=c).params))(
+            keys
+        )
         return np.asarray(jax.vmap(lambda p: APPLY(p, probe))(res))
 
     sgd, lang = one("sgd"), one("langevin")
     sd = sgd.std(0)
-    np.testing.assert_allclose(lang.mean(0), sgd.mean(0), atol=float(5 * sd.max() / np.sqrt(4000)) + 1e-7)
+    np.testing.assert_allclose(
+        lang.mean(0), sgd.mean(0), atol=float(5 * sd.max() / np.sqrt(4000)) + 1e-7
+    )
     np.testing.assert_allclose(lang.std(0), sd, rtol=0.1)

@@ -9,9 +9,19 @@ import lazyrich.figures
 
 def test_dmft_vs_width_figure(tmp_path):
     plan = lazyrich.figures.prepare(
-        "dmft-vs-width", quick=True,
-        overrides=dict(widths="50,200", num_repeats=2, num_times=5, num_samples=2000, deep_widths="50,200",
-                       deep_num_times=4, deep_num_samples=64, deep_response_samples=16, deep_depth=2),
+        "dmft-vs-width",
+        quick=True,
+        overrides=dict(
+            widths="50,200",
+            num_repeats=2,
+            num_times=5,
+            num_samples=2000,
+            deep_widths="50,200",
+            deep_num_times=4,
+            deep_num_samples=64,
+            deep_response_samples=16,
+            deep_depth=2,
+        ),
     )
     paths = lazyrich.figures.make(plan, tmp_path, progress=False)
     assert all(p.exists() for p in paths.values())
@@ -23,8 +33,11 @@ def test_dmft_vs_width_figure(tmp_path):
 
 
 def test_dmft_richness_figure(tmp_path):
-    plan = lazyrich.figures.prepare("dmft-richness", quick=True,
-                                    overrides=dict(gamma0s="0.5,2", num_times=7, net_width=100, depth=2))
+    plan = lazyrich.figures.prepare(
+        "dmft-richness",
+        quick=True,
+        overrides=dict(gamma0s="0.5,2", num_times=7, net_width=100, depth=2),
+    )
     paths = lazyrich.figures.make(plan, tmp_path, progress=False)
     summary = json.loads(paths["json"].read_text())["summary"]
     assert set(summary["final_loss"]) == {"full", "gia", "static", "network"}
@@ -36,5 +49,7 @@ def test_dmft_richness_figure(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["dmft-vs-width", "dmft-richness"])
 def test_quick_figures(tmp_path, name):
-    paths = lazyrich.figures.make(lazyrich.figures.prepare(name, quick=True), tmp_path, progress=False)
+    paths = lazyrich.figures.make(
+        lazyrich.figures.prepare(name, quick=True), tmp_path, progress=False
+    )
     assert paths["png"].exists()

@@ -8,22 +8,42 @@ import lazyrich.figures as figures
 
 
 def test_grokking_figure(tmp_path):
-    overrides = dict(input_dim=12, num_train=60, width=16, num_test=60, epsilon=0.25, num_steps=300, num_saves=30)
-    paths = figures.make(figures.prepare("grokking", quick=True, overrides=overrides), tmp_path, progress=False)
+    overrides = dict(
+        input_dim=12, num_train=60, width=16, num_test=60, epsilon=0.25, num_steps=300, num_saves=30
+    )
+    paths = figures.make(
+        figures.prepare("grokking", quick=True, overrides=overrides), tmp_path, progress=False
+    )
     for path in paths.values():
         assert path.exists() and path.stat().st_size > 0
     record = json.loads(paths["json"].read_text())
     summary = record["summary"]
-    for key in ("grokking_time", "t_train", "t_test", "kernel_regression_test_mse", "weight_norm_final"):
+    for key in (
+        "grokking_time",
+        "t_train",
+        "t_test",
+        "kernel_regression_test_mse",
+        "weight_norm_final",
+    ):
         assert key in summary
     assert summary["final_train_loss"] < summary["initial_test_loss"]
 
 
 def test_grokking_phase_figure(tmp_path):
-    overrides = dict(alphas="0.5,1,2", epsilons="0.2,0.4", input_dim=10, num_train=55, width=8, num_test=50,
-                     num_steps=400, num_saves=40, learning_rate0=2.0)  # stable GD at this small P
-    paths = figures.make(figures.prepare("grokking-phase", quick=True, overrides=overrides), tmp_path,
-                         progress=False)
+    overrides = dict(
+        alphas="0.5,1,2",
+        epsilons="0.2,0.4",
+        input_dim=10,
+        num_train=55,
+        width=8,
+        num_test=50,
+        num_steps=400,
+        num_saves=40,
+        learning_rate0=2.0,
+    )  # stable GD at this small P
+    paths = figures.make(
+        figures.prepare("grokking-phase", quick=True, overrides=overrides), tmp_path, progress=False
+    )
     summary = json.loads(paths["json"].read_text())["summary"]
     grid = summary["grokking_time"]
     assert set(grid) == {"0.5", "1", "2"} and all(set(v) == {"0.2", "0.4"} for v in grid.values())

@@ -7,8 +7,16 @@ import pytest
 
 import lazyrich.figures as figures
 
-TINY_RNN = dict(width=12, ranks="1,3,12", num_seeds=2, num_steps=20, log_every=10, num_probe=8,
-                num_kernel_trials=4, kernel_batch_size=2)
+TINY_RNN = dict(
+    width=12,
+    ranks="1,3,12",
+    num_seeds=2,
+    num_steps=20,
+    log_every=10,
+    num_probe=8,
+    num_kernel_trials=4,
+    kernel_batch_size=2,
+)
 
 
 def _check_rnn(paths, tasks):
@@ -17,8 +25,12 @@ def _check_rnn(paths, tasks):
     summary = json.loads(paths["json"].read_text())["summary"]
     for task in tasks:
         s = summary[task]
-        for key in ("weight_change_spearman", "kernel_alignment_spearman", "representation_alignment_spearman",
-                    "aligned_rank1_kernel_alignment"):
+        for key in (
+            "weight_change_spearman",
+            "kernel_alignment_spearman",
+            "representation_alignment_spearman",
+            "aligned_rank1_kernel_alignment",
+        ):
             assert key in s
             assert s[key] == "nan" or -1.0 <= float(s[key]) <= 1.0
 
@@ -29,8 +41,11 @@ def test_lowrank_rnn_tiny(tmp_path):
 
 
 def test_lowrank_theory_tiny(tmp_path):
-    plan = figures.prepare("lowrank-theory", quick=True,
-                           overrides=dict(input_dim=6, hidden_dim=8, ranks="1,3,6", num_teachers=64))
+    plan = figures.prepare(
+        "lowrank-theory",
+        quick=True,
+        overrides=dict(input_dim=6, hidden_dim=8, ranks="1,3,6", num_teachers=64),
+    )
     paths = figures.make(plan, tmp_path, progress=False)
     summary = json.loads(paths["json"].read_text())["summary"]
     assert summary["readout"]["increasing_with_rank"] and summary["full"]["increasing_with_rank"]

@@ -56,7 +56,9 @@ def main():
     for name, impl in impls.items():
         for traced, axes in (("traced", (-1,)), ("full", ())):
             fn = nt.empirical_ntk_fn(mlp, trace_axes=axes, implementation=impl)
-            arrays[f"{name}_{traced}_x1x2"] = np.asarray(fn(jnp.asarray(x1), jnp.asarray(x2), jparams))
+            arrays[f"{name}_{traced}_x1x2"] = np.asarray(
+                fn(jnp.asarray(x1), jnp.asarray(x2), jparams)
+            )
             arrays[f"{name}_{traced}_x1x1"] = np.asarray(fn(jnp.asarray(x1), None, jparams))
     ref = arrays["jacobian_full_x1x2"]
     for k, v in arrays.items():

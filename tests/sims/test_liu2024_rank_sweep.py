@@ -19,7 +19,12 @@ def test_config_validation():
         rank_sweep.Config(num_probe=8, num_kernel_trials=16)
     with pytest.raises(ValueError, match="`log_every`"):
         rank_sweep.Config(num_steps=100, log_every=30)
-    assert rank_sweep.default_config().width == 300 and rank_sweep.default_config().ranks == (1, 30, 100, 300)
+    assert rank_sweep.default_config().width == 300 and rank_sweep.default_config().ranks == (
+        1,
+        30,
+        100,
+        300,
+    )
 
 
 def _claim(summary, tasks):
@@ -33,9 +38,18 @@ def _claim(summary, tasks):
 @pytest.mark.slow
 def test_qualitative_claim_reduced_setting():
     # N = 100, ranks {1, 10, 30, 100}, 3 seeds, 2000 SGD steps (lr 0.01, momentum 0.9): ~20 CPU-minutes.
-    config = sims.apply_overrides(rank_sweep.default_config(), dict(
-        width=100, ranks="1,10,30,100", num_seeds=3, num_steps=2000, learning_rate=0.01, num_probe=128,
-        num_kernel_trials=16))
+    config = sims.apply_overrides(
+        rank_sweep.default_config(),
+        dict(
+            width=100,
+            ranks="1,10,30,100",
+            num_seeds=3,
+            num_steps=2000,
+            learning_rate=0.01,
+            num_probe=128,
+            num_kernel_trials=16,
+        ),
+    )
     result = sims.run(rank_sweep, config, seed=0)
     _claim(result.summary, config.tasks)
 
@@ -47,12 +61,24 @@ def test_qualitative_claim_default_setting():
     result = sims.run(rank_sweep, rank_sweep.default_config(), seed=0)
     _claim(result.summary, ("2af", "dms", "cxt"))
     for task in ("2af", "dms", "cxt"):
-        assert np.all(np.isfinite(result.arrays["kernel_alignment"][list(result.config.tasks).index(task)]))
+        assert np.all(
+            np.isfinite(result.arrays["kernel_alignment"][list(result.config.tasks).index(task)])
+        )
 
 
 def test_point_protocol_shapes():
-    config = rank_sweep.Config(tasks=("dms",), width=8, ranks=(1, 8), num_seeds=1, num_steps=4, log_every=2,
-                               num_probe=4, num_kernel_trials=2, kernel_batch_size=1, aligned=False)
+    config = rank_sweep.Config(
+        tasks=("dms",),
+        width=8,
+        ranks=(1, 8),
+        num_seeds=1,
+        num_steps=4,
+        log_every=2,
+        num_probe=4,
+        num_kernel_trials=2,
+        kernel_batch_size=1,
+        aligned=False,
+    )
     traced = {name: jax.numpy.float32(getattr(config, name)) for name in rank_sweep.TRACED}
     out = jax.jit(lambda k: rank_sweep.point(config, traced, k))(jax.random.key(0))
     assert out["kernel_alignment"].shape == (1, 2) and out["loss_curve"].shape == (1, 2, 2)

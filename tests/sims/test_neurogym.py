@@ -28,7 +28,12 @@ def test_shapes_labels_and_reproducibility(task):
     other = gen(jax.random.key(4), batch_size=64)
     assert not np.array_equal(trials.inputs, other.inputs)
     # vmap over keys gives a leading axis.
-    assert jax.vmap(lambda k: gen(k, batch_size=4).inputs)(jax.random.split(key, 3)).shape == (3, 4, 8, TASKS[task])
+    assert jax.vmap(lambda k: gen(k, batch_size=4).inputs)(jax.random.split(key, 3)).shape == (
+        3,
+        4,
+        8,
+        TASKS[task],
+    )
 
 
 def test_two_afc_structure():
@@ -57,7 +62,9 @@ def test_context_decision_structure():
     t = datasets.context_decision(jax.random.key(2), batch_size=500, noise=0.0)
     x, label = np.asarray(t.inputs), np.asarray(t.labels[:, -1])
     ctx = x[:, :, 5:]
-    assert np.all(ctx.sum(-1) == 1.0) and np.all(ctx == ctx[:, :1])  # one-hot, constant over the trial
+    assert np.all(ctx.sum(-1) == 1.0) and np.all(
+        ctx == ctx[:, :1]
+    )  # one-hot, constant over the trial
     np.testing.assert_array_equal(x[:, 2:, 1:5], 0.0)
     np.testing.assert_array_equal(x[:, 7, :5], 0.0)
     cue = ctx[:, 0, 1].astype(int)  # 0 -> modality 1, 1 -> modality 2
@@ -94,8 +101,16 @@ def _trained_accuracy(task, *, width, num_steps, key):
     def batch_fn(k):
         return tuple(gen(k, batch_size=64))
 
-    res = jax.jit(lambda p: dynamics.train_rnn(p, batch_fn, key=jax.random.key(1), num_steps=num_steps,
-                                               learning_rate=3e-3, optimizer="adam"))(params)
+    res = jax.jit(
+        lambda p: dynamics.train_rnn(
+            p,
+            batch_fn,
+            key=jax.random.key(1),
+            num_steps=num_steps,
+            learning_rate=3e-3,
+            optimizer="adam",
+        )
+    )(params)
     test = gen(jax.random.key(99), batch_size=2000)
     logits = dynamics.rnn_apply(res.params, test.inputs)
     return float(jnp.mean(jnp.argmax(logits[:, -1], -1) == test.labels[:, -1]))
@@ -118,8 +133,11 @@ def test_trained_rnn_reaches_near_bayes_accuracy(task, threshold):
 def test_matches_neurogym_if_installed():
     ngym = pytest.importorskip("neurogym")
     make = getattr(ngym, "make", None) or pytest.importorskip("gym").make
-    env = make("PerceptualDecisionMaking-v0", dt=100, timing={"fixation": 0, "stimulus": 700,
-                                                               "delay": 0, "decision": 100})
+    env = make(
+        "PerceptualDecisionMaking-v0",
+        dt=100,
+        timing={"fixation": 0, "stimulus": 700, "delay": 0, "decision": 100},
+    )
     env.new_trial()
     ob = np.asarray(env.ob)
     ours = np.asarray(datasets.two_afc(jax.random.key(0), batch_size=1).inputs[0])

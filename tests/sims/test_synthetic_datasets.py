@@ -21,7 +21,9 @@ def test_depleted_sign_marginal_density(chi):
     # The same law through the documented density: a histogram agrees with theory.depleted_sign_density.
     hist, edges = np.histogram(x[:, 0], bins=40, range=(-4, 4))
     centres = (edges[1:] + edges[:-1]) / 2
-    expected = np.asarray(theory.depleted_sign_density(jnp.asarray(centres), chi=chi)) * (edges[1] - edges[0])
+    expected = np.asarray(theory.depleted_sign_density(jnp.asarray(centres), chi=chi)) * (
+        edges[1] - edges[0]
+    )
     expected *= x.shape[0]
     # Poisson counts: |hist - expected| < 5 sqrt(expected) + 3 (bin-curvature bias ~ h^2 rho'' is below 1 %).
     assert np.all(np.abs(hist - expected) < 5 * np.sqrt(expected) + 3 + 0.01 * expected)

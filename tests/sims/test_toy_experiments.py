@@ -32,10 +32,13 @@ def test_perceptron_config_rejects_bad_input(change, match):
 def test_perceptron_sweep_protocol_64_points():
     # The sweeps helper's smoke sweep: 4 seeds x 4 alphas x 4 temperatures in one vmapped program. (alpha T >= 1:
     # deep in the gradient-descent plateau, alpha T << 1, the number of effective steps grows like 1/(alpha T).)
-    config = dataclasses.replace(perc.default_config(quick=True), chi=(1.0,), num_train=(64,), input_dim=8)
+    config = dataclasses.replace(
+        perc.default_config(quick=True), chi=(1.0,), num_train=(64,), input_dim=8
+    )
     assert set(perc.TRACED) == {"temperature", "alpha"}
-    temps, alphas, seeds = np.meshgrid([0.1, 0.3, 1.0, 3.0], [10.0, 100.0, 1e3, 1e4], np.arange(4),
-                                       indexing="ij")
+    temps, alphas, seeds = np.meshgrid(
+        [0.1, 0.3, 1.0, 3.0], [10.0, 100.0, 1e3, 1e4], np.arange(4), indexing="ij"
+    )
     traced = {"temperature": jnp.asarray(temps.ravel()), "alpha": jnp.asarray(alphas.ravel())}
     keys = jax.vmap(jax.random.key)(jnp.asarray(seeds.ravel()))
     out = jax.jit(jax.vmap(lambda tr, k: perc.point(config, tr, k)))(traced, keys)
@@ -45,8 +48,11 @@ def test_perceptron_sweep_protocol_64_points():
     # Fitted: the signal beats the noise direction and t* = T B steps.
     assert np.all(np.asarray(out["w1"]) > 0)
     np.testing.assert_allclose(out["time"], traced["temperature"] * 2 * out["steps"], rtol=1e-6)
-    capped = perc.point(dataclasses.replace(config, max_steps=2), {"temperature": jnp.asarray(1.0)},
-                        jax.random.key(0))
+    capped = perc.point(
+        dataclasses.replace(config, max_steps=2),
+        {"temperature": jnp.asarray(1.0)},
+        jax.random.key(0),
+    )
     assert int(capped["status"]) == 1
 
 
@@ -62,19 +68,32 @@ def test_grokking_configs_reject_bad_input():
 
 
 def test_grokking_phase_point_protocol():
-    config = dataclasses.replace(phase.default_config(quick=True), input_dim=8, num_train=44, width=6,
-                                 num_test=40, num_steps=200, num_saves=20, learning_rate0=2.0)
+    config = dataclasses.replace(
+        phase.default_config(quick=True),
+        input_dim=8,
+        num_train=44,
+        width=6,
+        num_test=40,
+        num_steps=200,
+        num_saves=20,
+        learning_rate0=2.0,
+    )
     assert set(phase.TRACED) == {"alpha", "epsilon"}
     traced = {"alpha": jnp.array([0.5, 1.0, 2.0]), "epsilon": jnp.array([0.2, 0.2, 0.2])}
     out = jax.jit(jax.vmap(lambda tr: phase.point(config, tr, jax.random.key(0))))(traced)
-    num_saves = len(grok.save_grid(config.num_steps, config.num_saves))  # distinct log-spaced steps, <= 20
+    num_saves = len(
+        grok.save_grid(config.num_steps, config.num_saves)
+    )  # distinct log-spaced steps, <= 20
     assert out["train_loss"].shape == (3, num_saves) and out["status"].dtype == jnp.int32
     assert np.all(np.asarray(out["status"]) == 0)
     # Same data for every grid point (common random numbers): the initial losses coincide.
     np.testing.assert_allclose(out["test_loss"][:, 0], out["test_loss"][0, 0], rtol=1e-6)
     # A GD step far past the stability limit (2 eta0 lambda_max / P > 2) diverges into a status, not an exception.
-    wild = phase.point(dataclasses.replace(config, learning_rate0=1e4), {"alpha": jnp.asarray(1.0)},
-                       jax.random.key(0))
+    wild = phase.point(
+        dataclasses.replace(config, learning_rate0=1e4),
+        {"alpha": jnp.asarray(1.0)},
+        jax.random.key(0),
+    )
     assert int(wild["status"]) == 2
 
 

@@ -19,19 +19,46 @@ def _task(dtype, D=20, N=50, P=60, Q=200, seed=0):
     return teacher, x, y, x_test, y_test, w0
 
 
-@pytest.mark.parametrize("dtype, centered", [("float32", True), ("float64", True), ("float64", False)])
+@pytest.mark.parametrize(
+    "dtype, centered", [("float32", True), ("float64", True), ("float64", False)]
+)
 def test_reduced_dynamics_equal_network_gd(dtype, centered):
     # papers.md §5.2 check: D = 20, N = 50, P = 60, alpha = 2, eps = 0.25, eta0 = 0.5, 300 full-batch steps.
     with jax.enable_x64(dtype == "float64"):
         teacher, x, y, x_test, y_test, w0 = _task(dtype)
-        kw = dict(alpha=2.0, epsilon=0.25, learning_rate0=0.5, save_steps=(0, 1, 30, 300), centered=centered)
-        net = jax.jit(lambda w0: dynamics.train_committee(
-            w0, x, y, observe=lambda w: (dynamics.committee_apply(w, x_test, alpha=2.0, epsilon=0.25),
-                                         theory.committee_statistics(w)), **kw))(w0)
+        kw = dict(
+            alpha=2.0,
+            epsilon=0.25,
+            learning_rate0=0.5,
+            save_steps=(0, 1, 30, 300),
+            centered=centered,
+        )
+        net = jax.jit(
+            lambda w0: dynamics.train_committee(
+                w0,
+                x,
+                y,
+                observe=lambda w: (
+                    dynamics.committee_apply(w, x_test, alpha=2.0, epsilon=0.25),
+                    theory.committee_statistics(w),
+                ),
+                **kw,
+            )
+        )(w0)
         stats0 = theory.committee_statistics(w0)
-        red = jax.jit(lambda s: theory.committee_gd(
-            s.w_bar, s.M, x, y, observe=lambda wb, M: (theory.committee_output(
-                x_test, wb, M, alpha=2.0, epsilon=0.25), (wb, M)), **kw))(stats0)
+        red = jax.jit(
+            lambda s: theory.committee_gd(
+                s.w_bar,
+                s.M,
+                x,
+                y,
+                observe=lambda wb, M: (
+                    theory.committee_output(x_test, wb, M, alpha=2.0, epsilon=0.25),
+                    (wb, M),
+                ),
+                **kw,
+            )
+        )(stats0)
         assert red[0].dtype == jnp.dtype(dtype)
         # float64: the two are the same arithmetic up to summation order, agreement ~1e-14 (target 1e-10).
         # float32: relative rounding ~1e-7 amplified over 300 steps; the dtype table's 5e-3.
@@ -41,7 +68,9 @@ def test_reduced_dynamics_equal_network_gd(dtype, centered):
         np.testing.assert_allclose(net[1].w_bar, red[1][0], **tol)
         # Training reduced the loss: the recursion is not trivially constant.
         f0 = theory.committee_output(x, *stats0, alpha=2.0, epsilon=0.25) if centered else 0.0
-        f_end = theory.committee_output(x, red[1][0][-1], red[1][1][-1], alpha=2.0, epsilon=0.25) - f0
+        f_end = (
+            theory.committee_output(x, red[1][0][-1], red[1][1][-1], alpha=2.0, epsilon=0.25) - f0
+        )
         f_start = theory.committee_output(x, *stats0, alpha=2.0, epsilon=0.25) - f0
         assert jnp.mean((f_end - y) ** 2) < 0.5 * jnp.mean((f_start - y) ** 2)
 
@@ -53,8 +82,11 @@ def test_empirical_ntk_is_scaled_eq5_kernel(x64):
     stats = theory.committee_statistics(w0)
     expected = alpha**2 / w0.shape[0] * theory.committee_ntk(x, x_test[:4], *stats, epsilon=eps)
     np.testing.assert_allclose(K, expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dynamics.committee_apply(w0, x, alpha=alpha, epsilon=eps),
-                               theory.committee_output(x, *stats, alpha=alpha, epsilon=eps), rtol=1e-10)
+    np.testing.assert_allclose(
+        dynamics.committee_apply(w0, x, alpha=alpha, epsilon=eps),
+        theory.committee_output(x, *stats, alpha=alpha, epsilon=eps),
+        rtol=1e-10,
+    )
 
 
 def test_eq6_matches_monte_carlo(x64):
@@ -64,11 +96,13 @@ def test_eq6_matches_monte_carlo(x64):
     stats0 = theory.committee_statistics(w0)
     kw = dict(alpha=1.0, epsilon=0.5, learning_rate0=0.5, save_steps=(50,))
     w_bar, M = (v[0] for v in theory.committee_gd(stats0.w_bar, stats0.M, x, y, **kw))
-    terms = theory.committee_test_loss_terms(w_bar, M, teacher, alpha=1.0, epsilon=0.5, w_bar0=stats0.w_bar,
-                                             M0=stats0.M)
+    terms = theory.committee_test_loss_terms(
+        w_bar, M, teacher, alpha=1.0, epsilon=0.5, w_bar0=stats0.w_bar, M0=stats0.M
+    )
     xs, ys = datasets.gaussian_quadratic(jax.random.key(9), num_points=400_000, teacher=teacher)
-    f = (theory.committee_output(xs, w_bar, M, alpha=1.0, epsilon=0.5)
-         - theory.committee_output(xs, *stats0, alpha=1.0, epsilon=0.5))
+    f = theory.committee_output(xs, w_bar, M, alpha=1.0, epsilon=0.5) - theory.committee_output(
+        xs, *stats0, alpha=1.0, epsilon=0.5
+    )
     mc = float(jnp.mean((f - ys) ** 2))
     assert min(float(t) for t in terms) > 0
     assert float(sum(terms)) == pytest.approx(mc, rel=1.5e-2)
@@ -114,7 +148,9 @@ def test_traced_alpha_epsilon_compile_once():
 
     def one(a, e):
         traces.append(None)
-        return theory.committee_gd(s.w_bar, s.M, x, y, alpha=a, epsilon=e, learning_rate0=0.5, save_steps=(5,))
+        return theory.committee_gd(
+            s.w_bar, s.M, x, y, alpha=a, epsilon=e, learning_rate0=0.5, save_steps=(5,)
+        )
 
     run = jax.jit(jax.vmap(one))
     run(jnp.array([1.0, 2.0]), jnp.array([0.1, 0.2]))

@@ -21,15 +21,26 @@ def _data(dtype=jnp.float64, num_train=P, num_test=Q, input_dim=D, seed=2):
 
 
 def _rel(a, b, axes):
-    return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=axes) / np.linalg.norm(np.asarray(b), axis=axes)
+    return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=axes) / np.linalg.norm(
+        np.asarray(b), axis=axes
+    )
 
 
 def _nets(x, y, times, *, gamma0, width, depth, seeds, activation="tanh", substeps=2):
     def one(k):
-        p = dynamics.meanfield_mlp_init(k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype)
-        return dynamics.train_meanfield_gradient_flow(p, x[: y.shape[0]], y, x[y.shape[0]:], times,
-                                                      gamma0=gamma0, activation=activation,
-                                                      substeps=substeps)
+        p = dynamics.meanfield_mlp_init(
+            k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype
+        )
+        return dynamics.train_meanfield_gradient_flow(
+            p,
+            x[: y.shape[0]],
+            y,
+            x[y.shape[0] :],
+            times,
+            gamma0=gamma0,
+            activation=activation,
+            substeps=substeps,
+        )
 
     out = jax.lax.map(one, jr.split(jr.key(11), seeds))
     out.pop("params")
@@ -45,8 +56,9 @@ def test_two_layer_shapes_and_dtypes(dtype):
     with jax.enable_x64(dtype == jnp.float64):
         x, y, kx = _data(dtype)
         times = jnp.linspace(0.0, 2.0, 5, dtype=dtype)
-        res = theory.solve_dmft(kx, y, times, gamma0=0.5, key=jr.key(0), num_samples=64,
-                                y_test=jnp.zeros(Q, dtype))
+        res = theory.solve_dmft(
+            kx, y, times, gamma0=0.5, key=jr.key(0), num_samples=64, y_test=jnp.zeros(Q, dtype)
+        )
         assert res.delta_train.shape == (5, P) and res.delta_test.shape == (5, Q)
         assert res.ntk.shape == (5, P + Q, P + Q)
         assert res.phi.shape == res.g.shape == (1, 5, P + Q, 5, P + Q)
@@ -118,8 +130,13 @@ def test_gamma0_sweep_is_vmappable(x64):
     x, y, kx = _data()
     times = jnp.linspace(0.0, 2.0, 5)
     gammas = jnp.array([0.0, 0.5, 1.0])
-    out = jax.vmap(lambda g: theory.solve_dmft_two_layer(kx, y, times, gamma0=g, key=jr.key(0),
-                                                         num_samples=256).delta_train)(gammas)
+    out = jax.vmap(
+        lambda g: (
+            theory.solve_dmft_two_layer(
+                kx, y, times, gamma0=g, key=jr.key(0), num_samples=256
+            ).delta_train
+        )
+    )(gammas)
     one = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=256)
     np.testing.assert_allclose(out[2], one.delta_train, rtol=1e-10, atol=1e-12)
 
@@ -133,11 +150,28 @@ def test_initial_ntk_matches_mlp_kernels(x64, activation):
     """Mapping: Bordelon's K(0) = the NTK-parameterised MLP NTK with weight_std=1, bias_std=0."""
     x, y, kx = _data()
     times = jnp.linspace(0.0, 1.0, 3)
-    ref = theory.mlp_kernels(x, depth=2, activation=MLP_ACTIVATION[activation], weight_std=1.0,
-                             bias_std=0.0, parameterization="ntk", quadrature_degree=96).ntk
+    ref = theory.mlp_kernels(
+        x,
+        depth=2,
+        activation=MLP_ACTIVATION[activation],
+        weight_std=1.0,
+        bias_std=0.0,
+        parameterization="ntk",
+        quadrature_degree=96,
+    ).ntk
     # gamma0 = 0: responses vanish, so the cheaper A = B = 0 program gives the same kernels
-    res = theory.solve_dmft(kx, y, times, gamma0=0.0, depth=2, activation=activation, key=jr.key(0),
-                            method="deep", num_samples=16, gradient_independence=True)
+    res = theory.solve_dmft(
+        kx,
+        y,
+        times,
+        gamma0=0.0,
+        depth=2,
+        activation=activation,
+        key=jr.key(0),
+        method="deep",
+        num_samples=16,
+        gradient_independence=True,
+    )
     np.testing.assert_allclose(res.ntk[0], ref, rtol=1e-6, atol=1e-8)
 
 
@@ -146,13 +180,26 @@ def test_small_gamma0_reproduces_static_ntk_flow(x64, depth):
     """gamma0 -> 0: mse_gradient_flow with mlp_kernels' NTK (same 1/(2P) loss, learning_rate 1) to 1e-3."""
     x, y, kx = _data()
     times = jnp.linspace(0.0, 6.0, 13)
-    k = theory.mlp_kernels(x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0,
-                           quadrature_degree=96).ntk
+    k = theory.mlp_kernels(
+        x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0, quadrature_degree=96
+    ).ntk
     f_train, f_test = theory.mse_gradient_flow(k[:P, :P], y, times, k_test_train=k[P:, :P])
     for gamma0 in (0.0, 1e-3):
-        res = theory.solve_dmft(kx, y, times, gamma0=gamma0, depth=depth, key=jr.key(0), num_samples=512,
-                                num_response_samples=16, response_chunk=16) if depth > 1 else \
-            theory.solve_dmft(kx, y, times, gamma0=gamma0, key=jr.key(0), num_samples=512)
+        res = (
+            theory.solve_dmft(
+                kx,
+                y,
+                times,
+                gamma0=gamma0,
+                depth=depth,
+                key=jr.key(0),
+                num_samples=512,
+                num_response_samples=16,
+                response_chunk=16,
+            )
+            if depth > 1
+            else theory.solve_dmft(kx, y, times, gamma0=gamma0, key=jr.key(0), num_samples=512)
+        )
         err = max(np.max(np.abs(res.f_train - f_train)), np.max(np.abs(res.f_test - f_test)))
         assert err < 1e-3, (gamma0, err)
         if gamma0 == 0.0:  # exact up to the two Gauss-Hermite rules (~1e-8)
@@ -165,9 +212,12 @@ def test_deep_solver_at_depth_one_matches_two_layer_solver(x64):
     # of K here), so ~1% of K between the two, plus the O(dt^2) quadrature error (dt = 0.25): tolerance 3%.
     x, y, kx = _data()
     times = jnp.linspace(0.0, 4.0, 17)
-    two = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=8192,
-                                      two_time=False)
-    deep = theory.solve_dmft_deep(kx, y, times, gamma0=1.0, depth=1, key=jr.key(0), num_samples=8192)
+    two = theory.solve_dmft_two_layer(
+        kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=8192, two_time=False
+    )
+    deep = theory.solve_dmft_deep(
+        kx, y, times, gamma0=1.0, depth=1, key=jr.key(0), num_samples=8192
+    )
     assert int(deep.status) == 0
     assert np.max(_rel(deep.delta_train, two.delta_train, 1)) < 0.03
     assert np.max(_rel(deep.ntk, two.ntk, (1, 2))) < 0.03
@@ -187,8 +237,16 @@ def test_linear_closed_equations_match_two_layer_and_whitened_ode(x64):
     yhat = y / jnp.linalg.norm(y)
     h = lin.phi[0][np.arange(25), :, np.arange(25), :]
     np.testing.assert_allclose(jnp.einsum("p,tpq,q->t", yhat, h, yhat), h_y, rtol=1e-2)
-    two = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.5, key=jr.key(0), activation="linear",
-                                      num_samples=8192, two_time=False)
+    two = theory.solve_dmft_two_layer(
+        kx,
+        y,
+        times,
+        gamma0=1.5,
+        key=jr.key(0),
+        activation="linear",
+        num_samples=8192,
+        two_time=False,
+    )
     # Monte Carlo: kernel changes carry S^{-1/2} ~ 1% error
     np.testing.assert_allclose(np.linalg.norm(two.delta_train, axis=1), delta, rtol=3e-2, atol=3e-3)
 
@@ -199,8 +257,18 @@ def test_deep_linear_closed_equations_match_sampled_solver(x64):
     x, y, kx = _data()
     times = jnp.linspace(0.0, 3.0, 9)
     lin = theory.solve_dmft_linear(kx, y, times, gamma0=1.0, depth=2)
-    smp = theory.solve_dmft_deep(kx, y, times, gamma0=1.0, depth=2, activation="linear", key=jr.key(1),
-                                 num_samples=8192, num_response_samples=16, response_chunk=16)
+    smp = theory.solve_dmft_deep(
+        kx,
+        y,
+        times,
+        gamma0=1.0,
+        depth=2,
+        activation="linear",
+        key=jr.key(1),
+        num_samples=8192,
+        num_response_samples=16,
+        response_chunk=16,
+    )
     assert int(lin.status) == 0 and int(smp.status) == 0
     assert np.max(_rel(smp.ntk, lin.ntk, (1, 2))) < 0.03
     assert np.max(_rel(smp.delta_train, lin.delta_train, 1)) < 0.03
@@ -218,8 +286,9 @@ def test_two_layer_matches_finite_networks_and_error_shrinks_with_width(x64):
     """
     x, y, kx = _data()
     times = jnp.linspace(0.0, 4.0, 9)
-    res = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=20000,
-                                      two_time=False)
+    res = theory.solve_dmft_two_layer(
+        kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=20000, two_time=False
+    )
     errors = {}
     for width in (250, 4000):
         out = _nets(x, y, times, gamma0=1.0, width=width, depth=1, seeds=3)
@@ -235,8 +304,9 @@ def test_two_layer_matches_finite_networks_full(x64):
     """Full check: P = 10, T = 41, t up to 10, N = 4000 with 8 seeds, errors < 5% and shrinking in N."""
     x, y, kx = _data(num_train=10, num_test=4, input_dim=16)
     times = jnp.linspace(0.0, 10.0, 41)
-    res = theory.solve_dmft_two_layer(kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=50000,
-                                      two_time=False)
+    res = theory.solve_dmft_two_layer(
+        kx, y, times, gamma0=1.0, key=jr.key(0), num_samples=50000, two_time=False
+    )
     k_errors = []
     for width in (500, 1000, 4000):
         out = _nets(x, y, times, gamma0=1.0, width=width, depth=1, seeds=8)
@@ -263,8 +333,9 @@ def test_deep_linear_matches_finite_networks(x64):
 def test_deep_tanh_matches_finite_networks(x64):
     x, y, kx = _data()
     times = jnp.linspace(0.0, 4.0, 13)
-    res = theory.solve_dmft_deep(kx, y, times, gamma0=1.0, depth=2, key=jr.key(0), num_samples=4000,
-                                 num_response_samples=128)
+    res = theory.solve_dmft_deep(
+        kx, y, times, gamma0=1.0, depth=2, key=jr.key(0), num_samples=4000, num_response_samples=128
+    )
     out = _nets(x, y, times, gamma0=1.0, width=2000, depth=2, seeds=4)
     assert int(res.status) == 0
     assert np.max(_rel(out["ntk"].mean(0), res.ntk, (1, 2))) < 0.04

@@ -21,8 +21,14 @@ def test_exponents_accept_arrays():
     assert theory.perceptron_temperature_exponent(chi).shape == (3,)
 
 
-@pytest.mark.parametrize("fn", [theory.perceptron_norm_exponent, theory.perceptron_temperature_exponent,
-                                theory.perceptron_time_exponent])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        theory.perceptron_norm_exponent,
+        theory.perceptron_temperature_exponent,
+        theory.perceptron_time_exponent,
+    ],
+)
 @pytest.mark.parametrize("chi", [-1.0, -2.0, float("nan")])
 def test_bad_chi(fn, chi):
     with pytest.raises(ValueError, match="`chi`"):
@@ -44,8 +50,11 @@ def test_density_is_normalised(dtype, chi):
 
 def test_density_chi0_is_standard_normal():
     x = jnp.linspace(-4.0, 4.0, 9)
-    np.testing.assert_allclose(theory.depleted_sign_density(x, chi=0.0), np.exp(-np.asarray(x) ** 2 / 2) /
-                               np.sqrt(2 * np.pi), rtol=1e-6)
+    np.testing.assert_allclose(
+        theory.depleted_sign_density(x, chi=0.0),
+        np.exp(-(np.asarray(x) ** 2) / 2) / np.sqrt(2 * np.pi),
+        rtol=1e-6,
+    )
 
 
 def test_density_negative_chi_formula():
@@ -53,6 +62,11 @@ def test_density_negative_chi_formula():
     chi = -0.5
     x = np.array([0.3, -1.0, 2.0])
     from math import gamma
-    expected = np.abs(x) ** chi * np.exp(-(x**2) / 2) / (2 ** ((chi + 1) / 2) * gamma((chi + 1) / 2))
-    np.testing.assert_allclose(theory.depleted_sign_density(jnp.asarray(x), chi=chi), expected, rtol=1e-5)
+
+    expected = (
+        np.abs(x) ** chi * np.exp(-(x**2) / 2) / (2 ** ((chi + 1) / 2) * gamma((chi + 1) / 2))
+    )
+    np.testing.assert_allclose(
+        theory.depleted_sign_density(jnp.asarray(x), chi=chi), expected, rtol=1e-5
+    )
     assert np.isinf(float(theory.depleted_sign_density(jnp.asarray(0.0), chi=chi)))

@@ -67,8 +67,13 @@ def _decision_labels(choice: jax.Array) -> tuple[jax.Array, jax.Array]:
     return labels, jnp.broadcast_to(last, (b, NUM_STEPS)).astype(jnp.float32)
 
 
-def two_afc(key: jax.Array, *, batch_size: int, noise=0.1,
-            coherences: tuple[float, ...] = (0.0, 6.4, 12.8, 25.6, 51.2)) -> Trials:
+def two_afc(
+    key: jax.Array,
+    *,
+    batch_size: int,
+    noise=0.1,
+    coherences: tuple[float, ...] = (0.0, 6.4, 12.8, 25.6, 51.2),
+) -> Trials:
     r"""Two-alternative forced choice (neurogym PerceptualDecisionMaking-v0).
 
     Timing: stimulus 700 ms (steps 0-6), decision 100 ms (step 7). Observation dim 3: fixation (1 except in the
@@ -126,15 +131,19 @@ def delay_match_sample(key: jax.Array, *, batch_size: int, noise=0.1) -> Trials:
     is_sample = (t == 0).astype(jnp.float32)[None, :, None]
     is_test = (t == NUM_STEPS - 2).astype(jnp.float32)[None, :, None]
     ring_obs = is_sample * sample[:, None, :] + is_test * test[:, None, :]
-    ring_obs = ring_obs + (is_sample + is_test) * noise * jr.normal(k_noise, (batch_size, NUM_STEPS, 2))
-    fixation = jnp.broadcast_to((t < NUM_STEPS - 1).astype(jnp.float32)[None, :, None],
-                                (batch_size, NUM_STEPS, 1))
+    ring_obs = ring_obs + (is_sample + is_test) * noise * jr.normal(
+        k_noise, (batch_size, NUM_STEPS, 2)
+    )
+    fixation = jnp.broadcast_to(
+        (t < NUM_STEPS - 1).astype(jnp.float32)[None, :, None], (batch_size, NUM_STEPS, 1)
+    )
     labels, mask = _decision_labels(choice)
     return Trials(jnp.concatenate([fixation, ring_obs], axis=-1), labels, mask)
 
 
-def context_decision(key: jax.Array, *, batch_size: int, noise=0.1,
-                     coherences: tuple[float, ...] = (5.0, 15.0, 50.0)) -> Trials:
+def context_decision(
+    key: jax.Array, *, batch_size: int, noise=0.1, coherences: tuple[float, ...] = (5.0, 15.0, 50.0)
+) -> Trials:
     r"""Context-dependent decision making (neurogym ContextDecisionMaking-v0).
 
     Timing: stimulus 200 ms (steps 0-1), delay 500 ms (steps 2-6), decision 100 ms (step 7). Observation dim 7:
@@ -151,7 +160,9 @@ def context_decision(key: jax.Array, *, batch_size: int, noise=0.1,
     _check(key, batch_size, noise)
     k_choice, k_coh, k_ctx, k_noise = jr.split(key, 4)
     choices = jr.randint(k_choice, (batch_size, 2), 1, 3)
-    coh = jnp.asarray(coherences, jnp.float32)[jr.randint(k_coh, (batch_size, 2), 0, len(coherences))]
+    coh = jnp.asarray(coherences, jnp.float32)[
+        jr.randint(k_coh, (batch_size, 2), 0, len(coherences))
+    ]
     context = jr.randint(k_ctx, (batch_size,), 0, 2)
     signed = jnp.where(choices == 1, coh, -coh) / 100.0  # (B, 2 modalities)
     stims = jnp.stack([(1.0 + signed) / 2.0, (1.0 - signed) / 2.0], axis=-1).reshape(batch_size, 4)
@@ -159,7 +170,11 @@ def context_decision(key: jax.Array, *, batch_size: int, noise=0.1,
     is_stim = (t < 2).astype(jnp.float32)[None, :, None]
     before_decision = (t < NUM_STEPS - 1).astype(jnp.float32)[None, :, None]
     obs = jnp.concatenate(
-        [jnp.ones((batch_size, NUM_STEPS, 1)), is_stim * stims[:, None, :], jnp.zeros((batch_size, NUM_STEPS, 2))],
+        [
+            jnp.ones((batch_size, NUM_STEPS, 1)),
+            is_stim * stims[:, None, :],
+            jnp.zeros((batch_size, NUM_STEPS, 2)),
+        ],
         axis=-1,
     )
     obs = obs + is_stim * noise * jr.normal(k_noise, (batch_size, NUM_STEPS, 7))

@@ -31,11 +31,14 @@ def digits_parity(*, num_train: int, num_test: int, key: jax.Array):
     The embedded stand-in for MNIST parity (1797 points in all, so ``num_train + num_test <= 1797``).
     """
     x, labels = load_digits(standardize=True)
-    return split(x, parity_labels(labels).astype(np.float32), num_train=num_train, num_test=num_test, key=key)
+    return split(
+        x, parity_labels(labels).astype(np.float32), num_train=num_train, num_test=num_test, key=key
+    )
 
 
-def mnist_parity(path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array,
-                 flatten: bool = True):
+def mnist_parity(
+    path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array, flatten: bool = True
+):
     r"""MNIST parity from the official IDX files in ``path`` (papers.md §2.4).
 
     Inputs :math:`(x - 33.31002426)/78.56748962` (two global scalars of the paper's code), flattened to
@@ -47,7 +50,9 @@ def mnist_parity(path: str | os.PathLike, *, num_train: int, num_test: int, key:
     images, labels = load_mnist(path, split="all")
     x = ((images.astype(np.float64) - MNIST_MEAN) / MNIST_STD).astype(np.float32)
     x = x.reshape(len(x), -1) if flatten else x[..., None]
-    return split(x, parity_labels(labels).astype(np.float32), num_train=num_train, num_test=num_test, key=key)
+    return split(
+        x, parity_labels(labels).astype(np.float32), num_train=num_train, num_test=num_test, key=key
+    )
 
 
 def cifar_animal_labels(labels) -> np.ndarray:
@@ -56,8 +61,9 @@ def cifar_animal_labels(labels) -> np.ndarray:
     return np.where(np.isin(labels, CIFAR_VEHICLES), -1.0, 1.0).astype(np.float32)
 
 
-def cifar_animals(path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array,
-                  flatten: bool = False):
+def cifar_animals(
+    path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array, flatten: bool = False
+):
     r"""CIFAR-10 animals (+1) versus vehicles (-1) from the official binary files in ``path`` (papers.md §2.4).
 
     Inputs :math:`(x - 120.93118286)/64.14186096`, shape ``(n, 32, 32, 3)`` (NHWC) or flattened ``(n, 3072)``.
@@ -71,8 +77,15 @@ def cifar_animals(path: str | os.PathLike, *, num_train: int, num_test: int, key
     return split(x, cifar_animal_labels(labels), num_train=num_train, num_test=num_test, key=key)
 
 
-def gaussian_teacher_student(*, num_train: int, num_test: int, input_dim: int, key: jax.Array,
-                             target: Literal["sign", "linear"] = "sign", noise: float = 0.0):
+def gaussian_teacher_student(
+    *,
+    num_train: int,
+    num_test: int,
+    input_dim: int,
+    key: jax.Array,
+    target: Literal["sign", "linear"] = "sign",
+    noise: float = 0.0,
+):
     r"""Gaussian inputs :math:`x \sim N(0, I_d)` labelled by a random linear teacher :math:`w^\star \sim N(0, I_d)`.
 
     ``target="sign"``: :math:`y = \mathrm{sign}(w^\star\cdot x/\sqrt d)` in {-1, +1}, each label flipped with
@@ -88,7 +101,9 @@ def gaussian_teacher_student(*, num_train: int, num_test: int, input_dim: int, k
     _checks.check_choice("target", target, ("sign", "linear"))
     _checks.check_positive("noise", noise, strict=False)
     if target == "sign" and noise > 0.5:
-        raise ValueError(f"`noise` is a flip probability for target='sign' and must be <= 0.5, got {noise}.")
+        raise ValueError(
+            f"`noise` is a flip probability for target='sign' and must be <= 0.5, got {noise}."
+        )
     teacher_key, x_key, noise_key = jr.split(key, 3)
     n = num_train + num_test
     teacher = jr.normal(teacher_key, (input_dim,))

@@ -97,6 +97,8 @@ def gaussian_quadratic(key: jax.Array, *, num_points: int, teacher: jax.Array):
     teacher = jnp.asarray(teacher)
     dtype = _float_dtype(teacher.dtype)
     input_dim = teacher.shape[0]
-    x = jr.normal(key, (num_points, input_dim), dtype=dtype) / jnp.sqrt(jnp.asarray(input_dim, dtype))
+    x = jr.normal(key, (num_points, input_dim), dtype=dtype) / jnp.sqrt(
+        jnp.asarray(input_dim, dtype)
+    )
     y = 0.5 * (x @ teacher) ** 2
     return x, y

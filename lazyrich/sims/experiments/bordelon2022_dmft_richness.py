@@ -48,17 +48,28 @@ class Config:
     substeps: int = 2
 
     def __post_init__(self):
-        for name in ("num_train", "input_dim", "depth", "net_width", "num_samples", "response_samples",
-                     "substeps"):
+        for name in (
+            "num_train",
+            "input_dim",
+            "depth",
+            "net_width",
+            "num_samples",
+            "response_samples",
+            "substeps",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}.")
         if self.num_test < 0:
             raise ValueError(f"`num_test` must be >= 0, got {self.num_test}.")
         if self.num_times < 2 or self.num_repeats < 1:
-            raise ValueError(f"`num_times` must be >= 2 and `num_repeats` >= 1, got {self.num_times}, "
-                             f"{self.num_repeats}.")
+            raise ValueError(
+                f"`num_times` must be >= 2 and `num_repeats` >= 1, got {self.num_times}, "
+                f"{self.num_repeats}."
+            )
         if not self.gamma0s or min(self.gamma0s) <= 0:
-            raise ValueError(f"`gamma0s` must be a non-empty list of positive numbers, got {self.gamma0s}.")
+            raise ValueError(
+                f"`gamma0s` must be a non-empty list of positive numbers, got {self.gamma0s}."
+            )
         if self.activation not in ("linear", "tanh"):
             raise ValueError(f"`activation` must be 'linear' or 'tanh', got {self.activation!r}.")
         if not self.t_max > 0:
@@ -67,8 +78,15 @@ class Config:
 
 def default_config(*, quick: bool = False) -> Config:
     if quick:
-        return Config(num_train=6, num_test=2, input_dim=12, gamma0s=(0.5, 1.0, 2.0), num_times=13,
-                      net_width=400, num_repeats=2)
+        return Config(
+            num_train=6,
+            num_test=2,
+            input_dim=12,
+            gamma0s=(0.5, 1.0, 2.0),
+            num_times=13,
+            net_width=400,
+            num_repeats=2,
+        )
     return Config()
 
 
@@ -91,17 +109,32 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         if config.activation == "linear":
             options = dict(method="linear")
         else:
-            options = dict(method="deep", key=dmft_key, num_samples=config.num_samples,
-                           num_response_samples=min(config.response_samples, config.num_samples),
-                           response_chunk=min(16, config.response_samples, config.num_samples))
+            options = dict(
+                method="deep",
+                key=dmft_key,
+                num_samples=config.num_samples,
+                num_response_samples=min(config.response_samples, config.num_samples),
+                response_chunk=min(16, config.response_samples, config.num_samples),
+            )
         common = dict(depth=config.depth, activation=config.activation, **options)
         static = theory.solve_dmft(kx, y, times, gamma0=0.0, **common)
         for i, gamma0 in enumerate(progress_bar(config.gamma0s, desc="gamma0", enabled=progress)):
             full = theory.solve_dmft(kx, y, times, gamma0=gamma0, **common)
-            gia = theory.solve_dmft(kx, y, times, gamma0=gamma0, gradient_independence=True, **common)
-            nets = train_networks(x, y, times, gamma0=gamma0, width=config.net_width, depth=config.depth,
-                                  activation=config.activation, num_repeats=config.num_repeats,
-                                  key=jr.fold_in(net_key, i), substeps=config.substeps)
+            gia = theory.solve_dmft(
+                kx, y, times, gamma0=gamma0, gradient_independence=True, **common
+            )
+            nets = train_networks(
+                x,
+                y,
+                times,
+                gamma0=gamma0,
+                width=config.net_width,
+                depth=config.depth,
+                activation=config.activation,
+                num_repeats=config.num_repeats,
+                key=jr.fold_in(net_key, i),
+                substeps=config.substeps,
+            )
             for name, res in (("full", full), ("gia", gia), ("static", static)):
                 losses[name].append(0.5 * np.mean(np.asarray(res.delta_train) ** 2, axis=-1))
                 aligns[name].append(_alignment(np.asarray(res.ntk), y_np))
@@ -109,7 +142,9 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             statuses["gia"].append(theory.dmft_status_name(gia.status))
             delta = np.asarray(y - nets["f_train"])
             losses["network"].append(np.mean(0.5 * np.mean(delta**2, axis=-1), axis=0))
-            aligns["network"].append(np.mean([_alignment(k, y_np) for k in np.asarray(nets["ntk"])], axis=0))
+            aligns["network"].append(
+                np.mean([_alignment(k, y_np) for k in np.asarray(nets["ntk"])], axis=0)
+            )
     arrays = {"times": np.asarray(times), "gamma0s": np.asarray(config.gamma0s)}
     for m in METHODS:
         arrays[f"loss_{m}"] = np.stack(losses[m])  # (G, T)
@@ -118,13 +153,26 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     loss0 = arrays["loss_network"][:, :1]
     summary = {
         "final_loss": {m: dict(zip(keys, arrays[f"loss_{m}"][:, -1].tolist())) for m in METHODS},
-        "final_alignment": {m: dict(zip(keys, arrays[f"alignment_{m}"][:, -1].tolist())) for m in METHODS},
-        "loss_error": {m: float(np.max(np.abs(arrays[f"loss_{m}"] - arrays["loss_network"]) / loss0))
-                       for m in ("full", "gia", "static")},
+        "final_alignment": {
+            m: dict(zip(keys, arrays[f"alignment_{m}"][:, -1].tolist())) for m in METHODS
+        },
+        "loss_error": {
+            m: float(np.max(np.abs(arrays[f"loss_{m}"] - arrays["loss_network"]) / loss0))
+            for m in ("full", "gia", "static")
+        },
         "statuses": statuses,
     }
     bad = [s for v in statuses.values() for s in v if s != "converged"]
     status = "ok" if not bad else f"DMFT not converged at some gamma0: {sorted(set(bad))}"
-    metadata = {"loss": "(1/2P) sum (f - y)^2", "alignment": "y^T K y / (|K|_F |y|^2) on training points"}
-    return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                  metadata=metadata)
+    metadata = {
+        "loss": "(1/2P) sum (f - y)^2",
+        "alignment": "y^T K y / (|K|_F |y|^2) on training points",
+    }
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

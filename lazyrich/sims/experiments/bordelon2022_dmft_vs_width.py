@@ -52,8 +52,14 @@ class Config:
     substeps: int = 2
 
     def __post_init__(self):
-        for name in ("num_train", "input_dim", "num_samples", "deep_num_samples", "deep_response_samples",
-                     "substeps"):
+        for name in (
+            "num_train",
+            "input_dim",
+            "num_samples",
+            "deep_num_samples",
+            "deep_response_samples",
+            "substeps",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}.")
         if self.num_test < 0:
@@ -66,7 +72,9 @@ class Config:
             if len(widths) < 2 or min(widths) < 1:
                 raise ValueError(f"`{name}` needs at least two positive widths, got {widths}.")
         if self.deep_depth < 0:
-            raise ValueError(f"`deep_depth` must be >= 0 (0 skips the deep case), got {self.deep_depth}.")
+            raise ValueError(
+                f"`deep_depth` must be >= 0 (0 skips the deep case), got {self.deep_depth}."
+            )
         if not self.gamma0 > 0 or not self.small_gamma0 >= 0 or not self.t_max > 0:
             raise ValueError(
                 f"`gamma0` and `t_max` must be > 0 and `small_gamma0` >= 0, got {self.gamma0}, {self.t_max}, "
@@ -76,9 +84,20 @@ class Config:
 
 def default_config(*, quick: bool = False) -> Config:
     if quick:
-        return Config(num_train=4, num_test=2, input_dim=8, t_max=4.0, num_times=9, widths=(100, 400, 1600),
-                      num_repeats=2, num_samples=8_000, deep_widths=(100, 400), deep_num_times=7,
-                      deep_num_samples=600, deep_response_samples=32)
+        return Config(
+            num_train=4,
+            num_test=2,
+            input_dim=8,
+            t_max=4.0,
+            num_times=9,
+            widths=(100, 400, 1600),
+            num_repeats=2,
+            num_samples=8_000,
+            deep_widths=(100, 400),
+            deep_num_times=7,
+            deep_num_samples=600,
+            deep_response_samples=32,
+        )
     return Config()
 
 
@@ -90,18 +109,29 @@ def teacher_data(config, key):
     x = x / jnp.linalg.norm(x, axis=1, keepdims=True) * jnp.sqrt(float(config.input_dim))
     beta = jr.normal(kb_key, (config.input_dim,), jnp.float64)
     y = jnp.sign(x @ beta)
-    return x, y[: config.num_train], y[config.num_train:]
+    return x, y[: config.num_train], y[config.num_train :]
 
 
-def train_networks(x, y_train, times, *, gamma0, width, depth, activation, num_repeats, key, substeps):
+def train_networks(
+    x, y_train, times, *, gamma0, width, depth, activation, num_repeats, key, substeps
+):
     """Seed ensemble of centred mean-field networks; dict of ``(E, T, ...)`` arrays."""
     num_train = y_train.shape[0]
 
     def one(k):
-        params = dynamics.meanfield_mlp_init(k, input_dim=x.shape[1], width=width, depth=depth,
-                                             dtype=x.dtype)
-        out = dynamics.train_meanfield_gradient_flow(params, x[:num_train], y_train, x[num_train:], times,
-                                                     gamma0=gamma0, activation=activation, substeps=substeps)
+        params = dynamics.meanfield_mlp_init(
+            k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype
+        )
+        out = dynamics.train_meanfield_gradient_flow(
+            params,
+            x[:num_train],
+            y_train,
+            x[num_train:],
+            times,
+            gamma0=gamma0,
+            activation=activation,
+            substeps=substeps,
+        )
         out.pop("params")
         return out
 
@@ -119,10 +149,12 @@ def _slope(widths, errors):
 def _static_error(res, x, y, depth):
     num_train = y.shape[0]
     # mlp_kernels integrates tanh (a callable there) by Gauss-Hermite quadrature
-    k = theory.mlp_kernels(x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0,
-                           quadrature_degree=96).ntk
-    f_train, f_test = theory.mse_gradient_flow(k[:num_train, :num_train], y, res.times,
-                                               k_test_train=k[num_train:, :num_train])
+    k = theory.mlp_kernels(
+        x, depth=depth, activation=jnp.tanh, weight_std=1.0, bias_std=0.0, quadrature_degree=96
+    ).ntk
+    f_train, f_test = theory.mse_gradient_flow(
+        k[:num_train, :num_train], y, res.times, k_test_train=k[num_train:, :num_train]
+    )
     err = np.max(np.abs(np.asarray(res.f_train - f_train)))
     if f_test is not None and f_test.size:
         err = max(err, float(np.max(np.abs(np.asarray(res.f_test - f_test)))))
@@ -133,9 +165,18 @@ def _compare(name, res, x, y, times, widths, config, depth, key, progress):
     arrays = {}
     losses, kernels, k_err, d_err = [], [], [], []
     for i, width in enumerate(progress_bar(widths, desc=f"{name} widths", enabled=progress)):
-        out = train_networks(x, y, times, gamma0=config.gamma0, width=width, depth=depth, activation="tanh",
-                             num_repeats=config.num_repeats, key=jr.fold_in(key, i),
-                             substeps=config.substeps)
+        out = train_networks(
+            x,
+            y,
+            times,
+            gamma0=config.gamma0,
+            width=width,
+            depth=depth,
+            activation="tanh",
+            num_repeats=config.num_repeats,
+            key=jr.fold_in(key, i),
+            substeps=config.substeps,
+        )
         delta = np.asarray(y - out["f_train"])  # (E, T, P)
         losses.append(0.5 * np.mean(delta**2, axis=-1))
         ntk = np.asarray(out["ntk"])
@@ -159,31 +200,69 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         x, y, _ = teacher_data(config, data_key)
         kx = x @ x.T / config.input_dim
         times = jnp.linspace(0.0, config.t_max, config.num_times)
-        res = theory.solve_dmft(kx, y, times, gamma0=config.gamma0, key=dmft_key,
-                                num_samples=config.num_samples, two_time=False)
-        arrays = _compare("two_layer", res, x, y, times, config.widths, config, 1, net_key, progress)
-        static = theory.solve_dmft(kx, y, times, gamma0=config.small_gamma0, key=dmft_key,
-                                   num_samples=config.num_samples, two_time=False)
+        res = theory.solve_dmft(
+            kx,
+            y,
+            times,
+            gamma0=config.gamma0,
+            key=dmft_key,
+            num_samples=config.num_samples,
+            two_time=False,
+        )
+        arrays = _compare(
+            "two_layer", res, x, y, times, config.widths, config, 1, net_key, progress
+        )
+        static = theory.solve_dmft(
+            kx,
+            y,
+            times,
+            gamma0=config.small_gamma0,
+            key=dmft_key,
+            num_samples=config.num_samples,
+            two_time=False,
+        )
         static_err = _static_error(static, x, y, 1)
         summary = {
             "error_slope": _slope(config.widths, arrays["two_layer_kernel_error"].mean(axis=1)),
             "delta_error_largest_width": float(arrays["two_layer_delta_error"][-1]),
             "kernel_error_largest_width": float(arrays["two_layer_kernel_error"][-1].mean()),
-            "kernel_change": float(np.linalg.norm(res.ntk[-1] - res.ntk[0]) / np.linalg.norm(res.ntk[0])),
+            "kernel_change": float(
+                np.linalg.norm(res.ntk[-1] - res.ntk[0]) / np.linalg.norm(res.ntk[0])
+            ),
         }
         status = "ok"
         if config.deep_depth >= 1:
             deep_times = jnp.linspace(0.0, config.t_max, config.deep_num_times)
-            deep_kwargs = dict(depth=config.deep_depth, key=dmft_key, method="deep",
-                               num_samples=config.deep_num_samples,
-                               num_response_samples=min(config.deep_response_samples, config.deep_num_samples),
-                               response_chunk=min(16, config.deep_response_samples, config.deep_num_samples))
+            deep_kwargs = dict(
+                depth=config.deep_depth,
+                key=dmft_key,
+                method="deep",
+                num_samples=config.deep_num_samples,
+                num_response_samples=min(config.deep_response_samples, config.deep_num_samples),
+                response_chunk=min(16, config.deep_response_samples, config.deep_num_samples),
+            )
             deep = theory.solve_dmft(kx, y, deep_times, gamma0=config.gamma0, **deep_kwargs)
-            arrays.update(_compare("deep", deep, x, y, deep_times, config.deep_widths, config,
-                                   config.deep_depth, jr.fold_in(net_key, 99), progress))
-            deep_static = theory.solve_dmft(kx, y, deep_times, gamma0=config.small_gamma0, **deep_kwargs)
+            arrays.update(
+                _compare(
+                    "deep",
+                    deep,
+                    x,
+                    y,
+                    deep_times,
+                    config.deep_widths,
+                    config,
+                    config.deep_depth,
+                    jr.fold_in(net_key, 99),
+                    progress,
+                )
+            )
+            deep_static = theory.solve_dmft(
+                kx, y, deep_times, gamma0=config.small_gamma0, **deep_kwargs
+            )
             static_err = max(static_err, _static_error(deep_static, x, y, config.deep_depth))
-            summary["deep_error_slope"] = _slope(config.deep_widths, arrays["deep_kernel_error"].mean(axis=1))
+            summary["deep_error_slope"] = _slope(
+                config.deep_widths, arrays["deep_kernel_error"].mean(axis=1)
+            )
             summary["deep_delta_error_largest_width"] = float(arrays["deep_delta_error"][-1])
             summary["deep_status"] = theory.dmft_status_name(deep.status)
             summary["deep_iterations"] = int(deep.num_iterations)
@@ -195,5 +274,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "loss": "(1/2P) sum (f - y)^2; time = gradient-flow time with d theta/dt = -gamma0^2 N grad L",
         "kernel_error": "||K_net(t_max) - K_DMFT(t_max)||_F / ||K_DMFT(t_max)||_F for single networks",
     }
-    return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                  metadata=metadata)
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -83,8 +83,10 @@ class Config:
         _checks.check_positive("lr_per_width", self.lr_per_width)
         _checks.check_positive("lazy_alpha_min", self.lazy_alpha_min)
         if sum(a >= self.lazy_alpha_min for a in self.alphas) < 2:
-            raise ValueError(f"`alphas` needs at least two values >= `lazy_alpha_min` = {self.lazy_alpha_min} "
-                             f"for the lazy-limit slopes, got {self.alphas}.")
+            raise ValueError(
+                f"`alphas` needs at least two values >= `lazy_alpha_min` = {self.lazy_alpha_min} "
+                f"for the lazy-limit slopes, got {self.alphas}."
+            )
 
 
 def default_config(*, quick: bool = False) -> Config:
@@ -92,27 +94,55 @@ def default_config(*, quick: bool = False) -> Config:
     alpha = 2^-2..2^10, P=512, 4 seeds, longer training."""
     if quick:
         return Config()
-    return Config(num_train=512, num_test=1024, widths=(64, 256, 1024), depth=3, lr_per_width=0.1,
-                  alphas=tuple(2.0**i for i in range(-2, 11)), num_seeds=4, num_steps=4000, ntk_size=64)
+    return Config(
+        num_train=512,
+        num_test=1024,
+        widths=(64, 256, 1024),
+        depth=3,
+        lr_per_width=0.1,
+        alphas=tuple(2.0**i for i in range(-2, 11)),
+        num_seeds=4,
+        num_steps=4000,
+        ntk_size=64,
+    )
 
 
 def _point(config: Config, width: int, alpha, key, data):
     x_train, y_train, x_test, y_test = data
     init_key, noise_key = jr.split(key)
     d = x_train.shape[1]
-    apply_fn = dynamics.bias_free_mlp_apply_fn(input_dim=d, width=width, depth=config.depth,
-                                               activation=config.activation)
-    params0 = dynamics.bias_free_mlp_init(input_dim=d, width=width, depth=config.depth, key=init_key)
+    apply_fn = dynamics.bias_free_mlp_apply_fn(
+        input_dim=d, width=width, depth=config.depth, activation=config.activation
+    )
+    params0 = dynamics.bias_free_mlp_init(
+        input_dim=d, width=width, depth=config.depth, key=init_key
+    )
     train_config = dynamics.TrainConfig(
-        method="gd", loss="mse", loss_power=2, max_steps=config.num_steps, check_every=config.num_steps,
-        num_saves=1, stop="none", ntk_size=config.ntk_size, alpha=alpha,
-        learning_rate=config.lr_per_width * width, max_weight_change=1e4,
+        method="gd",
+        loss="mse",
+        loss_power=2,
+        max_steps=config.num_steps,
+        check_every=config.num_steps,
+        num_saves=1,
+        stop="none",
+        ntk_size=config.ntk_size,
+        alpha=alpha,
+        learning_rate=config.lr_per_width * width,
+        max_weight_change=1e4,
     )
     f0_train, f0_test = apply_fn(params0, x_train), apply_fn(params0, x_test)
-    kwargs = dict(key=noise_key, config=train_config, x_test=x_test, y_test=y_test, f0_train=f0_train,
-                  f0_test=f0_test)
+    kwargs = dict(
+        key=noise_key,
+        config=train_config,
+        x_test=x_test,
+        y_test=y_test,
+        f0_train=f0_train,
+        f0_test=f0_test,
+    )
     net = dynamics.train(apply_fn, params0, x_train, y_train, **kwargs)
-    kwargs["config"] = dataclasses.replace(train_config, ntk_size=0)  # the linear model's NTK is constant
+    kwargs["config"] = dataclasses.replace(
+        train_config, ntk_size=0
+    )  # the linear model's NTK is constant
     lin = dynamics.train(dynamics.linearize(apply_fn, params0), params0, x_train, y_train, **kwargs)
     diff = jnp.linalg.norm(net.test_outputs - lin.test_outputs) / jnp.linalg.norm(lin.test_outputs)
     return {
@@ -128,8 +158,12 @@ def _point(config: Config, width: int, alpha, key, data):
 
 def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
     """One (alpha, seed) point at width ``config.width`` (sweep protocol; ``TRACED = ("alpha",)``)."""
-    data = tuple(jnp.asarray(a) for a in common.load(config.data, config.data_dir, config.num_train,
-                                                        config.num_test, config.data_seed))
+    data = tuple(
+        jnp.asarray(a)
+        for a in common.load(
+            config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
+        )
+    )
     return _point(config, config.width, traced.get("alpha", config.alpha), key, data)
 
 
@@ -146,41 +180,61 @@ def _nanmean(x) -> float:
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     _checks.check_key("key", key)
-    data = tuple(jnp.asarray(a) for a in common.load(config.data, config.data_dir, config.num_train,
-                                                        config.num_test, config.data_seed))
+    data = tuple(
+        jnp.asarray(a)
+        for a in common.load(
+            config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
+        )
+    )
     alphas = np.asarray(config.alphas, np.float32)
     grid_a, grid_s = np.meshgrid(alphas, np.arange(config.num_seeds), indexing="ij")
     keys = jr.split(key, config.num_seeds)[grid_s.ravel()]
     per_width = []
     for width in progress_bar(config.widths, desc=NAME, enabled=progress):
-        fn = jax.jit(jax.vmap(lambda a, k, d, w=width: _point(config, w, a, k, d), in_axes=(0, 0, None)))
+        fn = jax.jit(
+            jax.vmap(lambda a, k, d, w=width: _point(config, w, a, k, d), in_axes=(0, 0, None))
+        )
         out = jax.device_get(fn(grid_a.ravel(), keys, data))
         per_width.append({k: np.asarray(v).reshape(grid_a.shape) for k, v in out.items()})
     arrays = {"alpha": alphas, "width": np.asarray(config.widths)}
     for name in per_width[0]:
         arrays[name] = np.stack([o[name] for o in per_width])  # (widths, alphas, seeds)
     diverged = arrays["status"] == 2
-    for name in ("ntk_change", "prediction_difference", "test_error", "lin_test_error", "weight_change"):
+    for name in (
+        "ntk_change",
+        "prediction_difference",
+        "test_error",
+        "lin_test_error",
+        "weight_change",
+    ):
         values = np.where(diverged, np.nan, arrays[name])
         with warnings.catch_warnings():  # all-diverged cells are NaN by design
             warnings.simplefilter("ignore", RuntimeWarning)
             arrays["mean_" + name] = np.nanmean(values, axis=-1)
     k_slopes = [_slope(alphas, row, config.lazy_alpha_min) for row in arrays["mean_ntk_change"]]
-    d_slopes = [_slope(alphas, row, config.lazy_alpha_min) for row in arrays["mean_prediction_difference"]]
-    crossover = [common.log_crossing(alphas[::-1], row[::-1], 0.5) for row in arrays["mean_ntk_change"]]
+    d_slopes = [
+        _slope(alphas, row, config.lazy_alpha_min) for row in arrays["mean_prediction_difference"]
+    ]
+    crossover = [
+        common.log_crossing(alphas[::-1], row[::-1], 0.5) for row in arrays["mean_ntk_change"]
+    ]
     summary = {
         "kernel_change_slope": float(np.nanmean(k_slopes)),
         "kernel_change_slope_per_width": {str(w): s for w, s in zip(config.widths, k_slopes)},
         "prediction_difference_slope": float(np.nanmean(d_slopes)),
-        "prediction_difference_slope_per_width": {str(w): s for w, s in zip(config.widths, d_slopes)},
+        "prediction_difference_slope_per_width": {
+            str(w): s for w, s in zip(config.widths, d_slopes)
+        },
         "alpha_crossover_per_width": {str(w): c for w, c in zip(config.widths, crossover)},
         "lazy_test_error": _nanmean(arrays["mean_test_error"][:, -1]),
         "feature_test_error": _nanmean(arrays["mean_test_error"][:, 0]),
         "fraction_diverged": float(diverged.mean()),
     }
-    metadata = {"conventions": {
-        "loss": "(1/alpha^2) (1/P) sum 1/2 (alpha (f - f0) - y)^2 (Chizat et al., loss_power=2)",
-        "learning_rate": "lr_per_width * width; time = learning_rate * num_steps",
-        "ntk_change": "||K_t - K_0||_F / ||K_0||_F on the first ntk_size training points",
-    }}
+    metadata = {
+        "conventions": {
+            "loss": "(1/alpha^2) (1/P) sum 1/2 (alpha (f - f0) - y)^2 (Chizat et al., loss_power=2)",
+            "learning_rate": "lr_per_width * width; time = learning_rate * num_steps",
+            "ntk_change": "||K_t - K_0||_F / ||K_0||_F on the first ntk_size training points",
+        }
+    }
     return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=metadata)

@@ -87,8 +87,15 @@ class Config:
 def default_config(*, quick: bool = False) -> Config:
     """Fig. 1 (D = 100, P = 550, N = 500, eps = 0.02, alpha = 1, 1e5 epochs) or a smaller quick run."""
     if quick:
-        return Config(input_dim=40, num_train=240, width=200, num_test=400, epsilon=0.1, num_steps=20_000,
-                      num_saves=80)
+        return Config(
+            input_dim=40,
+            num_train=240,
+            width=200,
+            num_test=400,
+            epsilon=0.1,
+            num_steps=20_000,
+            num_saves=80,
+        )
     return Config()
 
 
@@ -105,7 +112,9 @@ def make_task(config: Config, key: jax.Array):
     dtype = jnp.result_type(float)
     teacher = jr.normal(teacher_key, (config.input_dim,), dtype)
     x, y = datasets.gaussian_quadratic(train_key, num_points=config.num_train, teacher=teacher)
-    x_test, y_test = datasets.gaussian_quadratic(test_key, num_points=config.num_test, teacher=teacher)
+    x_test, y_test = datasets.gaussian_quadratic(
+        test_key, num_points=config.num_test, teacher=teacher
+    )
     w0 = jr.normal(init_key, (config.width, config.input_dim), dtype)
     return teacher, x, y, x_test, y_test, w0
 
@@ -119,10 +128,17 @@ def trajectory(config: Config, task, *, alpha, epsilon, save_steps, with_alignme
 
     def observe_stats(w_bar, M):
         shift = 1.0 if config.centered else 0.0
-        f_train = theory.committee_output(x, w_bar, M, alpha=alpha, epsilon=epsilon) - shift * f0_train
-        f_test = theory.committee_output(x_test, w_bar, M, alpha=alpha, epsilon=epsilon) - shift * f0_test
+        f_train = (
+            theory.committee_output(x, w_bar, M, alpha=alpha, epsilon=epsilon) - shift * f0_train
+        )
+        f_test = (
+            theory.committee_output(x_test, w_bar, M, alpha=alpha, epsilon=epsilon)
+            - shift * f0_test
+        )
         centre = dict(w_bar0=stats0.w_bar, M0=stats0.M) if config.centered else {}
-        terms = theory.committee_test_loss_terms(w_bar, M, teacher, alpha=alpha, epsilon=epsilon, **centre)
+        terms = theory.committee_test_loss_terms(
+            w_bar, M, teacher, alpha=alpha, epsilon=epsilon, **centre
+        )
         out = {
             "train_loss": jnp.mean((f_train - y) ** 2),
             "test_loss": jnp.mean((f_test - y_test) ** 2),
@@ -132,11 +148,18 @@ def trajectory(config: Config, task, *, alpha, epsilon, save_steps, with_alignme
             "weight_norm": jnp.sqrt(config.width * jnp.trace(M)),
         }
         if with_alignment:
-            out["alignment"] = theory.committee_ntk_alignment(x_test, y_test, w_bar, M, epsilon=epsilon)
+            out["alignment"] = theory.committee_ntk_alignment(
+                x_test, y_test, w_bar, M, epsilon=epsilon
+            )
         return out
 
-    kwargs = dict(alpha=alpha, epsilon=epsilon, learning_rate0=config.learning_rate0, save_steps=save_steps,
-                  centered=config.centered)
+    kwargs = dict(
+        alpha=alpha,
+        epsilon=epsilon,
+        learning_rate0=config.learning_rate0,
+        save_steps=save_steps,
+        centered=config.centered,
+    )
     if config.method == "reduced":
         return theory.committee_gd(stats0.w_bar, stats0.M, x, y, observe=observe_stats, **kwargs)
     return dynamics.train_committee(
@@ -158,8 +181,13 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     def compute(key):  # one compiled program: data, trajectory and the kernel-regression reference
         task = make_task(config, key)
         _, x, y, x_test, y_test, w0 = task
-        out = trajectory(config, task, alpha=config.alpha, epsilon=config.epsilon,
-                         save_steps=tuple(int(s) for s in steps))
+        out = trajectory(
+            config,
+            task,
+            alpha=config.alpha,
+            epsilon=config.epsilon,
+            save_steps=tuple(int(s) for s in steps),
+        )
         stats0 = theory.committee_statistics(w0)
         k_train = theory.committee_ntk(x, x, *stats0, epsilon=config.epsilon)
         k_test_train = theory.committee_ntk(x_test, x, *stats0, epsilon=config.epsilon)
@@ -184,7 +212,12 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "alignment_initial": float(out["alignment"][0]),
         "alignment_final": float(out["alignment"][-1]),
         "eq6_final_relative_gap": float(
-            abs(out["variance"][-1] + out["misalignment"][-1] + out["linear_power"][-1] - out["test_loss"][-1])
+            abs(
+                out["variance"][-1]
+                + out["misalignment"][-1]
+                + out["linear_power"][-1]
+                - out["test_loss"][-1]
+            )
             / out["test_loss"][-1]
         ),
     }
@@ -199,5 +232,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         }
     }
     status = "ok" if finite else "diverged"
-    return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                  metadata=metadata)
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -62,9 +62,13 @@ class Config:
 
     def __post_init__(self):
         if not self.alphas or any(not np.isfinite(a) or a <= 0 for a in self.alphas):
-            raise ValueError(f"`alphas` must be a non-empty tuple of positive numbers, got {self.alphas}.")
+            raise ValueError(
+                f"`alphas` must be a non-empty tuple of positive numbers, got {self.alphas}."
+            )
         if not self.epsilons or any(not np.isfinite(e) for e in self.epsilons):
-            raise ValueError(f"`epsilons` must be a non-empty tuple of finite numbers, got {self.epsilons}.")
+            raise ValueError(
+                f"`epsilons` must be a non-empty tuple of finite numbers, got {self.epsilons}."
+            )
         if not np.isfinite(self.alpha) or self.alpha <= 0:
             raise ValueError(f"`alpha` must be > 0, got {self.alpha}.")
         for name in ("input_dim", "num_train", "width", "num_test", "num_steps"):
@@ -79,16 +83,31 @@ class Config:
 def default_config(*, quick: bool = False) -> Config:
     """A 4 x 4 grid at D = 40, P = 220 (P/D as in the paper), or a 3 x 3 quick grid at D = 30, P = 165."""
     if quick:
-        return Config(alphas=(0.5, 1.0, 2.0), epsilons=(0.05, 0.1, 0.2), input_dim=30, num_train=165, width=100,
-                      num_test=200, num_steps=4000, num_saves=120)
+        return Config(
+            alphas=(0.5, 1.0, 2.0),
+            epsilons=(0.05, 0.1, 0.2),
+            input_dim=30,
+            num_train=165,
+            width=100,
+            num_test=200,
+            num_steps=4000,
+            num_saves=120,
+        )
     return Config()
 
 
 def _single_config(config: Config) -> _single.Config:
     return _single.Config(
-        input_dim=config.input_dim, num_train=config.num_train, width=config.width, num_test=config.num_test,
-        alpha=config.alpha, epsilon=config.epsilon, learning_rate0=config.learning_rate0,
-        num_steps=config.num_steps, num_saves=config.num_saves, threshold=config.threshold,
+        input_dim=config.input_dim,
+        num_train=config.num_train,
+        width=config.width,
+        num_test=config.num_test,
+        alpha=config.alpha,
+        epsilon=config.epsilon,
+        learning_rate0=config.learning_rate0,
+        num_steps=config.num_steps,
+        num_saves=config.num_saves,
+        threshold=config.threshold,
     )
 
 
@@ -105,8 +124,14 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
     dtype = task[1].dtype
     alpha = jnp.asarray(traced.get("alpha", config.alpha), dtype)
     epsilon = jnp.asarray(traced.get("epsilon", config.epsilon), dtype)
-    out = _single.trajectory(single, task, alpha=alpha, epsilon=epsilon,
-                             save_steps=tuple(int(s) for s in steps_np), with_alignment=False)
+    out = _single.trajectory(
+        single,
+        task,
+        alpha=alpha,
+        epsilon=epsilon,
+        save_steps=tuple(int(s) for s in steps_np),
+        with_alignment=False,
+    )
     steps = jnp.asarray(steps_np, dtype)
     t_train = _crossing(steps, out["train_loss"], config.threshold)
     t_test = _crossing(steps, out["test_loss"], config.threshold)
@@ -136,7 +161,10 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     epsilons = np.asarray(config.epsilons, float)
     grid_a, grid_e = np.meshgrid(alphas, epsilons, indexing="ij")
     dtype = jnp.result_type(float)
-    traced = {"alpha": jnp.asarray(grid_a.ravel(), dtype), "epsilon": jnp.asarray(grid_e.ravel(), dtype)}
+    traced = {
+        "alpha": jnp.asarray(grid_a.ravel(), dtype),
+        "epsilon": jnp.asarray(grid_e.ravel(), dtype),
+    }
     fn = jax.jit(jax.vmap(lambda tr: point(config, tr, key)))
     out = {k: np.asarray(v).reshape(grid_a.shape + np.shape(v)[1:]) for k, v in fn(traced).items()}
     steps = _single.save_grid(config.num_steps, config.num_saves)
@@ -144,18 +172,28 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     censored = trained & ~np.isfinite(out["t_test"])
     grok = np.where(censored, config.num_steps - out["t_train"], out["grokking_time"])
     amount = np.maximum(grok, 0.0)
-    arrays = {"steps": steps, "alphas": alphas, "epsilons": epsilons, "censored": censored,
-              "amount_of_grokking": amount, **out}
+    arrays = {
+        "steps": steps,
+        "alphas": alphas,
+        "epsilons": epsilons,
+        "censored": censored,
+        "amount_of_grokking": amount,
+        **out,
+    }
     summary = {
-        "grokking_time": {f"{a:g}": {f"{e:g}": float(grok[i, j]) for j, e in enumerate(epsilons)}
-                          for i, a in enumerate(alphas)},
+        "grokking_time": {
+            f"{a:g}": {f"{e:g}": float(grok[i, j]) for j, e in enumerate(epsilons)}
+            for i, a in enumerate(alphas)
+        },
         "spearman_alpha": _spearman(grid_a.ravel(), grok.ravel()),
         "spearman_epsilon": _spearman(grid_e.ravel(), grok.ravel()),
         "num_censored": int(censored.sum()),
         "num_not_trained": int((~trained).sum()),
         "num_diverged": int(np.sum(out["status"] == 2)),
     }
-    status = "ok" if summary["num_diverged"] == 0 else f"{summary['num_diverged']} grid points diverged"
+    status = (
+        "ok" if summary["num_diverged"] == 0 else f"{summary['num_diverged']} grid points diverged"
+    )
     metadata = {
         "conventions": {
             "loss": "mean((f - f0 - y)**2), no 1/2 (Kumar et al.)",
@@ -165,5 +203,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         },
         "axes": ["alpha", "epsilon"],
     }
-    return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                  metadata=metadata)
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -45,11 +45,15 @@ class Config:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         top = min(self.input_dim, self.hidden_dim)
         if not self.ranks or any((not isinstance(r, int)) or r < 1 or r > top for r in self.ranks):
-            raise ValueError(f"`ranks` must be integers in [1, min(input_dim, hidden_dim)={top}], got "
-                             f"{self.ranks!r}.")
+            raise ValueError(
+                f"`ranks` must be integers in [1, min(input_dim, hidden_dim)={top}], got "
+                f"{self.ranks!r}."
+            )
         if not self.init_scale > 0 or not self.learning_rate > 0:
-            raise ValueError(f"`init_scale` and `learning_rate` must be > 0, got {self.init_scale}, "
-                             f"{self.learning_rate}.")
+            raise ValueError(
+                f"`init_scale` and `learning_rate` must be > 0, got {self.init_scale}, "
+                f"{self.learning_rate}."
+            )
 
 
 def default_config(*, quick: bool = False) -> Config:
@@ -76,7 +80,9 @@ def _alignments(w_in0, w_out0, w_in1, w_out1, teacher):
         m0 = theory.linear_kernel_matrix(w_in0, w_out0, kernel=kernel)
         m1 = theory.linear_kernel_matrix(w_in1, w_out1, kernel=kernel)
         out[f"alignment_{kernel}"] = dynamics.kernel_alignment(m0, m1)
-        out[f"endpoint_{kernel}"] = theory.linear_rank_alignment_endpoint(w_in0, w_out0, teacher, kernel=kernel)
+        out[f"endpoint_{kernel}"] = theory.linear_rank_alignment_endpoint(
+            w_in0, w_out0, teacher, kernel=kernel
+        )
     return out
 
 
@@ -140,9 +146,20 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
             "increasing_with_rank": bool(np.all(np.diff(mean) > 0)),
             "aligned_mean": float(arrays[f"aligned_alignment_{kernel}"].mean()),
         }
-    summary["max_final_loss"] = float(max(arrays["final_loss"].max(), arrays["aligned_final_loss"].max()))
+    summary["max_final_loss"] = float(
+        max(arrays["final_loss"].max(), arrays["aligned_final_loss"].max())
+    )
     status = {0: "ok", 1: "max_steps", 2: "diverged"}[int(arrays["status"])]
-    metadata = {"ranks": list(config.ranks), "axes": "(rank, teacher)",
-                "loss": "population squared error 1/2 ||W^T w - beta||^2 (whitened inputs), plain GD"}
-    return _experiment.Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                              metadata=metadata)
+    metadata = {
+        "ranks": list(config.ranks),
+        "axes": "(rank, teacher)",
+        "loss": "population squared error 1/2 ||W^T w - beta||^2 (whitened inputs), plain GD",
+    }
+    return _experiment.Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -69,13 +69,25 @@ class Config:
     def __post_init__(self):
         if not self.tasks or any(t not in _TASKS for t in self.tasks):
             raise ValueError(f"`tasks` must be a non-empty tuple of {_TASKS}, got {self.tasks!r}.")
-        for name in ("width", "num_seeds", "num_steps", "batch_size", "num_probe", "num_kernel_trials",
-                     "kernel_batch_size", "log_every"):
+        for name in (
+            "width",
+            "num_seeds",
+            "num_steps",
+            "batch_size",
+            "num_probe",
+            "num_kernel_trials",
+            "kernel_batch_size",
+            "log_every",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if not self.ranks or any((not isinstance(r, int)) or r < 1 or r > self.width for r in self.ranks):
-            raise ValueError(f"`ranks` must be integers in [1, width={self.width}], got {self.ranks!r}.")
+        if not self.ranks or any(
+            (not isinstance(r, int)) or r < 1 or r > self.width for r in self.ranks
+        ):
+            raise ValueError(
+                f"`ranks` must be integers in [1, width={self.width}], got {self.ranks!r}."
+            )
         if list(self.ranks) != sorted(set(self.ranks)):
             raise ValueError(f"`ranks` must be strictly increasing, got {self.ranks!r}.")
         if self.num_kernel_trials > self.num_probe:
@@ -88,21 +100,34 @@ class Config:
                 f"({self.num_kernel_trials})."
             )
         if self.num_steps % self.log_every:
-            raise ValueError(f"`log_every` ({self.log_every}) must divide `num_steps` ({self.num_steps}).")
+            raise ValueError(
+                f"`log_every` ({self.log_every}) must divide `num_steps` ({self.num_steps})."
+            )
         if not 0.0 < self.leak <= 1.0:
             raise ValueError(f"`leak` must lie in (0, 1], got {self.leak}.")
         for name in ("learning_rate", "gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}.")
         if self.noise < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(f"need `noise` >= 0 and 0 <= `momentum` < 1, got {self.noise}, {self.momentum}.")
+            raise ValueError(
+                f"need `noise` >= 0 and 0 <= `momentum` < 1, got {self.noise}, {self.momentum}."
+            )
 
 
 def default_config(*, quick: bool = False) -> Config:
     """The paper's setting (N = 300, 10k SGD steps, 5 seeds); quick: N = 64, ranks {1, 4, 16, 64}, 300 steps."""
     if quick:
-        return Config(width=64, ranks=(1, 4, 16, 64), num_seeds=3, num_steps=300, learning_rate=0.01,
-                      num_probe=64, num_kernel_trials=8, kernel_batch_size=4, log_every=50)
+        return Config(
+            width=64,
+            ranks=(1, 4, 16, 64),
+            num_seeds=3,
+            num_steps=300,
+            learning_rate=0.01,
+            num_probe=64,
+            num_kernel_trials=8,
+            kernel_batch_size=4,
+            log_every=50,
+        )
     return Config()
 
 
@@ -112,7 +137,9 @@ def _task_sampler(config: Config):
     One compiled program then serves every task (vmap over the task index): the padded input channels are
     always zero, so they change neither the dynamics nor the gradients of the other weights.
     """
-    dims = [_neurogym.NEUROGYM_TASKS[t](jr.key(0), batch_size=1).inputs.shape[-1] for t in config.tasks]
+    dims = [
+        _neurogym.NEUROGYM_TASKS[t](jr.key(0), batch_size=1).inputs.shape[-1] for t in config.tasks
+    ]
     width = max(dims)
 
     def sample(task_id, key, batch_size):
@@ -151,8 +178,16 @@ def _train(config: Config, sample, task_id, w_h0, setup, lr, momentum):
         return trials.inputs, trials.labels, mask
 
     params0 = {"w_x": setup["w_x"], "w_h": w_h0, "w_y": setup["w_y"]}
-    res = dynamics.train_rnn(params0, batch_fn, key=setup["data_key"], num_steps=config.num_steps,
-                             learning_rate=lr, momentum=momentum, optimizer="sgd", leak=config.leak)
+    res = dynamics.train_rnn(
+        params0,
+        batch_fn,
+        key=setup["data_key"],
+        num_steps=config.num_steps,
+        learning_rate=lr,
+        momentum=momentum,
+        optimizer="sgd",
+        leak=config.leak,
+    )
     return res.params, res.loss.reshape(-1, config.log_every).mean(axis=1)
 
 
@@ -160,8 +195,11 @@ def _measure(config: Config, params0, params1, probe):
     """The three laziness measures plus decision accuracy; kernels of both ends in one vmapped call."""
     both = jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
     kernel_x = probe.inputs[: config.num_kernel_trials]
-    k0, k1 = jax.vmap(lambda p: dynamics.recurrent_tangent_kernel(
-        p, kernel_x, leak=config.leak, batch_size=config.kernel_batch_size))(both)
+    k0, k1 = jax.vmap(
+        lambda p: dynamics.recurrent_tangent_kernel(
+            p, kernel_x, leak=config.leak, batch_size=config.kernel_batch_size
+        )
+    )(both)
     h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(both)
     logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
     return {
@@ -190,8 +228,11 @@ def _aligned_init(config: Config, setup, pilot_w0, pilot_w1):
 
 
 def _traced(config: Config, traced: dict):
-    return (traced.get("gain", config.gain), traced.get("learning_rate", config.learning_rate),
-            traced.get("momentum", config.momentum))
+    return (
+        traced.get("gain", config.gain),
+        traced.get("learning_rate", config.learning_rate),
+        traced.get("momentum", config.momentum),
+    )
 
 
 def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
@@ -207,11 +248,16 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
 
     def one_task(task_id):
         setup = _setup(config, sample, dims, input_width, task_id, key, gain)
-        w_h0 = jax.vmap(lambda r: dynamics.truncate_rank(setup["w_gauss"], r, norm=config.norm))(ranks)
-        out, w_final = jax.vmap(lambda w: _stage(config, sample, task_id, w, setup, lr, momentum))(w_h0)
+        w_h0 = jax.vmap(lambda r: dynamics.truncate_rank(setup["w_gauss"], r, norm=config.norm))(
+            ranks
+        )
+        out, w_final = jax.vmap(lambda w: _stage(config, sample, task_id, w, setup, lr, momentum))(
+            w_h0
+        )
         out["erank_roy_vetterli"] = jax.vmap(dynamics.connectivity_rank)(w_h0)
         out["erank_participation_ratio"] = jax.vmap(
-            lambda w: dynamics.connectivity_rank(w, method="participation_ratio"))(w_h0)
+            lambda w: dynamics.connectivity_rank(w, method="participation_ratio")
+        )(w_h0)
         if config.aligned:
             w_al = _aligned_init(config, setup, w_h0[-1], w_final[-1])
             aligned, _ = _stage(config, sample, task_id, w_al, setup, lr, momentum)
@@ -237,21 +283,36 @@ def _spearman(x, y) -> float:
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
     """All (task, seed) networks of one rank in one vmapped program, compiled once and reused for every rank
     and for the aligned rank-1 stage (the numbers equal ``vmap(point)`` over seeds)."""
-    gain, lr, momentum = _traced(config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED})
+    gain, lr, momentum = _traced(
+        config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
+    )
     sample, dims, input_width = _task_sampler(config)
     num_tasks, num_seeds = len(config.tasks), config.num_seeds
     task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds)  # flat (task, seed) axis, task-major
     seed_keys = jnp.tile(jr.split(key, num_seeds), num_tasks)
 
     setup = jax.jit(jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain)))(
-        task_ids, seed_keys)
-    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm), in_axes=(0, None)))
+        task_ids, seed_keys
+    )
+    truncate = jax.jit(
+        jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm), in_axes=(0, None))
+    )
     stage = jax.jit(jax.vmap(lambda t, w, s: _stage(config, sample, t, w, s, lr, momentum)))
-    eranks = jax.jit(jax.vmap(lambda w: jnp.stack([dynamics.connectivity_rank(w), dynamics.connectivity_rank(
-        w, method="participation_ratio")])))
+    eranks = jax.jit(
+        jax.vmap(
+            lambda w: jnp.stack(
+                [
+                    dynamics.connectivity_rank(w),
+                    dynamics.connectivity_rank(w, method="participation_ratio"),
+                ]
+            )
+        )
+    )
 
     per_rank, w_first, w_last = [], None, None
-    bar = _experiment.progress_bar(total=len(config.ranks) + int(config.aligned), desc=NAME, enabled=progress)
+    bar = _experiment.progress_bar(
+        total=len(config.ranks) + int(config.aligned), desc=NAME, enabled=progress
+    )
     with bar:
         for r in config.ranks:
             w_h0 = truncate(setup["w_gauss"], jnp.asarray(r))
@@ -262,7 +323,9 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
             w_first, w_last = w_h0, w_final
             bar.update(1)
         if config.aligned:
-            w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(setup, w_first, w_last)
+            w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(
+                setup, w_first, w_last
+            )
             aligned = jax.device_get(stage(task_ids, w_al, setup)[0])
             bar.update(1)
 
@@ -280,36 +343,54 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
     summary: dict = {}
     for i, task in enumerate(config.tasks):
         rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
-        means = {m: arrays[m][i].mean(axis=0) for m in
-                 ("weight_change", "representation_alignment", "kernel_alignment")}
+        means = {
+            m: arrays[m][i].mean(axis=0)
+            for m in ("weight_change", "representation_alignment", "kernel_alignment")
+        }
         summary[task] = {
             "weight_change_spearman": _spearman(rank_grid, arrays["weight_change"][i]),
             "kernel_alignment_spearman": _spearman(rank_grid, arrays["kernel_alignment"][i]),
-            "representation_alignment_spearman": _spearman(rank_grid, arrays["representation_alignment"][i]),
+            "representation_alignment_spearman": _spearman(
+                rank_grid, arrays["representation_alignment"][i]
+            ),
             "weight_change_decreasing": bool(np.all(np.diff(means["weight_change"]) < 0)),
             "kernel_alignment_increasing": bool(np.all(np.diff(means["kernel_alignment"]) > 0)),
-            "representation_alignment_increasing": bool(np.all(np.diff(means["representation_alignment"]) > 0)),
+            "representation_alignment_increasing": bool(
+                np.all(np.diff(means["representation_alignment"]) > 0)
+            ),
             "mean_weight_change": means["weight_change"].tolist(),
             "mean_kernel_alignment": means["kernel_alignment"].tolist(),
             "mean_representation_alignment": means["representation_alignment"].tolist(),
             "mean_accuracy": arrays["accuracy"][i].mean(axis=0).tolist(),
         }
         if config.aligned:
-            summary[task]["aligned_rank1_kernel_alignment"] = float(arrays["aligned_kernel_alignment"][i].mean())
-            summary[task]["aligned_rank1_weight_change"] = float(arrays["aligned_weight_change"][i].mean())
+            summary[task]["aligned_rank1_kernel_alignment"] = float(
+                arrays["aligned_kernel_alignment"][i].mean()
+            )
+            summary[task]["aligned_rank1_weight_change"] = float(
+                arrays["aligned_weight_change"][i].mean()
+            )
             summary[task]["aligned_rank1_representation_alignment"] = float(
-                arrays["aligned_representation_alignment"][i].mean())
+                arrays["aligned_representation_alignment"][i].mean()
+            )
             summary[task]["aligned_rank1_accuracy"] = float(arrays["aligned_accuracy"][i].mean())
     status = "ok" if np.all(arrays["status"] == 0) else "diverged"
     metadata = {
         "tasks": list(config.tasks),
         "ranks": list(config.ranks),
         "axes": "(task, seed, rank[, log step])",
-        "loss": "cross-entropy, mean over (trial, step)" if config.loss_steps == "all"
+        "loss": "cross-entropy, mean over (trial, step)"
+        if config.loss_steps == "all"
         else "cross-entropy at the decision step",
         "kernel": "W_h-only tangent kernel over (trial, step, output)",
         "aligned_rank1": "leading singular pair of the highest-rank run's weight change, "
         f"{config.aligned_norm}-norm matched to the Gaussian draw",
     }
-    return _experiment.Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                              metadata=metadata)
+    return _experiment.Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -82,7 +82,9 @@ class Config:
         for p in self.num_train:
             _checks.check_int("num_train", p, minimum=1)
         if not self.temperatures or any(not np.isfinite(t) or t <= 0 for t in self.temperatures):
-            raise ValueError(f"`temperatures` must be a non-empty tuple of positive numbers, got {self.temperatures}.")
+            raise ValueError(
+                f"`temperatures` must be a non-empty tuple of positive numbers, got {self.temperatures}."
+            )
         if not np.isfinite(self.temperature) or self.temperature < 0:
             raise ValueError(f"`temperature` must be >= 0, got {self.temperature}.")
         if not np.isfinite(self.alpha) or self.alpha <= 0:
@@ -108,7 +110,9 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
-def _observables(state: dynamics.PerceptronState, temperature, batch_size: int) -> dict[str, jax.Array]:
+def _observables(
+    state: dynamics.PerceptronState, temperature, batch_size: int
+) -> dict[str, jax.Array]:
     delta_w = state.delta_w
     return {
         "weight_norm": jnp.linalg.norm(delta_w),
@@ -135,8 +139,13 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
     temperature = jnp.asarray(traced.get("temperature", config.temperature), x.dtype)
     alpha = jnp.asarray(traced.get("alpha", config.alpha), x.dtype)
     state = dynamics.train_perceptron(
-        x, y, temperature=temperature, alpha=alpha, batch_size=config.batch_size,
-        max_steps=config.max_steps, key=noise_key,
+        x,
+        y,
+        temperature=temperature,
+        alpha=alpha,
+        batch_size=config.batch_size,
+        max_steps=config.max_steps,
+        key=noise_key,
     )
     return _observables(state, temperature, config.batch_size)
 
@@ -167,33 +176,54 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
 
             def one(x, y, temperature, noise_key):
                 state = dynamics.train_perceptron(
-                    x, y, temperature=temperature, alpha=jnp.asarray(config.alpha, x.dtype),
-                    batch_size=config.batch_size, max_steps=config.max_steps, key=noise_key,
+                    x,
+                    y,
+                    temperature=temperature,
+                    alpha=jnp.asarray(config.alpha, x.dtype),
+                    batch_size=config.batch_size,
+                    max_steps=config.max_steps,
+                    key=noise_key,
                 )
                 return _observables(state, temperature, config.batch_size)
 
             over_seeds = jax.vmap(one, in_axes=(0, 0, None, 0))
-            simulate_cache[num_points] = jax.jit(jax.vmap(over_seeds, in_axes=(None, None, 0, None)))
+            simulate_cache[num_points] = jax.jit(
+                jax.vmap(over_seeds, in_axes=(None, None, 0, None))
+            )
         return simulate_cache[num_points]
 
     jobs = [(i, c, j, p) for i, c in enumerate(config.chi) for j, p in enumerate(config.num_train)]
     for i, chi, j, num_points in progress_bar(jobs, total=len(jobs), desc=NAME, enabled=progress):
         run_key = jr.fold_in(jr.fold_in(key, i), j)
         data_keys, noise_keys = (jr.split(k, config.num_seeds) for k in jr.split(run_key))
-        make_data = jax.jit(jax.vmap(lambda k, c=chi, p=num_points: datasets.depleted_sign(
-            k, num_points=p, input_dim=config.input_dim, chi=c)))
+        make_data = jax.jit(
+            jax.vmap(
+                lambda k, c=chi, p=num_points: datasets.depleted_sign(
+                    k, num_points=p, input_dim=config.input_dim, chi=c
+                )
+            )
+        )
         x, y = make_data(data_keys)
         out = simulator(num_points)(x, y, jnp.asarray(temps, x.dtype), noise_keys)
         for name, value in out.items():
-            arrays.setdefault(name, np.zeros(shape, np.asarray(value).dtype))[i, j] = np.asarray(value)
+            arrays.setdefault(name, np.zeros(shape, np.asarray(value).dtype))[i, j] = np.asarray(
+                value
+            )
     arrays["temperatures"] = temps
     arrays["num_train"] = np.asarray(config.num_train)
     arrays["chi"] = np.asarray(config.chi, float)
 
     summary: dict[str, Any] = {
-        "gamma_fit": {}, "gamma_theory": {}, "delta_fit": {}, "delta_theory": {},
-        "time_temperature_fit": {}, "time_size_fit": {}, "time_size_theory": {}, "ratio_size_fit": {},
-        "num_runs": int(np.prod(shape)), "num_not_fitted": int(np.sum(arrays["status"] != 0)),
+        "gamma_fit": {},
+        "gamma_theory": {},
+        "delta_fit": {},
+        "delta_theory": {},
+        "time_temperature_fit": {},
+        "time_size_fit": {},
+        "time_size_theory": {},
+        "ratio_size_fit": {},
+        "num_runs": int(np.prod(shape)),
+        "num_not_fitted": int(np.sum(arrays["status"] != 0)),
     }
     for i, chi in enumerate(config.chi):
         key_chi = f"{chi:g}"
@@ -223,5 +253,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         },
         "axes": ["chi", "num_train", "temperature", "seed"],
     }
-    return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, status=status,
-                  metadata=metadata)
+    return Result(
+        experiment=NAME,
+        config=config,
+        arrays=arrays,
+        summary=summary,
+        status=status,
+        metadata=metadata,
+    )

@@ -67,14 +67,27 @@ class Config:
         common.check_data(self.data, self.data_dir, self.num_train, self.num_test)
         for name in ("data_seed",):
             _checks.check_int(name, getattr(self, name), minimum=0)
-        for name in ("num_train", "num_test", "width", "depth", "batch_size", "num_seeds", "max_steps",
-                     "check_every", "chunk_size"):
+        for name in (
+            "num_train",
+            "num_test",
+            "width",
+            "depth",
+            "batch_size",
+            "num_seeds",
+            "max_steps",
+            "check_every",
+            "chunk_size",
+        ):
             _checks.check_int(name, getattr(self, name), minimum=1)
         if self.batch_size > self.num_train:
-            raise ValueError(f"`batch_size` must be <= `num_train` = {self.num_train}, got {self.batch_size}.")
+            raise ValueError(
+                f"`batch_size` must be <= `num_train` = {self.num_train}, got {self.batch_size}."
+            )
         if self.max_steps % self.check_every:
-            raise ValueError(f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
-                             f"({self.check_every}).")
+            raise ValueError(
+                f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
+                f"({self.check_every})."
+            )
         _checks.check_positive("alphas", np.asarray(self.alphas, float))
         _checks.check_positive("temperatures", np.asarray(self.temperatures, float))
         _checks.check_positive("alpha", self.alpha)
@@ -90,23 +103,41 @@ def default_config(*, quick: bool = False) -> Config:
     if quick:
         return Config()
     return Config(
-        num_train=1024, num_test=773, width=128, depth=5, activation="gelu",
-        alphas=tuple(2.0**i for i in range(-14, 12)), temperatures=tuple(2.0**i for i in range(-14, 3)),
-        num_seeds=4, max_steps=2**20, check_every=64,
+        num_train=1024,
+        num_test=773,
+        width=128,
+        depth=5,
+        activation="gelu",
+        alphas=tuple(2.0**i for i in range(-14, 12)),
+        temperatures=tuple(2.0**i for i in range(-14, 3)),
+        num_seeds=4,
+        max_steps=2**20,
+        check_every=64,
     )
 
 
 def _data(config: Config):
-    return common.load(config.data, config.data_dir, config.num_train, config.num_test, config.data_seed)
+    return common.load(
+        config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
+    )
 
 
 def _point(config: Config, traced, key, data):
     alpha = traced.get("alpha", config.alpha)
     temperature = traced.get("temperature", config.temperature)
     result = common.fc_point(
-        data=data, alpha=alpha, temperature=temperature, key=key, width=config.width, depth=config.depth,
-        activation=config.activation, batch_size=config.batch_size, method=config.method,
-        max_steps=config.max_steps, check_every=config.check_every, num_saves=2,
+        data=data,
+        alpha=alpha,
+        temperature=temperature,
+        key=key,
+        width=config.width,
+        depth=config.depth,
+        activation=config.activation,
+        batch_size=config.batch_size,
+        method=config.method,
+        max_steps=config.max_steps,
+        check_every=config.check_every,
+        num_saves=2,
     )
     return common.point_summary(result)
 
@@ -126,12 +157,18 @@ def run_grid(config: Config, alphas, temperatures, *, key, progress=False) -> di
     Returns arrays of shape ``(len(alphas), len(temperatures), num_seeds)``.
     """
     alphas, temperatures = np.asarray(alphas, np.float32), np.asarray(temperatures, np.float32)
-    grid_a, grid_t, grid_s = np.meshgrid(alphas, temperatures, np.arange(config.num_seeds), indexing="ij")
+    grid_a, grid_t, grid_s = np.meshgrid(
+        alphas, temperatures, np.arange(config.num_seeds), indexing="ij"
+    )
     seed_keys = jr.split(key, config.num_seeds)
     keys = seed_keys[grid_s.ravel()]  # the same seed (init + SGD noise) across the (alpha, T) grid
     data = tuple(jnp.asarray(a) for a in _data(config))
-    fn = jax.jit(jax.vmap(lambda a, t, k, d: _point(config, {"alpha": a, "temperature": t}, k, d),
-                          in_axes=(0, 0, 0, None)))
+    fn = jax.jit(
+        jax.vmap(
+            lambda a, t, k, d: _point(config, {"alpha": a, "temperature": t}, k, d),
+            in_axes=(0, 0, 0, None),
+        )
+    )
     n = grid_a.size
     chunk = min(config.chunk_size, n)
     pad = (-n) % chunk
@@ -163,9 +200,16 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     finite = np.isfinite(mean_err)
     best = np.unravel_index(np.nanargmin(np.where(finite, mean_err, np.inf)), mean_err.shape)
     arrays = {
-        "alpha": alphas, "temperature": temps, "t_c": t_c,
-        "test_error": err, "weight_change": dw, "num_steps": out["num_steps"], "time": out["time"],
-        "status": out["status"], "mean_test_error": mean_err, "mean_weight_change": mean_dw,
+        "alpha": alphas,
+        "temperature": temps,
+        "t_c": t_c,
+        "test_error": err,
+        "weight_change": dw,
+        "num_steps": out["num_steps"],
+        "time": out["time"],
+        "status": out["status"],
+        "mean_test_error": mean_err,
+        "mean_weight_change": mean_dw,
     }
     summary = {
         "t_c_lazy": float(t_c[-1]),

@@ -64,18 +64,34 @@ class Config:
     def __post_init__(self):
         if not self.num_trains:
             raise ValueError("`num_trains` must list at least one training-set size.")
-        common.check_data(self.data, self.data_dir, max(max(self.num_trains), self.num_train), self.num_test)
+        common.check_data(
+            self.data, self.data_dir, max(max(self.num_trains), self.num_train), self.num_test
+        )
         _checks.check_int("data_seed", self.data_seed, minimum=0)
         for p in self.num_trains:
             _checks.check_int("num_trains", p, minimum=self.batch_size)
-        for name in ("num_test", "width", "depth", "batch_size", "num_seeds", "max_steps", "check_every",
-                     "num_train", "num_bootstrap", "chunk_size"):
+        for name in (
+            "num_test",
+            "width",
+            "depth",
+            "batch_size",
+            "num_seeds",
+            "max_steps",
+            "check_every",
+            "num_train",
+            "num_bootstrap",
+            "chunk_size",
+        ):
             _checks.check_int(name, getattr(self, name), minimum=1)
         if self.batch_size > min(self.num_trains + (self.num_train,)):
-            raise ValueError(f"`batch_size` must be <= every training-set size, got {self.batch_size}.")
+            raise ValueError(
+                f"`batch_size` must be <= every training-set size, got {self.batch_size}."
+            )
         if self.max_steps % self.check_every:
-            raise ValueError(f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
-                             f"({self.check_every}).")
+            raise ValueError(
+                f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
+                f"({self.check_every})."
+            )
         _checks.check_positive("alpha", self.alpha)
         _checks.check_positive("temperatures", np.asarray(self.temperatures, float))
         _checks.check_positive("temperature", self.temperature)
@@ -88,8 +104,15 @@ def default_config(*, quick: bool = False) -> Config:
     if quick:
         return Config()
     return Config(
-        num_trains=(128, 256, 512, 1024), num_test=512, width=128, depth=5, alpha=32768.0,
-        temperatures=tuple(2.0**i for i in range(-13, 3)), num_seeds=5, max_steps=2**20, check_every=64,
+        num_trains=(128, 256, 512, 1024),
+        num_test=512,
+        width=128,
+        depth=5,
+        alpha=32768.0,
+        temperatures=tuple(2.0**i for i in range(-13, 3)),
+        num_seeds=5,
+        max_steps=2**20,
+        check_every=64,
         num_bootstrap=1000,
     )
 
@@ -100,10 +123,19 @@ def _data(config: Config, num_rows: int):
 
 def _point(config, traced, key, data, train_size):
     result = common.fc_point(
-        data=data, alpha=traced.get("alpha", config.alpha),
-        temperature=traced.get("temperature", config.temperature), key=key, width=config.width,
-        depth=config.depth, activation=config.activation, batch_size=config.batch_size, method=config.method,
-        max_steps=config.max_steps, check_every=config.check_every, num_saves=2, train_size=train_size,
+        data=data,
+        alpha=traced.get("alpha", config.alpha),
+        temperature=traced.get("temperature", config.temperature),
+        key=key,
+        width=config.width,
+        depth=config.depth,
+        activation=config.activation,
+        batch_size=config.batch_size,
+        method=config.method,
+        max_steps=config.max_steps,
+        check_every=config.check_every,
+        num_saves=2,
+        train_size=train_size,
     )
     return common.point_summary(result)
 
@@ -120,14 +152,23 @@ def _fit(mean_dw, mean_t, temps, sizes, threshold):
     ok = np.isfinite(mean_dw) & (mean_dw > 0)
     design = np.stack([grid_t[ok], grid_p[ok], np.ones(ok.sum())], axis=1)
     if ok.sum() < 4:
-        return dict(delta=np.nan, gamma=np.nan, a=np.nan, t_c=np.full(len(sizes), np.nan), tstar_T=np.nan)
+        return dict(
+            delta=np.nan, gamma=np.nan, a=np.nan, t_c=np.full(len(sizes), np.nan), tstar_T=np.nan
+        )
     delta, gamma, _ = np.linalg.lstsq(design, np.log(mean_dw[ok]), rcond=None)[0]
     t_c = np.array([common.log_crossing(temps, row, threshold) for row in mean_dw])
     good = np.isfinite(t_c)
     a = -np.polyfit(lp[good], np.log(t_c[good]), 1)[0] if good.sum() >= 2 else np.nan
     okt = np.isfinite(mean_t) & (mean_t > 0)
-    tstar_T = (np.linalg.lstsq(np.stack([grid_t[okt], grid_p[okt], np.ones(okt.sum())], 1),
-                               np.log(mean_t[okt]), rcond=None)[0][0] if okt.sum() >= 4 else np.nan)
+    tstar_T = (
+        np.linalg.lstsq(
+            np.stack([grid_t[okt], grid_p[okt], np.ones(okt.sum())], 1),
+            np.log(mean_t[okt]),
+            rcond=None,
+        )[0][0]
+        if okt.sum() >= 4
+        else np.nan
+    )
     return dict(delta=delta, gamma=gamma, a=a, t_c=t_c, tstar_T=tstar_T)
 
 
@@ -138,13 +179,18 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     data = tuple(jnp.asarray(a) for a in _data(config, int(sizes.max())))
     grid_p, grid_t, grid_s = np.meshgrid(sizes, temps, np.arange(config.num_seeds), indexing="ij")
     keys = jr.split(key, config.num_seeds)[grid_s.ravel()]
-    fn = jax.jit(jax.vmap(lambda p, t, k, d: _point(config, {"temperature": t}, k, d, p),
-                          in_axes=(0, 0, 0, None)))
+    fn = jax.jit(
+        jax.vmap(
+            lambda p, t, k, d: _point(config, {"temperature": t}, k, d, p), in_axes=(0, 0, 0, None)
+        )
+    )
     n = grid_p.size
     chunk = min(config.chunk_size, n)
     pad = (-n) % chunk
     flat_p = np.concatenate([grid_p.ravel(), np.repeat(grid_p.ravel()[-1:], pad)]).astype(np.int32)
-    flat_t = np.concatenate([grid_t.ravel(), np.repeat(grid_t.ravel()[-1:], pad)]).astype(np.float32)
+    flat_t = np.concatenate([grid_t.ravel(), np.repeat(grid_t.ravel()[-1:], pad)]).astype(
+        np.float32
+    )
     flat_k = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
     outs = []
     for start in progress_bar(range(0, n + pad, chunk), desc=NAME, enabled=progress):
@@ -160,14 +206,19 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     def cell_means(idx):
         with np.errstate(invalid="ignore"):
             d, t = dw[..., idx], tstar[..., idx]
-            keep = np.all(np.isfinite(d), axis=-1)  # a cell counts only if every resampled seed fitted
+            keep = np.all(
+                np.isfinite(d), axis=-1
+            )  # a cell counts only if every resampled seed fitted
             return np.where(keep, np.exp(np.mean(np.log(d), -1)), np.nan), np.where(
-                keep, np.exp(np.mean(np.log(t), -1)), np.nan)
+                keep, np.exp(np.mean(np.log(t), -1)), np.nan
+            )
 
     all_seeds = np.arange(config.num_seeds)
     mean_dw, mean_t = cell_means(all_seeds)
     finite = mean_dw[np.isfinite(mean_dw)]
-    threshold = config.threshold or (float(np.exp(np.median(np.log(finite)))) if finite.size else 1.0)
+    threshold = config.threshold or (
+        float(np.exp(np.median(np.log(finite)))) if finite.size else 1.0
+    )
     fit = _fit(mean_dw, mean_t, temps, sizes, threshold)
     rng = np.random.default_rng(0)
     boot = {k: [] for k in ("delta", "gamma", "a")}
@@ -180,32 +231,49 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     def interval(values):
         v = np.asarray(values, float)
         v = v[np.isfinite(v)]
-        return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v.size else [np.nan, np.nan]
+        return (
+            [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+            if v.size
+            else [np.nan, np.nan]
+        )
 
     with np.errstate(invalid="ignore"):
         mean_err = np.nanmean(np.where(np.isfinite(err), err, np.nan), axis=-1)
     ratio = fit["gamma"] / fit["delta"]
     summary = {
-        "delta_fit": float(fit["delta"]), "delta_interval": interval(boot["delta"]),
-        "gamma_fit": float(fit["gamma"]), "gamma_interval": interval(boot["gamma"]),
-        "a_fit": float(fit["a"]), "a_interval": interval(boot["a"]),
+        "delta_fit": float(fit["delta"]),
+        "delta_interval": interval(boot["delta"]),
+        "gamma_fit": float(fit["gamma"]),
+        "gamma_interval": interval(boot["gamma"]),
+        "a_fit": float(fit["a"]),
+        "a_interval": interval(boot["a"]),
         "gamma_over_delta": float(ratio),
-        "a_matches_gamma_over_delta": bool(np.isfinite(fit["a"]) and abs(fit["a"] - ratio) <= 0.25 * abs(ratio)
-                                           + 0.1),
+        "a_matches_gamma_over_delta": bool(
+            np.isfinite(fit["a"]) and abs(fit["a"] - ratio) <= 0.25 * abs(ratio) + 0.1
+        ),
         "tstar_temperature_slope": float(fit["tstar_T"]),
         "threshold": float(threshold),
         "fraction_fitted": float(fitted.mean()),
         "fraction_diverged": float((out["status"] == 2).mean()),
     }
     arrays = {
-        "num_train": sizes, "temperature": temps, "t_c": fit["t_c"],
-        "weight_change": dw, "time": tstar, "test_error": err, "status": out["status"],
-        "num_steps": out["num_steps"], "mean_weight_change": mean_dw, "mean_time": mean_t,
+        "num_train": sizes,
+        "temperature": temps,
+        "t_c": fit["t_c"],
+        "weight_change": dw,
+        "time": tstar,
+        "test_error": err,
+        "status": out["status"],
+        "num_steps": out["num_steps"],
+        "mean_weight_change": mean_dw,
+        "mean_time": mean_t,
         "mean_test_error": mean_err,
     }
-    metadata = {"conventions": {
-        "temperature": "T = learning_rate / (batch_size * width) (Sclocchi et al. 2023 code)",
-        "time": "t* = learning_rate * steps to zero hinge loss",
-        "means": "geometric means over seeds; a cell with an unfitted seed is dropped",
-    }}
+    metadata = {
+        "conventions": {
+            "temperature": "T = learning_rate / (batch_size * width) (Sclocchi et al. 2023 code)",
+            "time": "t* = learning_rate * steps to zero hinge loss",
+            "means": "geometric means over seeds; a cell with an unfitted seed is dropped",
+        }
+    }
     return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=metadata)

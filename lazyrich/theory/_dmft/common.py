@@ -149,7 +149,9 @@ def gaussian_kernels(k, activation: str, *, num_nodes: int = 96):
         dphi = (jnp.pi - theta) / (2 * jnp.pi)
         return phi, dphi
     if activation == "erf":
-        phi = (2 / jnp.pi) * jnp.arcsin(jnp.clip(2 * c / jnp.sqrt((1 + 2 * a) * (1 + 2 * b)), -1.0, 1.0))
+        phi = (2 / jnp.pi) * jnp.arcsin(
+            jnp.clip(2 * c / jnp.sqrt((1 + 2 * a) * (1 + 2 * b)), -1.0, 1.0)
+        )
         dphi = (4 / jnp.pi) / jnp.sqrt((1 + 2 * a) * (1 + 2 * b) - 4 * c**2)
         return phi, dphi
     phi_fn, dphi_fn = activation_fns(activation)

@@ -98,7 +98,9 @@ def _rel(new, old):
 def _neighbours(kx, kernels: _Kernels, layer: int, num_times: int):
     """Kernels seen by the layer-``layer`` process (1-based): ``(Phi^{l-1}, Atil^{l-1}, G^{l+1}, Btil^l)``."""
     depth = kernels.phi.shape[0]
-    tiled_kx = jnp.broadcast_to(kx[None, :, None, :], (num_times, kx.shape[0], num_times, kx.shape[0]))
+    tiled_kx = jnp.broadcast_to(
+        kx[None, :, None, :], (num_times, kx.shape[0], num_times, kx.shape[0])
+    )
     zeros = jnp.zeros_like(tiled_kx)
     phi_prev = tiled_kx if layer == 1 else kernels.phi[layer - 2]
     a_prev = zeros if layer == 1 else kernels.a[layer - 2]
@@ -115,15 +117,23 @@ def _iterate(update, kx, y_train, times, kernels0, *, max_iterations, tol, dampi
         return common.residual_march(_ntk(kx, kernels), y_train, times)
 
     f0 = march(kernels0)
-    init = _Loop(kernels0, f0, jnp.asarray(0, jnp.int32), jnp.full((max_iterations,), jnp.nan, dtype),
-                 jnp.asarray(-1, jnp.int32), jnp.asarray(jnp.inf, dtype))
+    init = _Loop(
+        kernels0,
+        f0,
+        jnp.asarray(0, jnp.int32),
+        jnp.full((max_iterations,), jnp.nan, dtype),
+        jnp.asarray(-1, jnp.int32),
+        jnp.asarray(jnp.inf, dtype),
+    )
 
     def cond(loop):
         return loop.status < 0
 
     def body(loop):
         estimate = update(loop.kernels, loop.f)
-        kernels = jax.tree.map(lambda old, new: (1 - damping) * old + damping * new, loop.kernels, estimate)
+        kernels = jax.tree.map(
+            lambda old, new: (1 - damping) * old + damping * new, loop.kernels, estimate
+        )
         f = march(kernels)
         change = jnp.maximum(_rel(f, loop.f), _rel(_ntk(kx, kernels), _ntk(kx, loop.kernels)))
         finite = jnp.isfinite(change) & jnp.all(jnp.isfinite(f)) & (change < 1e8)
@@ -132,8 +142,11 @@ def _iterate(update, kx, y_train, times, kernels0, *, max_iterations, tol, dampi
         status = jnp.where(
             ~finite,
             common.STATUS_DIVERGED,
-            jnp.where(change < tol, common.STATUS_CONVERGED,
-                      jnp.where(iteration >= max_iterations, common.STATUS_MAX_ITERATIONS, -1)),
+            jnp.where(
+                change < tol,
+                common.STATUS_CONVERGED,
+                jnp.where(iteration >= max_iterations, common.STATUS_MAX_ITERATIONS, -1),
+            ),
         ).astype(jnp.int32)
         # A diverged iterate is not accepted: the last finite kernels and outputs are returned.
         kernels = jax.tree.map(lambda new, old: jnp.where(finite, new, old), kernels, loop.kernels)
@@ -165,7 +178,10 @@ def _result(kx, y_train, y_test, times, loop: _Loop) -> common.DMFTResult:
 
 def _lazy_kernels(kx, depth, activation, num_times):
     phi0, g0, _ = common.initial_kernels(kx, depth, activation)
-    tile = lambda k: jnp.broadcast_to(k[None, :, None, :], (num_times, k.shape[0], num_times, k.shape[1]))  # noqa: E731
+
+    def tile(k):
+        return jnp.broadcast_to(k[None, :, None, :], (num_times, k.shape[0], num_times, k.shape[1]))
+
     phi = jnp.stack([tile(phi0[layer]) for layer in range(1, depth + 1)])
     g = jnp.stack([tile(g0[layer]) for layer in range(1, depth + 1)])
     return _Kernels(phi, g, jnp.zeros_like(phi), jnp.zeros_like(phi)), phi0, g0
@@ -240,13 +256,24 @@ def solve_dmft_linear(
     _check_common(depth, max_iterations, damping, tol)
     # traced 0/1 switch: full DMFT and the gradient-independence ansatz share one compiled program
     keep_responses = 0.0 if gradient_independence else 1.0
-    return _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, depth=depth,
-                         max_iterations=max_iterations)
+    return _solve_linear(
+        kx,
+        y_train,
+        times,
+        gamma0,
+        y_test,
+        tol,
+        damping,
+        keep_responses,
+        depth=depth,
+        max_iterations=max_iterations,
+    )
 
 
 @partial(jax.jit, static_argnames=("depth", "max_iterations"))
-def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, *, depth,
-                  max_iterations):
+def _solve_linear(
+    kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, *, depth, max_iterations
+):
     dtype = kx.dtype
     times = jnp.asarray(times, dtype)
     y_train = jnp.asarray(y_train, dtype)
@@ -257,7 +284,9 @@ def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_respons
     kernels0, _, _ = _lazy_kernels(kx, depth, "linear", num_times)
 
     def update(kernels: _Kernels, f):
-        delta = jnp.zeros((num_times, num_all), dtype).at[:, :num_train].set(y_train - f[:, :num_train])
+        delta = (
+            jnp.zeros((num_times, num_all), dtype).at[:, :num_train].set(y_train - f[:, :num_train])
+        )
         c = delta / num_train
         phi, g, a, b = [], [], [], []
         for layer in range(1, depth + 1):
@@ -278,11 +307,20 @@ def _solve_linear(kx, y_train, times, gamma0, y_test, tol, damping, keep_respons
         a = [keep_responses * ai for ai in a]
         b = [keep_responses * bi for bi in b]
         # a[l-1] = Atil^l (l = 1..L; Atil^L unused); b[l-1] = Btil^{l-1} (l = 1..L; Btil^0 unused).
-        return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a[:-1] + [zeros]),
-                        jnp.stack([zeros] + b[1:]))
+        return _Kernels(
+            jnp.stack(phi), jnp.stack(g), jnp.stack(a[:-1] + [zeros]), jnp.stack([zeros] + b[1:])
+        )
 
-    loop = _iterate(update, kx, y_train, times, kernels0, max_iterations=max_iterations, tol=tol,
-                    damping=damping)
+    loop = _iterate(
+        update,
+        kx,
+        y_train,
+        times,
+        kernels0,
+        max_iterations=max_iterations,
+        tol=tol,
+        damping=damping,
+    )
     return _result(kx, y_train, y_test, times, loop)
 
 
@@ -360,23 +398,64 @@ def solve_dmft_deep(
     _checks.check_int("num_samples", num_samples, minimum=1)
     _checks.check_int("num_response_samples", num_response_samples, minimum=1, maximum=num_samples)
     _checks.check_int("response_chunk", response_chunk, minimum=1)
-    num_response_samples = max(response_chunk, num_response_samples // response_chunk * response_chunk)
+    num_response_samples = max(
+        response_chunk, num_response_samples // response_chunk * response_chunk
+    )
     num_response_samples = min(num_response_samples, num_samples // response_chunk * response_chunk)
     if num_response_samples < 1:
         response_chunk = num_response_samples = num_samples
-    return _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, depth=depth,
-                       activation=activation, num_samples=num_samples,
-                       num_response_samples=num_response_samples, response_chunk=response_chunk,
-                       max_iterations=max_iterations, control_variate=control_variate,
-                       gradient_independence=gradient_independence)
+    return _solve_deep(
+        kx,
+        y_train,
+        times,
+        gamma0,
+        key,
+        y_test,
+        tol,
+        damping,
+        depth=depth,
+        activation=activation,
+        num_samples=num_samples,
+        num_response_samples=num_response_samples,
+        response_chunk=response_chunk,
+        max_iterations=max_iterations,
+        control_variate=control_variate,
+        gradient_independence=gradient_independence,
+    )
 
 
-@partial(jax.jit, static_argnames=("depth", "activation", "num_samples", "num_response_samples",
-                                   "response_chunk", "max_iterations", "control_variate",
-                                   "gradient_independence"))
-def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth, activation, num_samples,
-                num_response_samples, response_chunk, max_iterations, control_variate,
-                gradient_independence):
+@partial(
+    jax.jit,
+    static_argnames=(
+        "depth",
+        "activation",
+        "num_samples",
+        "num_response_samples",
+        "response_chunk",
+        "max_iterations",
+        "control_variate",
+        "gradient_independence",
+    ),
+)
+def _solve_deep(
+    kx,
+    y_train,
+    times,
+    gamma0,
+    key,
+    y_test,
+    tol,
+    damping,
+    *,
+    depth,
+    activation,
+    num_samples,
+    num_response_samples,
+    response_chunk,
+    max_iterations,
+    control_variate,
+    gradient_independence,
+):
     dtype = kx.dtype
     times = jnp.asarray(times, dtype)
     y_train = jnp.asarray(y_train, dtype)
@@ -426,12 +505,15 @@ def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth,
             jac = jax.vmap(lambda xi, oi: jax.jacfwd(lambda v: fn(v, oi))(xi))(x, o)
             return total + jnp.sum(jac, axis=0), None
 
-        total, _ = jax.lax.scan(chunk, jnp.zeros((num_times, num_all, num_times, num_all), dtype),
-                                (xs, others))
+        total, _ = jax.lax.scan(
+            chunk, jnp.zeros((num_times, num_all, num_times, num_all), dtype), (xs, others)
+        )
         return total / num_response_samples
 
     def update(kernels: _Kernels, f):
-        delta = jnp.zeros((num_times, num_all), dtype).at[:, :num_train].set(y_train - f[:, :num_train])
+        delta = (
+            jnp.zeros((num_times, num_all), dtype).at[:, :num_train].set(y_train - f[:, :num_train])
+        )
         c = delta / num_train
         phi, g, a, b = [], [], [], []
         for layer in range(1, depth + 1):
@@ -440,14 +522,19 @@ def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth,
             m_h = a_prev + gamma0 * _causal_weighted(phi_prev, omega, c)
             m_g = gamma0 * _causal_weighted(g_next, omega, c)
             if layer == 1:
-                u = jnp.broadcast_to((eps_u[i][:, :num_all] @ kx_sqrt)[:, None, :],
-                                     (num_samples, num_times, num_all))
+                u = jnp.broadcast_to(
+                    (eps_u[i][:, :num_all] @ kx_sqrt)[:, None, :], (num_samples, num_times, num_all)
+                )
             else:
-                u = (eps_u[i] @ common.psd_sqrt(_flat(phi_prev))).reshape(num_samples, num_times, num_all)
+                u = (eps_u[i] @ common.psd_sqrt(_flat(phi_prev))).reshape(
+                    num_samples, num_times, num_all
+                )
             if layer == depth:
                 r = jnp.broadcast_to(eps_r[i][:, :1, None], (num_samples, num_times, num_all))
             else:
-                r = (eps_r[i] @ common.psd_sqrt(_flat(g_next))).reshape(num_samples, num_times, num_all)
+                r = (eps_r[i] @ common.psd_sqrt(_flat(g_next))).reshape(
+                    num_samples, num_times, num_all
+                )
             solve = partial(process, m_h=m_h, m_b=b_here, m_g=m_g)
             ps, gs = jax.vmap(solve)(u, r)
             p_flat = ps.reshape(num_samples, size)
@@ -471,6 +558,14 @@ def _solve_deep(kx, y_train, times, gamma0, key, y_test, tol, damping, *, depth,
         # a[l-1] = Atil^l; b[l-1] = Btil^{l-1}, stored as kernels.b[l-1] (Btil^{l-1}, l = 1..L).
         return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a), jnp.stack(b))
 
-    loop = _iterate(update, kx, y_train, times, kernels0, max_iterations=max_iterations, tol=tol,
-                    damping=damping)
+    loop = _iterate(
+        update,
+        kx,
+        y_train,
+        times,
+        kernels0,
+        max_iterations=max_iterations,
+        tol=tol,
+        damping=damping,
+    )
     return _result(kx, y_train, y_test, times, loop)

@@ -61,17 +61,35 @@ def solve_dmft(
     if method == "linear":
         if activation != "linear":
             raise ValueError(f"`method='linear'` needs `activation='linear'`, got {activation!r}.")
-        return deep.solve_dmft_linear(kx, y_train, times, gamma0=gamma0, depth=depth, y_test=y_test,
-                                      **options)
+        return deep.solve_dmft_linear(
+            kx, y_train, times, gamma0=gamma0, depth=depth, y_test=y_test, **options
+        )
     if key is None:
         raise ValueError(f"`key` (a typed PRNG key) is required by method {method!r}.")
     if method == "two_layer":
         if depth != 1:
             raise ValueError(f"`method='two_layer'` needs `depth=1`, got {depth}.")
-        return two_layer.solve_dmft_two_layer(kx, y_train, times, gamma0=gamma0, key=key,
-                                              activation=activation, y_test=y_test, **options)
-    return deep.solve_dmft_deep(kx, y_train, times, gamma0=gamma0, key=key, depth=depth,
-                                activation=activation, y_test=y_test, **options)
+        return two_layer.solve_dmft_two_layer(
+            kx,
+            y_train,
+            times,
+            gamma0=gamma0,
+            key=key,
+            activation=activation,
+            y_test=y_test,
+            **options,
+        )
+    return deep.solve_dmft_deep(
+        kx,
+        y_train,
+        times,
+        gamma0=gamma0,
+        key=key,
+        depth=depth,
+        activation=activation,
+        y_test=y_test,
+        **options,
+    )
 
 
 def whitened_linear_dmft(target_norm, times, *, gamma0, num_train: int, substeps: int = 8):

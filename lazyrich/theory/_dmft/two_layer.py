@@ -80,14 +80,39 @@ def solve_dmft_two_layer(
     _checks.check_int("num_samples", num_samples, minimum=1)
     _checks.check_int("substeps", substeps, minimum=1)
     _checks.check_choice("activation", activation, common.ACTIVATIONS)
-    return _solve(kx, y_train, times, gamma0, key, y_test, activation=activation,
-                  num_samples=num_samples, substeps=substeps, control_variate=control_variate,
-                  two_time=two_time)
+    return _solve(
+        kx,
+        y_train,
+        times,
+        gamma0,
+        key,
+        y_test,
+        activation=activation,
+        num_samples=num_samples,
+        substeps=substeps,
+        control_variate=control_variate,
+        two_time=two_time,
+    )
 
 
-@partial(jax.jit, static_argnames=("activation", "num_samples", "substeps", "control_variate", "two_time"))
-def _solve(kx, y_train, times, gamma0, key, y_test, *, activation, num_samples, substeps,
-           control_variate, two_time):
+@partial(
+    jax.jit,
+    static_argnames=("activation", "num_samples", "substeps", "control_variate", "two_time"),
+)
+def _solve(
+    kx,
+    y_train,
+    times,
+    gamma0,
+    key,
+    y_test,
+    *,
+    activation,
+    num_samples,
+    substeps,
+    control_variate,
+    two_time,
+):
     dtype = kx.dtype
     gamma0 = jnp.asarray(gamma0, dtype)
     times = jnp.asarray(times, dtype)
@@ -116,7 +141,11 @@ def _solve(kx, y_train, times, gamma0, key, y_test, *, activation, num_samples, 
         return (p + phi_shift) + (g + g_shift) * kx
 
     def velocity(state: _State) -> _State:
-        c = jnp.zeros(num_all, dtype).at[:num_train].set((y_train - state.f[:num_train]) / num_train)
+        c = (
+            jnp.zeros(num_all, dtype)
+            .at[:num_train]
+            .set((y_train - state.f[:num_train]) / num_train)
+        )
         p = phi_fn(state.h)
         dh = gamma0 * state.a[:, None] * ((dphi_fn(state.h) * c) @ kx)
         da = gamma0 * (p @ c)
@@ -128,7 +157,9 @@ def _solve(kx, y_train, times, gamma0, key, y_test, *, activation, num_samples, 
         k2 = velocity(jax.tree.map(lambda s, k: s + 0.5 * dt * k, state, k1))
         k3 = velocity(jax.tree.map(lambda s, k: s + 0.5 * dt * k, state, k2))
         k4 = velocity(jax.tree.map(lambda s, k: s + dt * k, state, k3))
-        return jax.tree.map(lambda s, a, b, c, d: s + dt / 6 * (a + 2 * b + 2 * c + d), state, k1, k2, k3, k4)
+        return jax.tree.map(
+            lambda s, a, b, c, d: s + dt / 6 * (a + 2 * b + 2 * c + d), state, k1, k2, k3, k4
+        )
 
     def interval(state, dt_interval):
         dt = dt_interval / substeps
