@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from lazyrich.figures import _style
+from lazyrich.sims.experiments import jacot2018_ntk_convergence as EXPERIMENT  # noqa: F401
 
 NAME = "ntk-convergence"
 DESCRIPTION = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from lazyrich.sims.experiments import jacot2018_function_bands as EXPERIMENT  # noqa: F401
+
 NAME = "ntk-function-bands"
 DESCRIPTION = (
     "networks trained on 4 circle points vs the 10/50/90% bands of the infinite-width Gaussian"

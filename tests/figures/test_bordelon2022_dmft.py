@@ -7,6 +7,7 @@ import pytest
 import lazyrich.figures
 
 
+@pytest.mark.slow  # ~55 s on 2 cores; dmft-richness keeps a default smoke test
 def test_dmft_vs_width_figure(tmp_path):
     plan = lazyrich.figures.prepare(
         "dmft-vs-width",

@@ -35,6 +35,7 @@ def _check_rnn(paths, tasks):
             assert s[key] == "nan" or -1.0 <= float(s[key]) <= 1.0
 
 
+@pytest.mark.slow  # ~65 s on 2 cores (compilation); lowrank-theory keeps a default smoke test
 def test_lowrank_rnn_tiny(tmp_path):
     plan = figures.prepare("lowrank-rnn", quick=True, overrides=TINY_RNN)
     _check_rnn(figures.make(plan, tmp_path, progress=False), ("2af", "dms", "cxt"))

@@ -35,7 +35,7 @@ def test_wide_networks_fall_inside_the_limiting_gaussian_bands():
         jacot2018_function_bands.default_config(quick=True),
         widths=(16, 1024),
         num_seeds=8,
-        num_steps=300,
+        num_steps=200,
         num_angles=41,
     )
     result = sims.run(jacot2018_function_bands, config, seed=1)
@@ -43,10 +43,11 @@ def test_wide_networks_fall_inside_the_limiting_gaussian_bands():
     # About 80 % of a Gaussian's mass lies inside its 10-90 % band (T1.3); with 8 x 41 correlated samples the
     # fraction fluctuates by ~0.1.
     assert 0.6 < frac["1024"] < 0.97, frac
-    assert (
-        result.summary["rms_distance_to_mean"]["16"]
-        > result.summary["rms_distance_to_mean"]["1024"]
-    )
+    # The seed average of the wide networks is the limiting mean up to sampling error: 41 correlated angles,
+    # 4.5 standard errors bounds the maximum with margin. Its spread matches the limiting sd within 35 % (the sd
+    # of 8 samples has ~25 % relative error).
+    assert result.summary["max_mean_zscore"]["1024"] < 4.5, result.summary
+    assert 0.65 < result.summary["sd_ratio"]["1024"] < 1.35, result.summary
     # The trained wide networks fit their four training points.
     np.testing.assert_allclose(
         result.arrays["f_train_1024"].mean(0), config.train_targets, atol=0.05

@@ -11,7 +11,10 @@ from lazyrich.sims import datasets
 TASKS = {"2af": 3, "dms": 3, "cxt": 7}
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize(
+    "task",
+    ["2af", "dms", pytest.param("cxt", marks=pytest.mark.slow)],  # cxt: ~30 s to compile
+)
 def test_shapes_labels_and_reproducibility(task):
     gen = datasets.neurogym_task(task)
     key = jax.random.key(3)

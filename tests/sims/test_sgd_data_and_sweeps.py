@@ -75,6 +75,7 @@ TINY = pd.Config(
 )
 
 
+@pytest.mark.slow  # ~30 s; chunk invariance is also covered by tests/sims/test_sweep_run.py
 def test_point_protocol_and_chunking():
     out = jax.jit(jax.vmap(lambda tr, k: pd.point(TINY, tr, k)))(
         {"alpha": jnp.array([0.5, 64.0]), "temperature": jnp.array([1e-3, 1e-2])},

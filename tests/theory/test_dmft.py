@@ -170,6 +170,7 @@ def test_initial_ntk_matches_mlp_kernels(x64, activation):
         key=jr.key(0),
         method="deep",
         num_samples=16,
+        num_response_samples=16,
         gradient_independence=True,
     )
     np.testing.assert_allclose(res.ntk[0], ref, rtol=1e-6, atol=1e-8)

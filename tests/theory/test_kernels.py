@@ -136,7 +136,12 @@ def test_symmetric_and_positive_semidefinite(activation, getkey, x64):
 
 @pytest.mark.parametrize(
     "activation, dtype",
-    [("relu", "float32"), ("relu", "float64"), ("gelu", "float64"), ("sign", "float32")],
+    [
+        ("relu", "float32"),
+        ("relu", "float64"),
+        pytest.param("gelu", "float64", marks=pytest.mark.slow),  # ~35 s of compilation
+        ("sign", "float32"),
+    ],
 )
 def test_diagonal_and_tiled_modes_agree_with_full(activation, dtype, getkey):
     with jax.enable_x64(dtype == "float64"):
