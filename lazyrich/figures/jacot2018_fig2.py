@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from lazyrich.sims.experiments import jacot2018_function_bands as EXPERIMENT  # noqa: F401
+from lazyrich.sims.experiments import jacot2018_function_bands as EXPERIMENT
 
 NAME = "ntk-function-bands"
 DESCRIPTION = (
@@ -18,7 +18,7 @@ def plot(result):
     widths = [int(w) for w in a["widths"]]
     fig, axes = plt.subplots(1, len(widths), figsize=(3.4 * len(widths), 3.0), sharey=True)
     axes = [axes] if len(widths) == 1 else axes
-    lo, hi = a["mean"] - 1.2815515655446004 * a["sd"], a["mean"] + 1.2815515655446004 * a["sd"]
+    lo, hi = a["mean"] - EXPERIMENT.Z90 * a["sd"], a["mean"] + EXPERIMENT.Z90 * a["sd"]
     for ax, width in zip(axes, widths):
         ax.fill_between(a["angle"], lo, hi, color="0.85", label="10-90 % (n = inf)")
         ax.plot(a["angle"], a["mean"], "k--", lw=1.2, label="median (n = inf)")
