@@ -1,6 +1,18 @@
 """Shared fixtures: fresh typed keys, the dtype tolerance table, and the `gpu` marker."""
 
-import jax
+import os
+
+# The suite is dominated by XLA compilation of many small programs, not by running them. On CPU, LLVM's
+# optimisation level is the main compile cost: level 0 halves the CPU time of compile-bound tests (measured
+# on the 2-core machine). The arithmetic is the same IEEE arithmetic (no fast-math either way); tests compare
+# with tolerances, or two runs under the same flags. Set before JAX starts;
+# subprocesses started by tests inherit it. `LAZYRICH_TEST_FULL_OPT=1` runs the suite at XLA's default level.
+if os.environ.get("LAZYRICH_TEST_FULL_OPT", "0") != "1":
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in _flags:
+        os.environ["XLA_FLAGS"] = (_flags + " --xla_backend_optimization_level=0").strip()
+
+import jax  # noqa: E402
 import pytest
 
 # Tolerances keyed by dtype (neural-tangents' choices); any other tolerance in a test carries its derivation.

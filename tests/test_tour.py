@@ -24,7 +24,6 @@ def test_notebook_is_the_paired_script_without_outputs():
     )
 
 
-@pytest.mark.slow
 def test_tour_executes_with_small_settings(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
     # The kernel inherits this environment: small settings, headless plots, the source tree importable.

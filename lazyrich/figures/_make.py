@@ -9,13 +9,13 @@ import os
 import pathlib
 import pkgutil
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Mapping
 from typing import Any
 
 from lazyrich import sims
+from lazyrich._io import atomic_write
 
 __all__ = ["figure_registry", "get_figure", "make", "prepare", "Plan"]
 
@@ -61,18 +61,6 @@ def prepare(
     return Plan(figure=figure, config=config, seed=int(seed), quick=bool(quick))
 
 
-def _atomic_write(path: pathlib.Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        os.close(fd)
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def make(
     plan: Plan,
     out_dir: str | os.PathLike,
@@ -102,8 +90,8 @@ def make(
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {ext: out / f"{figure.NAME}.{ext}" for ext in ("png", "pdf", "json")}
-    _atomic_write(paths["png"], lambda p: fig.savefig(p, format="png", dpi=150))
-    _atomic_write(paths["pdf"], lambda p: fig.savefig(p, format="pdf"))
+    atomic_write(paths["png"], lambda h: fig.savefig(h, format="png", dpi=150))
+    atomic_write(paths["pdf"], lambda h: fig.savefig(h, format="pdf"))
     plt.close(fig)
     record = {
         "figure": figure.NAME,
@@ -120,5 +108,5 @@ def make(
         "summary": sims.json_ready(result.summary),
     }
     text = json.dumps(record, indent=2, sort_keys=False)
-    _atomic_write(paths["json"], lambda p: pathlib.Path(p).write_text(text + "\n"))
+    atomic_write(paths["json"], lambda h: h.write((text + "\n").encode()))
     return paths

@@ -25,7 +25,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from lazyrich._io import atomic_write
 from lazyrich.sims import _experiment, _sweep
 
 __all__ = ["load_results", "sweep_status", "load_figure_result", "read_manifest"]
@@ -128,24 +128,6 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
             f"{str(path)!r} has format {manifest.get('format')!r}; this lazyrich reads {FORMAT}."
         )
     return manifest
-
-
-def _atomic_write(path: pathlib.Path, write, *, tag: str, fsync: bool = False) -> None:
-    """Write via ``write(tmp_path)`` to a hidden temporary file next to ``path``, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{tag}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            if (
-                fsync
-            ):  # survive a host crash, not just a killed process (costly on busy file systems)
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _finished_chunks(folder: pathlib.Path, config_hash: str) -> dict[str, dict[str, Any]]:
@@ -295,7 +277,7 @@ def execute(
         manifest = build_manifest(plan)
         (folder / "chunks").mkdir(parents=True, exist_ok=True)
         text = json.dumps(manifest, indent=2) + "\n"
-        _atomic_write(folder / "manifest.json", lambda h: h.write(text.encode()), tag=f"p{process}")
+        atomic_write(folder / "manifest.json", lambda h: h.write(text.encode()), tag=f"p{process}")
     if distributed:
         _barrier(f"lazyrich-sweep-start-{plan.config_hash}")
     chunk_dir = folder / "chunks"
@@ -326,14 +308,14 @@ def execute(
                 plan, chunk, outputs, process=process, wall=wall, devices=len(executor.devices)
             )
             tag = f"p{process}"
-            _atomic_write(
+            atomic_write(
                 chunk_dir / f"{chunk.name}.npz",
                 lambda h: np.savez(h, **arrays),
                 tag=tag,
                 fsync=fsync,
             )
             text = json.dumps(record) + "\n"
-            _atomic_write(
+            atomic_write(
                 chunk_dir / f"{chunk.name}.json",
                 lambda h: h.write(text.encode()),
                 tag=tag,

@@ -40,7 +40,8 @@ def env(*, devices: int | None = None, cache: pathlib.Path | None = None) -> dic
     out["PYTHONPATH"] = str(ROOT) + os.pathsep + out.get("PYTHONPATH", "")
     out["JAX_PLATFORMS"] = "cpu"
     if devices is not None:
-        out["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        flags = out.get("XLA_FLAGS", "")  # keep the suite's flags (conftest), add the device count
+        out["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     if cache is not None:  # persistent compilation cache: reruns skip the compile
         out["JAX_COMPILATION_CACHE_DIR"] = str(cache)
         out["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
