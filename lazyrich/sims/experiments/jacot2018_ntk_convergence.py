@@ -9,6 +9,10 @@ gradient-descent steps on :math:`f^\\star(x) = x_1 x_2` with Gaussian inputs (lo
 The seed-to-seed standard deviation of the kernel shrinks like ``width**-0.5`` (papers.md §1.6, T1.1); the
 summary records the fitted slope over ``fit_widths`` (at initialization, ``fit_seeds`` networks each: the sd of
 ``S`` samples carries a relative error of about ``1/sqrt(2(S - 1))``, so few seeds give a noisy slope).
+
+Sweeps: one grid point is one network (:func:`point`: its kernel at initialization and after training, at the
+scalar ``width`` with the traced ``learning_rate``); ``examples/sweeps/ntk_convergence.toml`` runs widths x seeds,
+and ``lazyrich figures make ntk-convergence --from DIR`` plots it (:func:`result_from_dataset`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from lazyrich import dynamics, theory
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "jacot2018_ntk_convergence"
+TRACED: tuple[str, ...] = ("learning_rate",)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,6 +44,9 @@ class Config:
     learning_rate: float = 1.0
     num_train: int = 20
     num_angles: int = 65
+    width: int = (
+        1_000  # the width of one sweep point (:func:`point`); the figure's grid is `widths`
+    )
 
     def __post_init__(self):
         if not self.widths or min(self.widths) < 1:
@@ -49,6 +57,8 @@ class Config:
             raise ValueError(
                 f"`fit_widths` must hold at least three distinct positive widths, got {self.fit_widths}."
             )
+        if self.width < 1:
+            raise ValueError(f"`width` must be a positive integer, got {self.width}.")
         for name in ("depth", "num_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
@@ -111,16 +121,24 @@ def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, t
     return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs, method="structured")[0]
 
 
-def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
-    data_key, init_key = jax.random.split(key)
+def _setup(config: Config, data_key):
+    """The probe angles and points (``x0``, ``xs``) and the training set."""
     angles = np.linspace(-np.pi, np.pi, config.num_angles)
     x0, xs = circle(jnp.zeros(1)), circle(angles)
     x_train = jax.random.normal(data_key, (config.num_train, 2))
     y_train = (x_train[:, 0] * x_train[:, 1])[:, None]
+    return angles, x0, xs, x_train, y_train
 
+
+def _theta_infinite(config: Config, x0, xs) -> np.ndarray:
     kernels = theory.mlp_kernels(x0, xs, depth=config.depth, bias_std=config.bias_std)
-    theta_inf = np.asarray(kernels.ntk[0])
+    return np.asarray(kernels.ntk[0])
 
+
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
+    data_key, init_key = jax.random.split(key)
+    angles, x0, xs, x_train, y_train = _setup(config, data_key)
+    theta_inf = _theta_infinite(config, x0, xs)
     widths = sorted(set(config.widths) | set(config.fit_widths))
 
     def seeds(w):
@@ -143,14 +161,17 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         k = jax.random.fold_in(jax.random.fold_in(init_key, width), seed)
         theta0, theta_t = compiled[width, train](k)
         init[width].append(np.asarray(theta0))
-        if train and seed < config.num_seeds:
+        if train:
             trained[width].append(np.asarray(theta_t))
+    init = {w: np.stack(v) for w, v in init.items()}
+    trained = {w: np.stack(v) for w, v in trained.items()}
+    return _summarise(config, angles, theta_inf, init, trained)
 
+
+def _summarise(config, angles, theta_inf, init, trained) -> Result:
+    """The figure's arrays and summary from per-width stacks ``init[w]``, ``trained[w]`` of shape (seeds, angles)."""
     spread = np.array(
-        [
-            np.mean(np.std(np.stack(init[w][: config.fit_seeds]), axis=0, ddof=1))
-            for w in config.fit_widths
-        ]
+        [np.mean(np.std(init[w][: config.fit_seeds], axis=0, ddof=1)) for w in config.fit_widths]
     )
     fit_w = np.array(config.fit_widths, float)
     slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
@@ -168,7 +189,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "relative_kernel_change": {},
     }
     for w in config.widths:
-        t0, t1 = np.stack(init[w][: config.num_seeds]), np.stack(trained[w])
+        t0, t1 = init[w][: config.num_seeds], trained[w]
         arrays[f"theta_init_{w}"], arrays[f"theta_trained_{w}"] = t0, t1
         summary["max_mean_deviation_at_init"][str(w)] = float(
             np.max(np.abs(t0.mean(0) - theta_inf))
@@ -182,3 +203,64 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         summary=summary,
         metadata={"loss": "1/(2P) sum (f - y)^2", "time": "steps of learning_rate"},
     )
+
+
+# The sweep protocol: every grid point shares the probe points and the training set (drawn from a fixed key, so
+# they do not depend on the point's seed); the seed draws the network.
+_SWEEP_DATA_KEY = 0
+
+
+def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+    """One network of width ``config.width``: its kernel row at initialization and after training.
+
+    Returns ``theta_init`` and ``theta_trained`` (shape ``(num_angles,)``), ``kernel_change`` (relative change of
+    the row) and ``status`` (0 ok, 2 diverged: a non-finite trained kernel).
+    """
+    lr = traced.get("learning_rate", config.learning_rate)
+    _, x0, xs, x_train, y_train = _setup(config, jax.random.key(_SWEEP_DATA_KEY))
+    apply_fn, params = dynamics.mlp(
+        key, input_dim=2, width=config.width, depth=config.depth, bias_std=config.bias_std
+    )
+    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs, method="structured")[0]
+    params = gradient_descent_mse(
+        apply_fn, params, x_train, y_train, learning_rate=lr, num_steps=config.num_steps
+    )
+    theta_t = dynamics.empirical_ntk(apply_fn, params, x0, xs, method="structured")[0]
+    change = jnp.linalg.norm(theta_t - theta0) / jnp.linalg.norm(theta0)
+    status = jnp.where(jnp.all(jnp.isfinite(theta_t)), 0, 2).astype(jnp.int32)
+    return {
+        "theta_init": theta0,
+        "theta_trained": theta_t,
+        "kernel_change": change,
+        "status": status,
+    }
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over ``width`` and ``seed`` (other axes: their first value).
+
+    Every swept width is both a plotted and a fitted width (at least three are needed for the slope).
+    """
+    for dim in ("width", "seed"):
+        if dim not in ds.dims:
+            raise ValueError(
+                f"an ntk-convergence sweep needs a `{dim}` axis; this one has {list(ds.dims)}."
+            )
+    other_axes = [d for d in ds.dims if d in ds.coords and d not in ("width", "seed")]
+    ds = ds.isel({d: 0 for d in other_axes})
+    if int((ds.status < 0).sum()) > 0:
+        raise ValueError(
+            "the sweep is not finished (some points are missing); run it to the end first."
+        )
+    widths = tuple(int(w) for w in ds.width.values)
+    num_seeds = int(ds.sizes["seed"])
+    config = dataclasses.replace(
+        config, widths=widths, fit_widths=widths, num_seeds=num_seeds, fit_seeds=num_seeds
+    )
+    angles, x0, xs, *_ = _setup(config, jax.random.key(_SWEEP_DATA_KEY))
+    theta_inf = _theta_infinite(config, x0, xs)
+    init = {w: np.asarray(ds.theta_init.sel(width=w).transpose("seed", ...).values) for w in widths}
+    trained = {
+        w: np.asarray(ds.theta_trained.sel(width=w).transpose("seed", ...).values) for w in widths
+    }
+    return _summarise(config, angles, theta_inf, init, trained)
