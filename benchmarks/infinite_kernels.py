@@ -5,15 +5,13 @@ Run from the repository root:
     PYTHONPATH=. /work/venv/bin/python benchmarks/infinite_kernels.py [--quick]
 
 * Depth-5 ReLU NNGP + NTK (NTK parameterization, W_std = 1, b_std = 0.1), float32, on the same
-inputs
-  (n x 32 standard normal), n = 2,000 and 8,000. neural-tangents runs in its pinned venv
+  inputs (n x 32 standard normal), n = 2,000 and 8,000. neural-tangents runs in its pinned venv
   (``LAZYRICH_NT_PYTHON``, default ``/work/ntvenv/bin/python``) as a subprocess; both sides are
-  jitted,
-  warmed up (compiled) first, and the median of several runs is reported. The ratio is
+  jitted, warmed up (compiled) first, and the median of several runs is reported. The ratio is
   lazyrich time / neural-tangents time (goal <= 1).
 * The 20,000 x 20,000 float32 kernel with ``batch_size`` row tiles, in a fresh subprocess that
-  reports its peak resident memory (``ru_maxrss``; tracemalloc does not see XLA buffers). The
-  budget is the process baseline plus the two outputs (2 x 1.6 GB) plus 1 GiB; tiles are 250 rows.
+  reports its peak resident memory (``ru_maxrss``; tracemalloc does not see XLA buffers). The budget
+  is the process baseline plus the two outputs (2 x 1.6 GB) plus 1 GiB; tiles are 250 rows.
 
 Writes ``benchmarks/results/infinite_kernels.json``.
 """

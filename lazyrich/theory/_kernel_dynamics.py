@@ -1,20 +1,17 @@
 r"""Closed-form function-space dynamics of wide networks under MSE gradient flow (papers.md §1.4).
 
-Loss convention (neural-tangents' ``predict.gradient_descent_mse``): :math:`\mathcal L =
-\frac{1}{2PO}
-\sum_{i,o} (f_o(x_i) - y_{io})^2` over P training points and O outputs, so gradient flow with a
-fixed kernel
-:math:`K` (traced over outputs, shape ``(P, P)``) at rate :math:`\eta` gives
+Loss convention (neural-tangents' ``predict.gradient_descent_mse``):
+:math:`\mathcal L = \frac{1}{2PO} \sum_{i,o} (f_o(x_i) - y_{io})^2` over P training points and O
+outputs, so gradient flow with a fixed kernel :math:`K` (traced over outputs, shape ``(P, P)``) at
+rate :math:`\eta` gives
 
 .. math::
     f_t(X) = y + e^{-\eta t K / (PO)} (f_0(X) - y), \qquad
-    f_t(x) = f_0(x) + K(x, X)\, V \operatorname{diag}\!\Big(\frac{1 - e^{-\eta t
-    \lambda_k/(PO)}}{\lambda_k}\Big)
-    V^\top (y - f_0(X)),
+    f_t(x) = f_0(x) + K(x, X)\, V \operatorname{diag}\!\Big(
+        \frac{1 - e^{-\eta t \lambda_k/(PO)}}{\lambda_k}\Big) V^\top (y - f_0(X)),
 
 with :math:`K(X, X) = V \operatorname{diag}(\lambda) V^\top` (eigenvalues clipped at 0). ``t``
-counts
-gradient-flow time in units of the learning rate (absolute time :math:`\eta t`).
+counts gradient-flow time in units of the learning rate (absolute time :math:`\eta t`).
 """
 
 from __future__ import annotations
@@ -73,9 +70,8 @@ def _decay_and_gain(evals: jax.Array, rate: jax.Array) -> tuple[jax.Array, jax.A
     """exp(-rate lambda) and (1 - exp(-rate lambda)) / lambda, with their limits at lambda = 0.
 
     ``rate`` has shape ``([T])``; results ``([T,] P)``. Null modes do not move; at infinite time
-    their
-    gain is set to 0 (the pseudo-inverse), which is exact when the test kernel is orthogonal to
-    them.
+    their gain is set to 0 (the pseudo-inverse), which is exact when the test kernel is orthogonal
+    to them.
     """
     r = rate[..., None]
     positive = evals > 0
@@ -127,8 +123,7 @@ def mse_gradient_flow(
     :math:`\frac{1}{2PO}\sum (f - y)^2` (neural-tangents' ``gradient_descent_mse`` convention). One
     eigendecomposition of :math:`K` serves every time in ``t``; eigenvalues are clipped at 0, and at
     :math:`t = \infty` null modes get the pseudo-inverse (for a positive definite :math:`K` this is
-    kernel
-    regression, :math:`f_\infty(x) = f_0(x) + K(x, X) K^{-1}(y - f_0(X))`).
+    kernel regression, :math:`f_\infty(x) = f_0(x) + K(x, X) K^{-1}(y - f_0(X))`).
 
     Args:
       k_train_train: kernel on the training inputs, shape ``(P, P)``.
@@ -139,20 +134,18 @@ def mse_gradient_flow(
       f0_train: outputs at initialization on the training inputs, shape of ``y_train`` (default 0).
       k_test_train: kernel between test and training inputs, shape ``(Q, P)``.
       f0_test: outputs at initialization on the test inputs, shape ``(Q, O)`` or ``(Q,)`` (default
-      0).
+        0).
       diag_reg: adds ``diag_reg * mean(diag K)`` to the diagonal of ``K`` (neural-tangents' relative
         scale).
 
     Returns:
       ``(f_train_t, f_test_t)`` with shapes ``([T,] P, O)`` and ``([T,] Q, O)`` (no ``O`` axis for
-      1-D
-      targets); ``f_test_t`` is ``None`` without ``k_test_train``.
+      1-D targets); ``f_test_t`` is ``None`` without ``k_test_train``.
 
     Raises:
       ValueError: if ``k_train_train`` is not square or non-finite, shapes of ``y_train``,
-      ``f0_train``,
-        ``k_test_train`` or ``f0_test`` do not match, ``t`` is negative or more than 1-D,
-        ``learning_rate <= 0`` or ``diag_reg < 0``.
+        ``f0_train``, ``k_test_train`` or ``f0_test`` do not match, ``t`` is negative or more than
+        1-D, ``learning_rate <= 0`` or ``diag_reg < 0``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -238,11 +231,9 @@ def gradient_descent_mse_ensemble(
     r"""Mean and covariance of an infinite ensemble of infinitely wide networks trained by MSE flow.
 
     At infinite width :math:`f_0 \sim GP(0, \Sigma)` (the NNGP) and training follows the fixed
-    kernel
-    :math:`\Theta` (the NTK), so :math:`f_t(x) = f_0(x) + A_t(x)(y - f_0(X))` with
+    kernel :math:`\Theta` (the NTK), so :math:`f_t(x) = f_0(x) + A_t(x)(y - f_0(X))` with
     :math:`A_t(x) = \Theta(x, X)\Theta^{-1}(I - e^{-\eta t \Theta/(PO)})` is Gaussian (Jacot et al.
-    2018,
-    §5; Lee et al. 2019, eqs. 15-16):
+    2018, §5; Lee et al. 2019, eqs. 15-16):
 
     .. math::
         \mu_t(x) = A_t(x)\, y, \qquad
@@ -251,18 +242,15 @@ def gradient_descent_mse_ensemble(
 
     At :math:`t = \infty` (``t=None``), :math:`A = \Theta(x, X)\Theta^{-1}`: Jacot's Gaussian limit.
     With ``kernel="nngp"``, :math:`\Theta` is replaced by :math:`\Sigma` (training only the
-    readout);
-    then :math:`C_t = \Sigma(x,x') - \Sigma(x,X) \Sigma^{-1}(I - e^{-2\eta
-    t\Sigma/(PO)})\Sigma(X,x')`,
-    and at :math:`t = \infty` this is the exact Bayesian (NNGP) posterior. ``diag_reg`` regularizes
-    the
-    kernel driving the dynamics (:math:`\Theta`, or :math:`\Sigma` for ``"nngp"``), as
-    neural-tangents'
-    ``gradient_descent_mse_ensemble`` and ``gp_inference`` do.
+    readout); then :math:`C_t = \Sigma(x,x') - \Sigma(x,X) \Sigma^{-1}(I - e^{-2\eta
+    t\Sigma/(PO)})\Sigma(X,x')`, and at :math:`t = \infty` this is the exact Bayesian (NNGP)
+    posterior. ``diag_reg`` regularizes the kernel driving the dynamics (:math:`\Theta`, or
+    :math:`\Sigma` for ``"nngp"``), as neural-tangents' ``gradient_descent_mse_ensemble`` and
+    ``gp_inference`` do.
 
     Args:
       k_train_train: train-train kernels with ``.nngp`` and ``.ntk`` (e.g. :class:`Kernels`), ``(P,
-      P)``.
+        P)``.
       y_train: targets ``(P, O)`` or ``(P,)``.
       t: time (in units of the learning rate), scalar or 1-D of ``T`` times; ``None`` or ``inf`` is
         convergence.

@@ -3,16 +3,14 @@ r"""Infinite-width NNGP and NTK of fully connected networks (papers.md §1.3).
 The network is ``depth`` times (Dense, activation) followed by a Dense readout, the convention of
 neural-tangents' ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``.
 With the NTK parameterization each Dense layer computes
-:math:`z^{\ell+1} = \sigma_w W^{\ell} x^{\ell} / \sqrt{n_\ell} + \sigma_b b^{\ell}`, with :math:`W,
-b` i.i.d.
-standard normal, and in the limit of infinite hidden widths (Jacot et al. 2018, Prop. 1 and Thm. 1):
+:math:`z^{\ell+1} = \sigma_w W^{\ell} x^{\ell} / \sqrt{n_\ell} + \sigma_b b^{\ell}`, with
+:math:`W, b` i.i.d. standard normal, and in the limit of infinite hidden widths (Jacot et al. 2018, Prop. 1 and Thm. 1):
 
 .. math::
     \Sigma^{1}(x, x') = \sigma_w^2\, x^\top x' / n_0 + \sigma_b^2, \qquad \Theta^{1} = \Sigma^{1},
 
     \Sigma^{\ell+1} = \sigma_w^2\, \mathbb{E}_{(u,v)\sim N(0, \Sigma^{\ell})}[\phi(u)\phi(v)] +
-    \sigma_b^2,
-    \qquad
+    \sigma_b^2, \qquad
     \Theta^{\ell+1} = \Sigma^{\ell+1} + \sigma_w^2\, \Theta^{\ell}\,
     \mathbb{E}_{(u,v)\sim N(0, \Sigma^{\ell})}[\phi'(u)\phi'(v)].
 
@@ -183,8 +181,8 @@ def _quadrature(fn: Callable, degree: int) -> Callable:
     """Gauss-Hermite quadrature of E[phi(u) phi(v)] and E[phi'(u) phi'(v)] for a callable phi.
 
     u = sqrt(2a) s_i, v = sqrt(2) (c / sqrt(a)) s_i + sqrt(2 (b - c^2 / a)) s_j (a Cholesky factor
-    of the
-    covariance), weights w_i w_j / pi; phi' by forward-mode autodiff (phi must act elementwise).
+    of the covariance), weights w_i w_j / pi; phi' by forward-mode autodiff (phi must act
+    elementwise).
     """
     nodes, weights = np.polynomial.hermite.hermgauss(degree)
 
@@ -491,16 +489,13 @@ def mlp_kernels(
     batch_size: int | None = None,
     quadrature_degree: int = DEFAULT_QUADRATURE_DEGREE,
 ) -> Kernels:
-    r"""Infinite-width NNGP and NTK of a fully connected network (Jacot et al. 2018; Lee et al.
-    2018).
+    r"""Infinite-width NNGP and NTK of a fully connected network (Jacot et al. 2018; Lee et al. 2018).
 
     The network is ``depth`` hidden layers of (Dense, activation) and a Dense readout, the kernels
-    are
-    those of the readout, and the conventions are neural-tangents'
+    are those of the readout, and the conventions are neural-tangents'
     ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``. In the NTK
     parameterization (``"ntk"``, pre-activations :math:`\sigma_w W x / \sqrt{n_{in}} + \sigma_b b`
-    with
-    standard normal :math:`W, b`):
+    with standard normal :math:`W, b`):
 
     .. math::
         \Sigma^{1} = \sigma_w^2 \tfrac{x^\top x'}{n_0} + \sigma_b^2,\quad \Theta^1 = \Sigma^1,\quad
@@ -512,22 +507,19 @@ def mlp_kernels(
     ``parameterization="standard"`` (:math:`W \sim N(0, \sigma_w^2/n_{in})`, :math:`b \sim N(0,
     \sigma_b^2)`, both trained directly) has the same NNGP, but the gradients with respect to the
     weights are not rescaled by :math:`\sigma_w/\sqrt{n_{in}}`, so every layer's weight term is
-    multiplied
-    by its fan-in and each bias contributes 1 (neural-tangents' convention with width scale ``s =
-    1``):
+    multiplied by its fan-in and each bias contributes 1 (neural-tangents' convention with width
+    scale ``s = 1``):
     :math:`\Theta^{1} = x^\top x' + 1` and
     :math:`\Theta^{\ell+1} = n_\ell\,\mathbb{E}[\phi(u)\phi(v)] + \sigma_w^2 \Theta^\ell
     \mathbb{E}[\phi'(u)\phi'(v)] + 1`. This NTK grows with the hidden widths :math:`n_\ell`, which
-    must be
-    given as ``width``; the bias terms are dropped with ``bias_std=None``.
+    must be given as ``width``; the bias terms are dropped with ``bias_std=None``.
 
     Activations with closed forms: ``"relu"`` (arc-cosine kernels of degree 1 and 0, no He factor),
     ``"erf"``, ``"abs"``, ``"gelu"`` (exact, :math:`x\Phi(x)`), ``"identity"``, ``"leaky_relu"``
     (:math:`\max(x, 0) + \text{negative\_slope}\cdot\min(x, 0)`) and ``"sign"``. For ``"sign"`` the
     derivative is a Dirac delta; like neural-tangents the almost-everywhere derivative 0 is used, so
     :math:`\mathbb{E}[\phi'\phi'] = 0` and only the layers above the last sign contribute to the
-    NTK.
-    Any other elementwise ``activation`` callable is integrated by ``quadrature_degree`` x
+    NTK. Any other elementwise ``activation`` callable is integrated by ``quadrature_degree`` x
     ``quadrature_degree`` Gauss-Hermite quadrature of the bivariate Gaussian, its derivative by
     forward-mode autodiff. The error decays like :math:`\exp(-c\sqrt{\text{degree}}/\sigma)` for an
     activation analytic in a strip (tanh: poles at :math:`\pm i\pi/2`) and pre-activation std
@@ -544,33 +536,26 @@ def mlp_kernels(
       parameterization: ``"ntk"`` or ``"standard"``.
       negative_slope: slope for negative inputs of ``"leaky_relu"`` (ignored otherwise).
       width: hidden widths for the standard-parameterization NTK (an int or a tuple of ``depth``
-      ints).
-      diagonal: if True, return only :math:`k(x, x)` for each row of ``x1``, shape ``(n1,)``,
-      without the
-        matrix (``x2`` must be ``None``).
+        ints).
+      diagonal: if True, return only :math:`k(x, x)` for each row of ``x1``, shape ``(n1,)``, without
+        the matrix (``x2`` must be ``None``).
       batch_size: if given and smaller than ``n1``, compute the kernel in row blocks of
-      ``batch_size``
-        rows with ``jax.lax.map``, so no intermediate is larger than ``(batch_size, n2)``. With
-        ``x2=None``
-        the diagonal pairs use cos = 1 exactly; identical rows of distinct ``x1`` and ``x2`` carry
-        float32
-        errors of order :math:`\sqrt{\epsilon}` in the arc-cosine angle.
+        ``batch_size`` rows with ``jax.lax.map``, so no intermediate is larger than ``(batch_size,
+        n2)``. With ``x2=None`` the diagonal pairs use cos = 1 exactly; identical rows of distinct
+        ``x1`` and ``x2`` carry float32 errors of order :math:`\sqrt{\epsilon}` in the arc-cosine
+        angle.
       quadrature_degree: Gauss-Hermite degree for callable activations.
 
     Returns:
       :class:`Kernels` with ``nngp`` and ``ntk`` of shape ``(n1, n2)`` (``(n1,)`` with
-      ``diagonal``), in
-      the dtype of ``x1``.
+      ``diagonal``), in the dtype of ``x1``.
 
     Raises:
       ValueError: for inputs that are not 2-D, differ in feature dimension or are non-finite;
-      ``depth <
-        0``; an unknown ``activation`` or ``parameterization``; a missing or malformed ``width``
-        for the
-        standard parameterization; ``diagonal`` with ``x2``; ``batch_size < 1``.
+        ``depth < 0``; an unknown ``activation`` or ``parameterization``; a missing or malformed
+        ``width`` for the standard parameterization; ``diagonal`` with ``x2``; ``batch_size < 1``.
       TypeError: for a non-integer ``depth`` / ``batch_size`` / ``quadrature_degree``, non-float
-      inputs,
-        or an ``activation`` that is neither a string nor a callable.
+        inputs, or an ``activation`` that is neither a string nor a callable.
 
     Example:
       >>> import jax.numpy as jnp
