@@ -41,14 +41,17 @@ def make(sizes, norm):
     return nn.Sequential(*layers)
 
 
-def median_time(step, repeats):
-    step()  # warm-up
-    times = []
+def median_times(steps, repeats):
+    """Round-robin timing (one call of each step per round), medians."""
+    for step in steps.values():
+        step()  # warm-up
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main():
@@ -79,15 +82,15 @@ def main():
 
         return step
 
-    out = {}
+    steps = {}
     for name, norm, make_step in (
         ("torch_bn", nn.BatchNorm1d, full_step),
         ("torch_chunked", nn.BatchNorm1d, chunked_step),
         ("torch_concat", lambda f: ConcatGhostBN(f, ghost), full_step),
     ):
         model = make(sizes, norm).train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        out[name] = median_time(make_step(model, opt), cfg["repeats"])
+        steps[name] = make_step(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    out = median_times(steps, cfg["repeats"])
     print(
         json.dumps(
             {

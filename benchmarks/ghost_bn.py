@@ -22,7 +22,11 @@ batches of ``ghost`` (``k = batch / ghost`` of them). JAX variants:
 PyTorch reference (eager, ``$LAZYRICH_TORCH_PYTHON``, default ``/work/torchvenv/bin/python``; skipped with a
 message if missing): ``torch_bn``, ``torch_chunked`` (the authors' loop), ``torch_concat``.
 
-Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/ghost_bn.py [--nets small,large --repeats 10]``. Prints
+Timing: every variant is compiled / warmed up first, then timed round-robin (one call of each per round, so
+load changes on a shared machine hit all alike; ``--repeats`` rounds, the op-by-op variants in the first
+``--eager-repeats`` only); medians are reported. PyTorch runs with ``--torch-threads`` intra-op threads.
+
+Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/ghost_bn.py [--nets small,large --repeats 20]``. Prints
 one table per network and writes ``benchmarks/results/ghost_bn.json``. Goal (issue 7): ``gbn/bn <= 1.2`` and
 ``gbn`` faster than the chunked loop (``chunked_eager/gbn > 1``).
 """
@@ -156,22 +160,31 @@ def implementations(batch, ghost):
     }
 
 
-def time_step(step, args, repeats):
-    jax.block_until_ready(step(*args))  # compile / warm up the per-op caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(step(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def time_steps(steps, args, repeats, eager_repeats):
+    """Median step time of each implementation, timed round-robin (one call of each per round) so that
+    load changes on a shared machine hit every implementation alike; op-by-op ones join the first
+    ``eager_repeats`` rounds only."""
+    for step in steps.values():
+        jax.block_until_ready(step(*args))  # compile / warm up the per-op caches
+    times = {name: [] for name in steps}
+    for r in range(repeats):
+        for name, step in steps.items():
+            if "eager" in name and r >= eager_repeats:
+                continue
+            start = time.perf_counter()
+            jax.block_until_ready(step(*args))
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def torch_times(net, sizes, repeats):
+def torch_times(net, sizes, repeats, threads):
     python = os.environ.get("LAZYRICH_TORCH_PYTHON", "/work/torchvenv/bin/python")
     if not pathlib.Path(python).exists():
         print(f"torch interpreter {python} not found; set LAZYRICH_TORCH_PYTHON. Skipping torch.")
         return {}, None
-    cfg = dict(batch=net["batch"], ghost=net["ghost"], sizes=sizes, repeats=repeats)
+    cfg = dict(
+        batch=net["batch"], ghost=net["ghost"], sizes=sizes, repeats=repeats, threads=threads
+    )
     proc = subprocess.run(
         [python, str(HERE / "_ghost_bn_torch.py"), json.dumps(cfg)],
         check=True,
@@ -184,20 +197,18 @@ def torch_times(net, sizes, repeats):
     return out["median_step_s"], out["torch_version"]
 
 
-def bench_net(name, net, repeats, eager_repeats, use_torch):
+def bench_net(name, net, repeats, eager_repeats, torch_threads):
     key = jr.key(0)
     sizes = [net["input_dim"]] + [net["width"]] * net["depth"] + [10]
     params, stats = init(key, sizes)
     x = jr.normal(jr.fold_in(key, 100), (net["batch"], net["input_dim"]))
     y = jr.randint(jr.fold_in(key, 101), (net["batch"],), 0, 10)
     args = (params, stats, x, y)
-    times = {
-        impl: time_step(step, args, eager_repeats if "eager" in impl else repeats)
-        for impl, step in implementations(net["batch"], net["ghost"]).items()
-    }
+    steps = implementations(net["batch"], net["ghost"])
+    times = time_steps(steps, args, repeats, eager_repeats)
     torch_version = None
-    if use_torch:
-        extra, torch_version = torch_times(net, sizes, repeats)
+    if torch_threads:
+        extra, torch_version = torch_times(net, sizes, repeats, torch_threads)
         times |= extra
     ratios = {
         "gbn/bn": times["gbn"] / times["bn"],
@@ -230,14 +241,19 @@ def bench_net(name, net, repeats, eager_repeats, use_torch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", default="small,large", help=f"comma list from {sorted(NETS)}")
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument(
         "--eager-repeats",
         type=int,
         default=3,
         help="repeats of the op-by-op variants (seconds each)",
     )
-    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="PyTorch intra-op threads (default 1: fewer spinning threads on a shared machine); 0: skip",
+    )
     parser.add_argument("--out", default="benchmarks/results/ghost_bn.json")
     args = parser.parse_args()
     names = [n for n in args.nets.split(",") if n]
@@ -247,12 +263,14 @@ def main():
     load_before = os.getloadavg()
     print(f"backend {jax.default_backend()}, load average before {load_before}")
     nets = {
-        n: bench_net(n, NETS[n], args.repeats, args.eager_repeats, not args.no_torch) for n in names
+        n: bench_net(n, NETS[n], args.repeats, args.eager_repeats, args.torch_threads)
+        for n in names
     }
     record = {
         "nets": nets,
         "repeats": args.repeats,
         "eager_repeats": args.eager_repeats,
+        "torch_threads": args.torch_threads,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "backend": jax.default_backend(),

@@ -11,6 +11,11 @@ from lazyrich import sims
 from lazyrich.sims.experiments import hoffer2017_large_batch_gap as gap
 
 
+def _sets(text):
+    """``--set`` overrides from ``"key=value key=value ..."``."""
+    return dict(item.split("=", 1) for item in text.split())
+
+
 def _make(name, tmp_path, overrides=None, result=None):
     """Make figure ``name`` (quick setting with ``overrides``, or from ``result``); its JSON summary."""
     plan = figures.prepare(name, quick=True, overrides=overrides or {})
@@ -20,18 +25,9 @@ def _make(name, tmp_path, overrides=None, result=None):
 
 
 def test_random_walk_diffusion_figure(tmp_path):
-    overrides = dict(
-        alpha="1,2",
-        size="1024",
-        num_walkers="16",
-        num_steps="2000",
-        fit_start="10",
-        num_saves="20",
-        mlp_batch_sizes="32",
-        mlp_width="16",
-        mlp_depth="1",
-        mlp_epochs="1",
-        mlp_seeds="1",
+    overrides = _sets(
+        "alpha=1,2 size=1024 num_walkers=16 num_steps=2000 fit_start=10 num_saves=20 "
+        "mlp_batch_sizes=32 mlp_width=16 mlp_depth=1 mlp_epochs=1 mlp_seeds=1"
     )
     summary = _make("random-walk-diffusion", tmp_path, overrides)
     assert set(summary["diffusion_exponent_fit"]) == {"1.0", "2.0"}
@@ -48,15 +44,9 @@ def test_random_walk_one_alpha_from_the_command_line():
 
 
 def test_large_batch_gap_figure(tmp_path):
-    overrides = dict(
-        width="16",
-        depth="1",
-        num_epochs="2",
-        milestones="1",
-        num_seeds="2",
-        small_batch="32",
-        large_batch="128",
-        regimes="large,+lr",
+    overrides = _sets(
+        "width=16 depth=1 num_epochs=2 milestones=1 num_seeds=2 small_batch=32 large_batch=128 "
+        "regimes=large,+lr"
     )
     summary = _make("large-batch-gap", tmp_path, overrides)
     # "large" and "+lr" differ only in the traced learning rate: one compiled program for both.
