@@ -24,7 +24,7 @@ message if missing): ``torch_bn``, ``torch_chunked`` (the authors' loop), ``torc
 
 Timing: every variant is compiled / warmed up first, then timed round-robin (one call of each per round, so
 load changes on a shared machine hit all alike; ``--repeats`` rounds, the op-by-op variants in the first
-``--eager-repeats`` only); medians are reported. PyTorch runs with ``--torch-threads`` intra-op threads.
+``--eager-repeats`` only); medians are reported, and the first call (compile + one step) of each JAX variant. PyTorch runs with ``--torch-threads`` intra-op threads.
 
 Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/ghost_bn.py [--nets small,large --repeats 20]``. Prints
 one table per network and writes ``benchmarks/results/ghost_bn.json``. Goal (issue 7): ``gbn/bn <= 1.2`` and
@@ -164,8 +164,11 @@ def time_steps(steps, args, repeats, eager_repeats):
     """Median step time of each implementation, timed round-robin (one call of each per round) so that
     load changes on a shared machine hit every implementation alike; op-by-op ones join the first
     ``eager_repeats`` rounds only."""
-    for step in steps.values():
+    first = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
         jax.block_until_ready(step(*args))  # compile / warm up the per-op caches
+        first[name] = time.perf_counter() - start
     times = {name: [] for name in steps}
     for r in range(repeats):
         for name, step in steps.items():
@@ -174,7 +177,7 @@ def time_steps(steps, args, repeats, eager_repeats):
             start = time.perf_counter()
             jax.block_until_ready(step(*args))
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: statistics.median(t) for name, t in times.items()}, first
 
 
 def torch_times(net, sizes, repeats, threads):
@@ -205,7 +208,7 @@ def bench_net(name, net, repeats, eager_repeats, torch_threads):
     y = jr.randint(jr.fold_in(key, 101), (net["batch"],), 0, 10)
     args = (params, stats, x, y)
     steps = implementations(net["batch"], net["ghost"])
-    times = time_steps(steps, args, repeats, eager_repeats)
+    times, first_call = time_steps(steps, args, repeats, eager_repeats)
     torch_version = None
     if torch_threads:
         extra, torch_version = torch_times(net, sizes, repeats, torch_threads)
@@ -221,9 +224,10 @@ def bench_net(name, net, repeats, eager_repeats, torch_threads):
     print(
         f"\n[{name}] BN MLP {sizes}, batch {net['batch']}, ghost {net['ghost']} ({k} ghost batches)"
     )
-    print(f"{'implementation':<24}{'median step (ms)':>18}{'/ gbn':>10}")
+    print(f"{'implementation':<24}{'median step (ms)':>18}{'/ gbn':>10}{'first call (s)':>16}")
     for impl, t in times.items():
-        print(f"{impl:<24}{1e3 * t:>18.2f}{t / times['gbn']:>10.2f}")
+        first = f"{first_call[impl]:>16.2f}" if impl in first_call else ""
+        print(f"{impl:<24}{1e3 * t:>18.2f}{t / times['gbn']:>10.2f}{first}")
     goal = {
         "gbn/bn <= 1.2": ratios["gbn/bn"] <= 1.2,
         "gbn faster than chunked_eager": ratios["chunked_eager/gbn"] > 1.0,
@@ -232,6 +236,7 @@ def bench_net(name, net, repeats, eager_repeats, torch_threads):
     return {
         "config": net | {"sizes": sizes, "ghost_batches": k},
         "median_step_s": times,
+        "first_call_s": first_call,
         "ratios": ratios,
         "goal": goal,
         "torch_version": torch_version,
