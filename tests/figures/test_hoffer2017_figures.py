@@ -86,13 +86,20 @@ def _check_gap(config):
 
 @pytest.mark.slow
 def test_large_batch_gap_quick_setting():
-    """Quick setting (128 x 3 BN MLP, B = 16 vs 512, 4 seeds)."""
+    """Quick setting (128 x 3 BN MLP, B = 16 vs 512, 4 seeds): about 2 CPU-minutes.
+
+    Measured (seed 0): small 97.35 +- 0.47 % (sem), large 94.92 +- 0.65, +ra 98.90 +- 0.15.
+    """
     _check_gap(gap.default_config(quick=True))
 
 
 @pytest.mark.slow
 def test_large_batch_gap_default_setting():
-    """Default setting (F1: 512 x 5 BN MLP, B = 16 vs 512, 8 seeds): tens of minutes on 2 CPU cores."""
+    """Default setting (F1: 512 x 5 BN MLP, B = 16 vs 512, 8 seeds): about 12 CPU-minutes.
+
+    Measured (2026-11-29, seed 0): small 97.23 +- 0.15 % (sem), large 96.18 +- 0.26, +lr 95.47 +- 0.45,
+    +gbn 95.54 +- 0.62, +ra 98.64 +- 0.10: gap 1.05 points (3.5 standard errors), recovered 234 %.
+    """
     _check_gap(gap.default_config())
 
 
