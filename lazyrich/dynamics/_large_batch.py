@@ -36,6 +36,7 @@ from flax import nnx
 
 from lazyrich._checks import check_int
 from lazyrich.dynamics._ghost_bn import GhostBatchNorm, ghost_batch_count
+from lazyrich.dynamics._train import _tree_sq_norms
 
 __all__ = [
     "BNMLP",
@@ -303,7 +304,6 @@ def train_bn_mlp(
         return params["hidden"][0]["kernel"][...]
 
     w1_0 = first_kernel(params0)
-    flat0 = jax.tree.leaves(params0)
 
     def one_step(state, _):
         epoch, i = state.step // steps_per_epoch, state.step % steps_per_epoch
@@ -315,7 +315,7 @@ def train_bn_mlp(
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         d1 = jnp.linalg.norm(first_kernel(params) - w1_0)
-        d = jnp.sqrt(sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree.leaves(params), flat0)))
+        d = jnp.sqrt(jnp.sum(_tree_sq_norms(jax.tree.map(jnp.subtract, params, params0))))
         return _State(params, stats, opt_state, state.step + 1), (d1, d, loss)
 
     init = _State(params0, stats0, tx.init(params0), jnp.zeros((), jnp.int32))

@@ -24,11 +24,13 @@ def plot(result):
     fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.1))
     t = np.asarray(a["steps"], float)
     fit = t >= cfg.fit_start
-    for i, alpha in enumerate(np.asarray(a["alpha"])):
-        key = str(float(alpha))
+    alphas = np.asarray(a["alpha"])
+    # One curve per alpha (from `run`), or per alpha and sweep coordinate (from a sweep: metadata "rows").
+    keys = result.metadata.get("rows") or [str(float(alpha)) for alpha in alphas]
+    for i, (alpha, key) in enumerate(zip(alphas, keys)):
         r = a["mean_distance"][i]
         color = f"C{i}"
-        axes[0].semilogx(t, r, color=color, label=rf"$\alpha$={alpha:g}")
+        axes[0].semilogx(t, r, color=color, label=rf"$\alpha$={key}")
         # Prediction (log t)^(2/alpha), amplitude matched at the end of the fit window.
         shape = np.log(t[fit]) ** float(theory.diffusion_exponent(float(alpha)))
         axes[0].semilogx(t[fit], shape * r[fit][-1] / shape[-1], "--", color=color, lw=0.9)

@@ -175,7 +175,9 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
             parts = list(raw)
         else:
             parts = [raw]
-        if not parts:
+        if not parts and not isinstance(raw, list | tuple):
+            # An empty list/tuple (a stored config, e.g. a sweep manifest) round-trips to (); the Config
+            # itself decides whether an empty tuple is allowed.
             raise ValueError(f"`{key}` expects a non-empty comma-separated list, got {raw!r}.")
         return tuple(_coerce(key, p, element) for p in parts)
     if annotation is bool:

@@ -288,3 +288,30 @@ def test_bad_layer_arguments():
             stats=dynamics.BatchStats(jnp.zeros(3), jnp.ones(3)),
             ghost_size=4,
         )
+
+
+def test_one_fused_normalisation_whatever_the_number_of_ghost_batches():
+    """The compiled forward + backward has the same reductions for 1, 32 or 128 ghost batches (one reshape,
+    no per-chunk ops) and no float64 operation on float32 input (x64 off)."""
+    x = jnp.ones((1024, 64), jnp.float32)
+    features = x.shape[-1]
+    stats = dynamics.BatchStats(jnp.zeros(features), jnp.ones(features))
+
+    def hlo(ghost):
+        def loss(x):
+            y, new = dynamics.ghost_batch_norm(
+                x,
+                scale=jnp.ones(features),
+                bias=jnp.zeros(features),
+                stats=stats,
+                ghost_size=ghost,
+            )
+            return jnp.sum(y * y), new
+
+        grad = jax.jit(jax.value_and_grad(loss, has_aux=True))
+        return grad.lower(x).as_text()
+
+    texts = {ghost: hlo(ghost) for ghost in (1024, 32, 8)}
+    counts = {ghost: text.count("stablehlo.reduce") for ghost, text in texts.items()}
+    assert len(set(counts.values())) == 1, counts
+    assert not any("f64" in text for text in texts.values())

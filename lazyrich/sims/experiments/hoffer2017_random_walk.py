@@ -12,11 +12,19 @@ at a small and a large batch (large batch with square-root learning-rate scaling
 constant learning rate: the "initial high learning-rate phase"), recording ``||W1_t - W1_0||_F`` (first layer)
 after every step. Both ``a + b log t`` and ``c t**beta`` are fitted over ``t >= mlp_fit_start``; their
 coefficients of determination say which law describes the growth.
+
+Sweeps. The random-landscape part implements the sweep protocol: :func:`point` runs the walks of every
+``alpha`` at one ``learning_rate`` and ``temperature_scale`` (both traced; the walker temperature is
+``temperature_scale`` times :func:`base_temperatures`), and :func:`result_from_dataset` turns a finished sweep
+(e.g. ``examples/sweeps/random_walk.toml``) into the figure's Result with the same :func:`summarise` step as
+:func:`run`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,12 +38,14 @@ from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims._random_landscape import random_potential, simulate_random_walk
 
 NAME = "hoffer2017_random_walk"
+TRACED = ("learning_rate", "temperature_scale")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     alpha: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
     temperature: tuple[float, ...] = ()
+    temperature_scale: float = 1.0
     learning_rate: float = 0.5
     dim: int = 1
     size: int = 16384
@@ -70,6 +80,8 @@ class Config:
             )
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
+        if not self.temperature_scale > 0:
+            raise ValueError(f"`temperature_scale` must be > 0, got {self.temperature_scale}.")
         check_int("dim", self.dim, minimum=1, maximum=3)
         check_int("size", self.size, minimum=16)
         check_int("num_walkers", self.num_walkers, minimum=2)
@@ -100,15 +112,15 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
-def temperatures(config: Config) -> tuple[float, ...]:
-    """Walker temperature for each ``alpha``.
+def base_temperatures(config: Config) -> tuple[float, ...]:
+    """Walker temperature for each ``alpha`` before ``temperature_scale`` multiplies it.
 
     Default rule (empty ``temperature``): ``T = 0.07 ** max(alpha - 1, 0)``, i.e. ``T = 1`` up to
     ``alpha = 1`` and ``T = 0.07`` at ``alpha = 2``. This is an empirical calibration, not theory: the
     (log t)^(2/alpha) law is asymptotic and its onset depends on ``T``. At ``alpha = 1`` (Sinai) the
     continuum regime needs ``T`` of the grid-scale barrier ``sqrt(D(1)) = 1``; the marginal ``alpha = 2``
     field (``D ~ r^2 log``) has long-wavelength slopes that a warm walker slides down ballistically,
-    so it needs ``T << 1``.
+    so it needs ``T << 1``. The walks use ``temperature_scale`` times these values.
     """
     if not config.temperature:
         return tuple(float(0.07 ** max(a - 1.0, 0.0)) for a in config.alpha)
@@ -151,26 +163,104 @@ def fit_log_vs_power(t, d, *, start: int) -> dict[str, float]:
     }
 
 
-def _walk(config: Config, alpha: float, temperature: float, key):
+def _walk(config: Config, alpha: float, temperature, learning_rate, key) -> jax.Array:
+    """Distances ``||w_t - w_0||`` of ``num_walkers`` walkers on the save grid, shape ``(S, E)`` (pure)."""
     field_key, walk_key = jr.split(key)
     fields = jax.vmap(
         lambda k: random_potential(size=config.size, dim=config.dim, roughness=alpha, key=k)
     )(jr.split(field_key, config.num_walkers))
     steps = tuple(int(s) for s in save_steps(config))
-    fn = jax.jit(
-        lambda f, eta, temp, k: simulate_random_walk(
-            f, save_steps=steps, learning_rate=eta, temperature=temp, key=k
-        )
+    return simulate_random_walk(
+        fields, save_steps=steps, learning_rate=learning_rate, temperature=temperature, key=walk_key
     )
-    return np.asarray(fn(fields, config.learning_rate, temperature, walk_key))
 
 
-def _mlp_curves(config: Config, key):
+def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+    """The random-landscape walks of every ``config.alpha`` at one (learning rate, temperature scale).
+
+    Sweep protocol (``TRACED = ("learning_rate", "temperature_scale")``): ``alpha`` (a tuple field: a sweep
+    axis over it makes one compiled group per value), the grid and the step counts are static; walker ``i``
+    of roughness ``config.alpha[j]`` uses ``fold_in(key, j)``. Returns ``mean_distance`` ``(A, S)`` (mean
+    over walkers on the :func:`save_steps` grid), ``diffusion_exponent`` ``(A,)`` (slope of
+    ``log <r>`` against ``log log t`` over ``t >= fit_start``, float32), ``temperature`` ``(A,)`` (the walker
+    temperatures used) and ``status`` (0, or 2 if a distance is not finite).
+    """
+    eta = jnp.asarray(traced.get("learning_rate", config.learning_rate), jnp.float32)
+    scale = jnp.asarray(traced.get("temperature_scale", config.temperature_scale), jnp.float32)
+    temps = jnp.asarray(base_temperatures(config), jnp.float32) * scale
+    curves = jnp.stack(
+        [
+            _walk(config, float(a), temps[j], eta, jr.fold_in(key, j)).mean(axis=1)
+            for j, a in enumerate(config.alpha)
+        ]
+    )
+    t = save_steps(config)
+    x = np.log(np.log(t[t >= config.fit_start]))
+    x = x - x.mean()
+    y = jnp.log(curves[:, t >= config.fit_start])
+    slope = ((y - y.mean(axis=1, keepdims=True)) * x).sum(axis=1) / np.sum(x * x)
+    ok = jnp.all(jnp.isfinite(curves))
+    return {
+        "mean_distance": curves,
+        "diffusion_exponent": slope,
+        "temperature": temps,
+        "status": jnp.where(ok, 0, 2).astype(jnp.int32),
+    }
+
+
+def _row_key(alpha: float, extra: dict[str, Any]) -> str:
+    """Summary key of one curve: ``str(alpha)``, plus the other sweep coordinates when there are any."""
+    key = str(float(alpha))
+    if extra:
+        key += " (" + ", ".join(f"{k}={v:g}" for k, v in extra.items()) + ")"
+    return key
+
+
+def summarise(config: Config, rows, curves, temps) -> tuple[dict, dict]:
+    """Arrays and summary of the random-landscape part (shared by :func:`run` and a finished sweep).
+
+    Args:
+      config: settings (``fit_start``, ``num_steps``, ``num_saves`` define the save grid and fit window).
+      rows: one ``(alpha, extra)`` per curve, ``extra`` the other sweep coordinates of that curve.
+      curves: mean distances, shape ``(R, S)``.
+      temps: walker temperature of each curve, ``(R,)``.
+    """
+    t = save_steps(config)
+    curves = np.asarray(curves, np.float64)
+    keys = [_row_key(a, extra) for a, extra in rows]
+    fitted = {k: fit_log_power(t, c, start=config.fit_start) for k, c in zip(keys, curves)}
+    predicted = {k: float(theory.diffusion_exponent(float(a))) for k, (a, _) in zip(keys, rows)}
+    arrays = {
+        "steps": t,
+        "mean_distance": curves,
+        "alpha": np.asarray([float(a) for a, _ in rows]),
+    }
+    summary = {
+        "diffusion_exponent_fit": fitted,
+        "diffusion_exponent_theory": predicted,
+        "relative_error": {k: abs(fitted[k] - predicted[k]) / predicted[k] for k in fitted},
+        "fit_window_steps": [config.fit_start, config.num_steps],
+        "decades_fitted": float(np.log10(config.num_steps / config.fit_start)),
+        "temperature": {k: float(T) for k, T in zip(keys, np.asarray(temps))},
+    }
+    return arrays, summary
+
+
+_METADATA = {
+    "time": "steps t; continuous time is learning_rate * t",
+    "potential": "periodic Gaussian field, spectrum |k|^-(d+alpha), D(1) = 1, multilinear interpolation",
+    "fit": "slope of log <||w_t - w_0||> vs log log t over [fit_start, num_steps]",
+    "mlp_distance": "||W1_t - W1_0||_F of the first layer, mean over seeds",
+}
+
+
+def _mlp_curves(config: Config, key, *, progress: bool = False):
     x, y = datasets.load_digits()
     x, y = jnp.asarray(x), jnp.asarray(y)
     base = min(config.mlp_batch_sizes)
     out = {}
-    for batch in config.mlp_batch_sizes:
+    batches = config.mlp_batch_sizes
+    for batch in progress_bar(batches, total=len(batches), desc="mlp", enabled=progress):
         regime = dynamics.Regime(
             batch_size=batch,
             ghost_size=batch,
@@ -208,28 +298,13 @@ def _mlp_curves(config: Config, key):
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
-    t = save_steps(config)
     walk_key, mlp_key = jr.split(key)
-    distances, fitted, predicted = [], {}, {}
-    temps = temperatures(config)
-    for i, alpha in enumerate(
-        progress_bar(config.alpha, total=len(config.alpha), desc="alpha", enabled=progress)
-    ):
-        d = _walk(config, float(alpha), temps[i], jr.fold_in(walk_key, i))
-        distances.append(d.mean(axis=1))
-        fitted[str(float(alpha))] = fit_log_power(t, d.mean(axis=1), start=config.fit_start)
-        predicted[str(float(alpha))] = float(theory.diffusion_exponent(float(alpha)))
-    arrays = {"steps": t, "mean_distance": np.stack(distances), "alpha": np.asarray(config.alpha)}
-    summary = {
-        "diffusion_exponent_fit": fitted,
-        "diffusion_exponent_theory": predicted,
-        "relative_error": {k: abs(fitted[k] - predicted[k]) / predicted[k] for k in fitted},
-        "fit_window_steps": [config.fit_start, config.num_steps],
-        "decades_fitted": float(np.log10(config.num_steps / config.fit_start)),
-        "temperature": {str(float(a)): T for a, T in zip(config.alpha, temps)},
-    }
+    traced = {name: jnp.asarray(getattr(config, name), jnp.float32) for name in TRACED}
+    out = jax.device_get(jax.jit(lambda tr, k: point(config, tr, k))(traced, walk_key))
+    rows = [(float(a), {}) for a in config.alpha]
+    arrays, summary = summarise(config, rows, out["mean_distance"], out["temperature"])
     if config.mlp:
-        curves = _mlp_curves(config, mlp_key)
+        curves = _mlp_curves(config, mlp_key, progress=progress)
         mlp_fit, mlp_acc = {}, {}
         for batch, (curve, acc) in curves.items():
             steps = np.arange(1, curve.size + 1)
@@ -239,15 +314,44 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         summary["mlp_fit"] = mlp_fit
         summary["mlp_test_accuracy"] = mlp_acc
     return Result(
+        experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=dict(_METADATA)
+    )
+
+
+def result_from_dataset(config: Config, ds: Any) -> Result:
+    """The random-landscape part of the figure from a finished sweep (``lazyrich figures make --from``).
+
+    Walker distances are averaged over the ``seed`` axis (every seed has ``num_walkers`` walkers); every
+    other combination of sweep coordinates (``alpha`` values, temperature scales, learning rates) is one
+    curve, fitted and summarised exactly as :func:`run` does (:func:`summarise`). The MLP panel is not part of
+    a sweep. Points not computed yet (status -1) are left out of the seed average.
+    """
+    md, temps, status = ds["mean_distance"], ds["temperature"], ds["status"]
+    sweep_dims = list(status.dims)
+    inner, inner_t = md.dims[len(sweep_dims)], temps.dims[-1]  # index into the group's config.alpha
+    if "seed" in sweep_dims:
+        done = status >= 0
+        md = md.where(done).mean("seed")
+        temps = temps.where(done).mean("seed")
+        sweep_dims.remove("seed")
+    rows, curves, used = [], [], []
+    for idx in itertools.product(*(range(ds.sizes[d]) for d in sweep_dims)):
+        where = dict(zip(sweep_dims, idx))
+        coords = {d: ds[d].values[i] for d, i in where.items()}
+        for j in range(md.sizes[inner]):
+            alpha = float(coords["alpha"]) if "alpha" in coords else float(config.alpha[j])
+            extra = {d: float(v) for d, v in coords.items() if d != "alpha"}
+            rows.append((alpha, extra))
+            curves.append(md.isel(where | {inner: j}).values)
+            used.append(float(temps.isel(where | {inner_t: j}).values))
+    arrays, summary = summarise(config, rows, np.stack(curves), np.asarray(used))
+    summary["points"] = int(status.size)
+    summary["missing"] = int(np.sum(status.values < 0))
+    return Result(
         experiment=NAME,
         config=config,
         arrays=arrays,
         summary=summary,
-        metadata={
-            "time": "steps t; continuous time is learning_rate * t",
-            "potential": "periodic Gaussian field, spectrum |k|^-(d+alpha), D(1) = 1, multilinear "
-            "interpolation",
-            "fit": "slope of log <||w_t - w_0||> vs log log t over [fit_start, num_steps]",
-            "mlp_distance": "||W1_t - W1_0||_F of the first layer, mean over seeds",
-        },
+        status="ok" if summary["missing"] == 0 else "incomplete",
+        metadata=dict(_METADATA) | {"rows": [_row_key(a, e) for a, e in rows]},
     )
