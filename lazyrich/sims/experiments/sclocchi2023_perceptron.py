@@ -37,6 +37,7 @@ import numpy as np
 from lazyrich import _checks, dynamics, theory
 from lazyrich.sims import datasets
 from lazyrich.sims._experiment import Result, progress_bar
+from lazyrich.sims.experiments import _sclocchi2023_common as common
 
 NAME = "sclocchi2023_perceptron"
 TRACED = ("temperature", "alpha")
@@ -45,11 +46,15 @@ STATUS_NAMES = {0: "fitted", 1: "max_steps", 2: "diverged"}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    """Settings of the perceptron scaling experiment.
+    r"""Settings of the perceptron scaling experiment.
 
     Attributes:
       chi: depletion exponents, each ``> -1`` (one curve each; ``point`` uses the first).
       num_train: training-set sizes P (``point`` uses the first).
+      num_train_by_chi: per-chi size grids that replace ``num_train`` for the listed chi, as
+        ``"chi:P,P,...;chi:P,..."`` (each with as many sizes as ``num_train``); ``""`` for none. The finite-size
+        corrections are controlled by the signal-to-noise ratio :math:`w_1/\|w_\perp\| \sim P^{1/(1+\chi)}`,
+        so each chi needs its own range of P (see the module docstring).
       temperatures: the temperature grid of ``run``.
       temperature: the temperature of a single ``point`` (sweep protocol; traced).
       alpha: output scale; the hinge margin is ``1/alpha`` (traced).
@@ -60,13 +65,14 @@ class Config:
     """
 
     chi: tuple[float, ...] = (0.0, 1.0, 3.0)
-    num_train: tuple[int, ...] = (256, 512, 1024, 2048)
-    temperatures: tuple[float, ...] = (0.01, 0.1, 1.0)
+    num_train: tuple[int, ...] = (2048, 4096, 8192, 16384)
+    num_train_by_chi: str = "0:256,512,1024,2048"
+    temperatures: tuple[float, ...] = (0.1, 1.0)
     temperature: float = 1.0
     alpha: float = 32768.0
-    input_dim: int = 32
+    input_dim: int = 16
     batch_size: int = 2
-    num_seeds: int = 12
+    num_seeds: int = 16
     max_steps: int = 2**30
 
     def __post_init__(self):
@@ -97,16 +103,41 @@ class Config:
             )
         _checks.check_int("num_seeds", self.num_seeds, minimum=1)
         _checks.check_int("max_steps", self.max_steps, minimum=1, maximum=2**30)
+        for sizes in self._by_chi().values():
+            if len(sizes) != len(self.num_train) or min(sizes) < self.batch_size:
+                raise ValueError(
+                    f"every grid of `num_train_by_chi` must hold {len(self.num_train)} sizes (as `num_train`) "
+                    f">= batch_size = {self.batch_size}, got {self.num_train_by_chi!r}."
+                )
+
+    def _by_chi(self) -> dict[float, tuple[int, ...]]:
+        out = {}
+        for item in filter(None, (part.strip() for part in self.num_train_by_chi.split(";"))):
+            try:
+                chi, sizes = item.split(":")
+                out[float(chi)] = tuple(int(p) for p in sizes.split(","))
+            except ValueError:
+                raise ValueError(
+                    f"`num_train_by_chi` must look like '0:256,512;1:1024,2048', got {self.num_train_by_chi!r}."
+                ) from None
+        return out
+
+    def sizes(self, chi: float) -> tuple[int, ...]:
+        """The training-set sizes simulated for ``chi``."""
+        return self._by_chi().get(float(chi), self.num_train)
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """The default (d = 32, P = 256...2048, 12 seeds, T = 0.01, 0.1, 1), or a quick one (P up to 512, 4 seeds).
+    r"""The default (d = 16, B = 2, 16 seeds, T = 0.1, 1; P = 256...2048 for chi = 0 and 2048...16384 for
+    chi = 1, 3), or a quick one (P = 128, 256, 512 for every chi, 4 seeds).
 
-    The paper's grid (P up to 16384, d up to 128, T = 2^-16...2) is reachable with ``--set``; chi = 0 costs
-    roughly d P^2 effective steps, which sets the default's largest P on a 2-core CPU.
+    The chi-dependent P ranges put every chi in its asymptotic regime (signal-to-noise ratio
+    :math:`w_1/\|w_\perp\| \gtrsim 5`) within a few minutes on 2 cores: chi = 0 costs about
+    :math:`d P^2` effective steps of O(P d) each, chi >= 1 far fewer. The paper's grid (P up to 16384 for every
+    chi, d up to 128, T = 2^-16...2) is reachable with ``--set``.
     """
     if quick:
-        return Config(num_train=(128, 256, 512), num_seeds=4)
+        return Config(num_train=(128, 256, 512), num_train_by_chi="", num_seeds=4)
     return Config()
 
 
@@ -164,6 +195,24 @@ def _fit_loglog(values: np.ndarray, temperatures, sizes, ok: np.ndarray) -> tupl
     return float(t_slope), float(p_slope)
 
 
+def _size_slope_stderr(values: np.ndarray, sizes, ok: np.ndarray) -> float:
+    """Standard error of the P slope of log(values), from the spread of seed means (values (P, T, seeds)).
+
+    Temperatures share each seed's data and noise (common random numbers), so a seed's runs are one sample:
+    per seed, log(values) is averaged over T, and the slope's error follows from the scatter of those
+    per-seed means about the fitted line (seeds independent, equal weights).
+    """
+    use = np.all(ok & (values > 0), axis=1)  # (P, seeds): a seed counts if it fitted at every T
+    logs = np.log(np.where(values > 0, values, 1.0)).mean(axis=1)
+    log_p = np.broadcast_to(np.log(np.asarray(sizes, float))[:, None], logs.shape)[use]
+    if use.sum() < 3 or np.ptp(log_p) == 0:
+        return float("nan")
+    coef = np.polyfit(log_p, logs[use], 1)
+    resid = logs[use] - np.polyval(coef, log_p)
+    sigma2 = resid @ resid / (use.sum() - 2)
+    return float(np.sqrt(sigma2 / np.sum((log_p - log_p.mean()) ** 2)))
+
+
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     """Simulate every (chi, P, T, seed) and fit the exponents per chi."""
     temps = np.asarray(config.temperatures, float)
@@ -192,7 +241,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             )
         return simulate_cache[num_points]
 
-    jobs = [(i, c, j, p) for i, c in enumerate(config.chi) for j, p in enumerate(config.num_train)]
+    jobs = [(i, c, j, p) for i, c in enumerate(config.chi) for j, p in enumerate(config.sizes(c))]
     for i, chi, j, num_points in progress_bar(jobs, total=len(jobs), desc=NAME, enabled=progress):
         run_key = jr.fold_in(jr.fold_in(key, i), j)
         data_keys, noise_keys = (jr.split(k, config.num_seeds) for k in jr.split(run_key))
@@ -209,8 +258,42 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             arrays.setdefault(name, np.zeros(shape, np.asarray(value).dtype))[i, j] = np.asarray(
                 value
             )
+    return summarise(config, arrays)
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over (chi, num_train, temperature, seed) (``--from``).
+
+    An axis the sweep does not have takes the config's single-point value (``chi[0]``, ``num_train[0]``,
+    ``temperature``).
+    """
+    coords, arrays = common.grid_from_dataset(
+        ds,
+        {
+            "chi": config.chi[0],
+            "num_train": config.num_train[0],
+            "temperature": config.temperature,
+            "seed": 0,
+        },
+    )
+    config = dataclasses.replace(
+        config,
+        chi=tuple(float(c) for c in coords["chi"]),
+        num_train=tuple(int(p) for p in coords["num_train"]),
+        num_train_by_chi="",
+        temperatures=tuple(float(t) for t in coords["temperature"]),
+        num_seeds=len(coords["seed"]),
+    )
+    return summarise(config, arrays)
+
+
+def summarise(config: Config, arrays: dict[str, np.ndarray]) -> Result:
+    """Per-chi fits from the ``(chi, P, T, seed)`` arrays of :func:`point`'s outputs (see the module docstring)."""
+    temps = np.asarray(config.temperatures, float)
+    shape = (len(config.chi), len(config.num_train), len(temps), config.num_seeds)
+    arrays = dict(arrays)
     arrays["temperatures"] = temps
-    arrays["num_train"] = np.asarray(config.num_train)
+    arrays["num_train"] = np.asarray([config.sizes(c) for c in config.chi])  # (chi, P)
     arrays["chi"] = np.asarray(config.chi, float)
 
     summary: dict[str, Any] = {
@@ -222,17 +305,23 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "time_size_fit": {},
         "time_size_theory": {},
         "ratio_size_fit": {},
+        "w_perp_size_fit": {},
+        "gamma_stderr": {},
         "num_runs": int(np.prod(shape)),
         "num_not_fitted": int(np.sum(arrays["status"] != 0)),
     }
     for i, chi in enumerate(config.chi):
         key_chi = f"{chi:g}"
         ok = arrays["status"][i] == 0
-        delta, gamma = _fit_loglog(arrays["weight_norm"][i], temps, config.num_train, ok)
-        time_t, time_p = _fit_loglog(arrays["time"][i], temps, config.num_train, ok)
+        sizes = config.sizes(chi)
+        delta, gamma = _fit_loglog(arrays["weight_norm"][i], temps, sizes, ok)
+        time_t, time_p = _fit_loglog(arrays["time"][i], temps, sizes, ok)
         ratio = np.abs(arrays["w1"][i]) / arrays["w_perp_norm"][i]
-        _, ratio_p = _fit_loglog(ratio, temps, config.num_train, ok)
+        _, ratio_p = _fit_loglog(ratio, temps, sizes, ok)
+        _, perp_p = _fit_loglog(arrays["w_perp_norm"][i], temps, sizes, ok)
         summary["gamma_fit"][key_chi] = gamma
+        summary["gamma_stderr"][key_chi] = _size_slope_stderr(arrays["weight_norm"][i], sizes, ok)
+        summary["w_perp_size_fit"][key_chi] = perp_p
         summary["delta_fit"][key_chi] = delta
         summary["gamma_theory"][key_chi] = float(theory.perceptron_norm_exponent(chi))
         summary["delta_theory"][key_chi] = float(theory.perceptron_temperature_exponent(chi))
