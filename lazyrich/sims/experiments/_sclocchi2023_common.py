@@ -250,24 +250,31 @@ def run_grid(
 
 
 def grid_from_dataset(
-    ds: Any, dims: Mapping[str, Any]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """A finished sweep's dataset as ``(coords, arrays)`` on the grid ``dims`` (in that order, ``seed`` last).
+    config: Any, ds: Any, dims: Mapping[str, tuple[str, Any]]
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """A finished sweep as ``(config, arrays)``: the config of exactly the swept grid, and the dataset's
+    variables on the grid ``dims`` (in that order; ``seed`` is added last).
 
-    ``dims`` maps each grid dimension to its value when the sweep did not make it an axis (the config's
-    single-point value; a missing ``seed`` axis is one seed). Points the sweep has not computed (status -1)
-    keep their status, so the summaries drop them like unfitted runs.
+    ``dims`` maps each grid dimension to ``(config tuple field, value when the sweep has no such axis)`` (the
+    config's single-point value); the tuple field is set to the axis values (with the field's element type)
+    and ``num_seeds`` to the number of seeds (a missing ``seed`` axis is one seed). Points the sweep has not
+    computed (status -1) keep their status, so the summaries drop them like unfitted runs.
     """
+    dims = {**dims, "seed": ("", 0)}
     extra = [d for d in ds.dims if d not in dims]
     if extra:
         raise ValueError(
             f"the sweep has axes {extra} that this experiment's figure does not plot; expected a subset of "
             f"{list(dims)}."
         )
-    for dim, value in dims.items():
+    for dim, (_, value) in dims.items():
         if dim not in ds.dims:
-            ds = ds.expand_dims({dim: [0 if dim == "seed" else value]})
+            ds = ds.expand_dims({dim: [value]})
     ds = ds.transpose(*dims)
-    coords = {dim: np.asarray(ds[dim].values) for dim in dims}
+    changes: dict[str, Any] = {"num_seeds": ds.sizes["seed"]}
+    for dim, (field, _) in dims.items():
+        if field:
+            kind = type(getattr(config, field)[0])
+            changes[field] = tuple(kind(v) for v in np.asarray(ds[dim].values).tolist())
     arrays = {name: np.asarray(ds[name].values) for name in ds.data_vars}
-    return coords, arrays
+    return dataclasses.replace(config, **changes), arrays

@@ -187,16 +187,8 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
 
 def result_from_dataset(config: Config, ds) -> Result:
     """The figure's :class:`Result` from a finished sweep over (width, alpha, seed) (``--from``)."""
-    coords, out = common.grid_from_dataset(
-        ds, {"width": config.width, "alpha": config.alpha, "seed": 0}
-    )
-    config = dataclasses.replace(
-        config,
-        widths=tuple(int(w) for w in coords["width"]),
-        alphas=tuple(float(a) for a in coords["alpha"]),
-        num_seeds=len(coords["seed"]),
-    )
-    return summarise(config, out)
+    dims = {"width": ("widths", config.width), "alpha": ("alphas", config.alpha)}
+    return summarise(*common.grid_from_dataset(config, ds, dims))
 
 
 def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:

@@ -267,24 +267,14 @@ def result_from_dataset(config: Config, ds) -> Result:
     An axis the sweep does not have takes the config's single-point value (``chi[0]``, ``num_train[0]``,
     ``temperature``).
     """
-    coords, arrays = common.grid_from_dataset(
-        ds,
-        {
-            "chi": config.chi[0],
-            "num_train": config.num_train[0],
-            "temperature": config.temperature,
-            "seed": 0,
-        },
-    )
-    config = dataclasses.replace(
-        config,
-        chi=tuple(float(c) for c in coords["chi"]),
-        num_train=tuple(int(p) for p in coords["num_train"]),
-        num_train_by_chi="",
-        temperatures=tuple(float(t) for t in coords["temperature"]),
-        num_seeds=len(coords["seed"]),
-    )
-    return summarise(config, arrays)
+    dims = {
+        "chi": ("chi", config.chi[0]),
+        "num_train": ("num_train", config.num_train[0]),
+        "temperature": ("temperatures", config.temperature),
+    }
+    # The swept grid is a full product: one P grid for every chi.
+    config = dataclasses.replace(config, num_train_by_chi="")
+    return summarise(*common.grid_from_dataset(config, ds, dims))
 
 
 def summarise(config: Config, arrays: dict[str, np.ndarray]) -> Result:

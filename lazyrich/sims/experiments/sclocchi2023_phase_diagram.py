@@ -143,16 +143,8 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
 
 def result_from_dataset(config: Config, ds) -> Result:
     """The figure's :class:`Result` from a finished sweep over (alpha, temperature, seed) (``--from``)."""
-    coords, out = common.grid_from_dataset(
-        ds, {"alpha": config.alpha, "temperature": config.temperature, "seed": 0}
-    )
-    config = dataclasses.replace(
-        config,
-        alphas=tuple(float(a) for a in coords["alpha"]),
-        temperatures=tuple(float(t) for t in coords["temperature"]),
-        num_seeds=len(coords["seed"]),
-    )
-    return summarise(config, out)
+    dims = {"alpha": ("alphas", config.alpha), "temperature": ("temperatures", config.temperature)}
+    return summarise(*common.grid_from_dataset(config, ds, dims))
 
 
 def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:

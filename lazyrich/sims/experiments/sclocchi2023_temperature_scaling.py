@@ -140,16 +140,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
 
 def result_from_dataset(config: Config, ds) -> Result:
     """The figure's :class:`Result` from a finished sweep over (num_train, temperature, seed) (``--from``)."""
-    coords, out = common.grid_from_dataset(
-        ds, {"num_train": config.num_train, "temperature": config.temperature, "seed": 0}
-    )
-    config = dataclasses.replace(
-        config,
-        num_trains=tuple(int(p) for p in coords["num_train"]),
-        temperatures=tuple(float(t) for t in coords["temperature"]),
-        num_seeds=len(coords["seed"]),
-    )
-    return summarise(config, out)
+    dims = {
+        "num_train": ("num_trains", config.num_train),
+        "temperature": ("temperatures", config.temperature),
+    }
+    return summarise(*common.grid_from_dataset(config, ds, dims))
 
 
 def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
