@@ -158,6 +158,32 @@ def fc_point(
     )
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SGDConfig(FCConfig):
+    """:class:`FCConfig` plus the SGD fields shared by the phase-diagram and temperature-scaling experiments.
+
+    Attributes:
+      width: hidden width h (mean-field readout 1/h; T = lr/(B h)).
+      batch_size: B.
+      method: ``"sgd"`` or ``"langevin"`` (matched Gaussian noise at the same T).
+      temperatures: the temperature grid of ``run``.
+      temperature: the single-point temperature of ``point`` (traced).
+      num_seeds: seeds per grid cell.
+      max_steps: step cap; ``check_every``: steps between exact stopping checks.
+      chunk_size: grid points per vmapped call.
+    """
+
+    width: int = 64
+    batch_size: int = 16
+    method: Literal["sgd", "langevin"] = "sgd"
+    temperatures: tuple[float, ...] = (2.0**-10, 2.0**-8.5, 2.0**-7, 2.0**-5.5, 2.0**-4)
+    temperature: float = 2.0**-6
+    num_seeds: int = 1
+    max_steps: int = 2048
+    check_every: int = 16
+    chunk_size: int = 64
+
+
 def check_sgd_fields(config: Any, sizes: Sequence[int]) -> None:
     """Validate the SGD fields of a config: ``batch_size`` <= every training-set size in ``sizes``,
     ``max_steps`` a multiple of ``check_every``, positive ``temperatures`` and ``temperature``."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Literal
 
 import jax
 import jax.random as jr
@@ -38,24 +37,15 @@ TRACED: tuple[str, ...] = ("alpha", "temperature")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config(common.FCConfig):
+class Config(common.SGDConfig):
     """Settings (Python scalars; ``alpha`` and ``temperature`` are the TRACED single-point values); the data and
-    network fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.FCConfig`."""
+    network and SGD fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.SGDConfig`."""
 
     num_train: int = 256
-    width: int = 64
-    batch_size: int = 16
-    method: Literal["sgd", "langevin"] = "sgd"
     alphas: tuple[float, ...] = (2.0**-4, 2.0**-1, 2.0**2, 2.0**5, 2.0**8, 2.0**11)
-    temperatures: tuple[float, ...] = (2.0**-10, 2.0**-8.5, 2.0**-7, 2.0**-5.5, 2.0**-4)
-    num_seeds: int = 1
-    max_steps: int = 2048
-    check_every: int = 16
     alpha: float = 1.0
-    temperature: float = 2.0**-6
     lazy_threshold: float = 0.1
     tc_factor: float = 2.0
-    chunk_size: int = 64
 
     def __post_init__(self):
         self.check_fields(

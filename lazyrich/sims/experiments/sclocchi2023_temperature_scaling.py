@@ -21,7 +21,6 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 import jax
 import jax.random as jr
@@ -36,16 +35,12 @@ TRACED: tuple[str, ...] = ("alpha", "temperature")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config(common.FCConfig):
-    """Settings; ``num_train``/``temperature`` are the single-point values of :func:`point`; the data and network
-    fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.FCConfig`."""
+class Config(common.SGDConfig):
+    """Settings; ``num_train``/``temperature`` are the single-point values of :func:`point`; the data, network
+    and SGD fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.SGDConfig`."""
 
     num_trains: tuple[int, ...] = (64, 128, 256, 512)
-    width: int = 64
-    batch_size: int = 16
-    method: Literal["sgd", "langevin"] = "sgd"
     alpha: float = 2.0**10
-    temperatures: tuple[float, ...] = (2.0**-10, 2.0**-8.5, 2.0**-7, 2.0**-5.5, 2.0**-4)
     num_seeds: int = 3
     max_steps: int = 4096
     check_every: int = 8
@@ -53,7 +48,6 @@ class Config(common.FCConfig):
     temperature: float = 2.0**-7
     threshold: float = 0.0
     num_bootstrap: int = 200
-    chunk_size: int = 64
 
     def __post_init__(self):
         if not self.num_trains:
