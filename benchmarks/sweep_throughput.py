@@ -43,6 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--torch-repeats",
+        type=int,
+        default=None,
+        help="repeats of the slow PyTorch side (default --repeats)",
+    )
     parser.add_argument("--num-train", type=int, default=256)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=3)
@@ -116,7 +122,7 @@ def main() -> None:
                 "depth": depth,
                 "batch_size": batch,
                 "steps": args.steps,
-                "repeats": args.repeats,
+                "repeats": args.torch_repeats or args.repeats,
                 "runs": [[g[1], g[2]] for g in grid],
             }
             pathlib.Path(f"{tmp}/cfg.json").write_text(json.dumps(cfg))
