@@ -95,27 +95,16 @@ def _load(data: str, data_dir: str, num_train: int, num_test: int, data_seed: in
 
 
 def fc_point(
-    *,
-    data,
-    alpha,
-    temperature,
-    key,
-    width,
-    depth,
-    activation,
-    batch_size,
-    method,
-    max_steps,
-    check_every,
-    num_saves,
-    ntk_size=0,
-    train_size=None,
+    config: Any, *, data, alpha, temperature, key, num_saves=2, ntk_size=0, train_size=None
 ):
     """Train one FC network (mean-field readout) with SGD/Langevin at temperature T = lr/(B h) from ``key``.
 
-    ``data`` is ``(x_train, y_train, x_test, y_test)`` (arrays); ``alpha``/``temperature``/``train_size`` may
-    be traced. Returns the :class:`lazyrich.dynamics.TrainResult`.
+    ``config`` supplies the network and SGD fields (:class:`SGDConfig`: ``width``, ``depth``, ``activation``,
+    ``batch_size``, ``method``, ``max_steps``, ``check_every``); ``data`` is ``(x_train, y_train, x_test,
+    y_test)`` (arrays); ``alpha``/``temperature``/``train_size`` may be traced. Returns the
+    :class:`lazyrich.dynamics.TrainResult`.
     """
+    width, depth, batch_size = config.width, config.depth, config.batch_size
     x_train, y_train, x_test, y_test = data
     init_key, noise_key = jr.split(key)
     input_dim = x_train.shape[1]
@@ -123,7 +112,7 @@ def fc_point(
         input_dim=input_dim,
         width=width,
         depth=depth,
-        activation=activation,
+        activation=config.activation,
         parameterization="mean_field",
     )
     params0 = dynamics.bias_free_mlp_init(
@@ -131,13 +120,13 @@ def fc_point(
     )
     temperature = jnp.asarray(temperature, jnp.float32)
     config = dynamics.TrainConfig(
-        method=method,
+        method=config.method,
         loss="hinge",
         loss_power=1,
         batch_size=batch_size,
         width=width,
-        max_steps=max_steps,
-        check_every=check_every,
+        max_steps=config.max_steps,
+        check_every=config.check_every,
         num_saves=num_saves,
         stop="fitted",
         ntk_size=ntk_size,
@@ -204,18 +193,11 @@ def fc_point_summary(config: Any, traced: Mapping[str, Any], key, data, train_si
     """:func:`fc_point` with the SGD fields of ``config`` (traced ``alpha``/``temperature`` override its
     single-point values), reduced by :func:`point_summary`."""
     result = fc_point(
+        config,
         data=data,
         alpha=traced.get("alpha", config.alpha),
         temperature=traced.get("temperature", config.temperature),
         key=key,
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        batch_size=config.batch_size,
-        method=config.method,
-        max_steps=config.max_steps,
-        check_every=config.check_every,
-        num_saves=2,
         train_size=train_size,
     )
     return point_summary(result)
