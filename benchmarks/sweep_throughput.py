@@ -19,9 +19,9 @@ Measured (2026-11-29 15:07, bench lock held, load average 5.2-5.5 from other ses
 AVX2 + FMA at 2.45 GHz, fp32 peak about 157 GFLOP/s; FC 3x64 as the quick experiments, P = 256, B = 16,
 200 steps): (a) 1.32 s, (b) 2.13 s, (c) 241.6 s: (a)/(b) = 1.6x, (c)/(a) = 183x. (a) runs at 11.5 GFLOP/s,
 (b) at 7.1 GFLOP/s, and the batched matmuls alone at 31 GFLOP/s, so even an (a) that did nothing but its
-matmuls would be 4.9x faster than (b): the 10x goal is out of reach at this model size on this machine.
-(b) is not dominated by dispatch overhead (a run step costs about 170 us for 1.05 MFLOP), and a larger model
-(the paper's FC 5x128) only makes (b) more compute-bound and the ratio smaller.
+matmuls would be 4.9x faster than (b): the 10x goal is out of reach at this model size on this machine
+(expected to shrink further for a larger model such as the paper's FC 5x128, where (b) carries less
+per-step overhead relative to its arithmetic; not measured).
 """
 
 from __future__ import annotations
