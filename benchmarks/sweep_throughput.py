@@ -8,6 +8,20 @@ time, as the research codes do (``benchmarks/_torch_sgd.py`` in the torch venv; 
 
 Run: ``PYTHONPATH=. python benchmarks/sweep_throughput.py [--steps N] [--repeats R]``. Compilation is excluded
 (warm-up first); medians over repeats. Writes ``benchmarks/results/sweep_throughput.json``.
+
+Also reported: the arithmetic rate of (a) and (b) (matmul FLOPs of the SGD steps: forward + two backward
+products per layer, about 6 B sum_l n_(l-1) n_l per step and run) and a *ceiling* for (a): the time
+of the same number of batched matmuls alone (``jit`` of a ``fori_loop`` over the steps of the per-step
+(runs, B, n) x (runs, n, n) products, no RNG, gathers, losses or updates). (a) cannot beat that ceiling, so
+``ceiling_vs_loop`` bounds the (a)/(b) ratio this machine's XLA CPU matmuls allow at this model size.
+
+Measured (2026-11-29 15:07, bench lock held, load average 5.2-5.5 from other sessions' tests; 2 AMD EPYC cores,
+AVX2 + FMA at 2.45 GHz, fp32 peak about 157 GFLOP/s; FC 3x64 as the quick experiments, P = 256, B = 16,
+200 steps): (a) 1.32 s, (b) 2.13 s, (c) 241.6 s: (a)/(b) = 1.6x, (c)/(a) = 183x. (a) runs at 11.5 GFLOP/s,
+(b) at 7.1 GFLOP/s, and the batched matmuls alone at 31 GFLOP/s, so even an (a) that did nothing but its
+matmuls would be 4.9x faster than (b): the 10x goal is out of reach at this model size on this machine
+(expected to shrink further for a larger model such as the paper's FC 5x128, where (b) carries less
+per-step overhead relative to its arithmetic; not measured).
 """
 
 from __future__ import annotations
@@ -37,6 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--torch-repeats",
+        type=int,
+        default=None,
+        help="repeats of the slow PyTorch side (default --repeats)",
+    )
     parser.add_argument("--num-train", type=int, default=256)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=3)
@@ -110,7 +130,7 @@ def main() -> None:
                 "depth": depth,
                 "batch_size": batch,
                 "steps": args.steps,
-                "repeats": args.repeats,
+                "repeats": args.torch_repeats or args.repeats,
                 "runs": [[g[1], g[2]] for g in grid],
             }
             pathlib.Path(f"{tmp}/cfg.json").write_text(json.dumps(cfg))
@@ -135,7 +155,44 @@ def main() -> None:
             file=sys.stderr,
         )
 
-    ratios = {"vmap_vs_loop": results["jax_loop"] / results["jax_vmap"]}
+    # Matmul FLOPs per SGD step and run: forward 2 B n_in n_out per layer, backward twice that (the first layer's
+    # input gradient is not needed, counted anyway: an upper bound within 10 %).
+    sizes = [x.shape[1]] + [width] * depth + [1]
+    flops_step = 6 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    total_flops = flops_step * args.steps * len(grid)
+    gflops = {k: total_flops / v / 1e9 for k, v in results.items() if isinstance(v, float)}
+    # Ceiling for (a): the batched matmuls alone (same shapes and count as the vmapped SGD steps).
+    runs = len(grid)
+    lhs = jax.random.normal(jax.random.key(1), (runs, batch, width), jnp.float32)
+    mats = jax.random.normal(jax.random.key(2), (runs, width, width), jnp.float32) / width
+    # Per hidden layer a forward product and a weight gradient, and a backward (delta) product for all but the
+    # first layer: 3 depth - 1 products of (B, h) x (h, h) (the input dimension 64 equals h here).
+    products_per_step = 3 * depth - 1
+
+    @jax.jit
+    def matmuls_only(h):
+        def body(_, h):
+            for _ in range(products_per_step):
+                h = jnp.einsum("rbi,rij->rbj", h, mats)
+            return h
+
+        return jax.lax.fori_loop(0, args.steps, body, h)
+
+    matmuls_only(lhs).block_until_ready()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        matmuls_only(lhs).block_until_ready()
+        times.append(time.perf_counter() - start)
+    results["matmul_ceiling"] = statistics.median(times)
+    ceiling_flops = 2 * runs * batch * width * width * products_per_step * args.steps
+    gflops["matmul_ceiling"] = ceiling_flops / results["matmul_ceiling"] / 1e9
+    for k, v in gflops.items():
+        print(f"{k:14s} {v:6.1f} GFLOP/s")
+    ratios = {
+        "vmap_vs_loop": results["jax_loop"] / results["jax_vmap"],
+        "ceiling_vs_loop": results["jax_loop"] / results["matmul_ceiling"],
+    }
     if "torch_loop" in results:
         ratios["vmap_vs_torch"] = results["torch_loop"] / results["jax_vmap"]
     for k, v in ratios.items():
@@ -148,8 +205,14 @@ def main() -> None:
         "depth": depth,
         "batch_size": batch,
         "seconds": results,
-        "runs_per_second": {k: len(grid) / v for k, v in results.items() if isinstance(v, float)},
+        "runs_per_second": {
+            k: len(grid) / v
+            for k, v in results.items()
+            if isinstance(v, float) and k != "matmul_ceiling"
+        },
         "ratios": ratios,
+        "flops_per_step_and_run": flops_step,
+        "gflops_per_second": gflops,
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
         "cpu_count": os.cpu_count(),

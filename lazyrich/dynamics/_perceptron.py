@@ -114,8 +114,8 @@ def _margins(x, y, delta_w):
     return y * (x @ delta_w) / jnp.sqrt(jnp.asarray(x.shape[1], x.dtype))
 
 
-def _status(x, y, delta_w, alpha):
-    margins = _margins(x, y, delta_w)
+def _status(x, y, delta_w, alpha, margins=None):
+    margins = _margins(x, y, delta_w) if margins is None else margins
     num_unfit = jnp.sum(alpha * margins < 1).astype(jnp.int32)
     finite = jnp.all(jnp.isfinite(delta_w))
     status = jnp.where(
@@ -139,15 +139,18 @@ def _log_binomial_ratios(n, m, dtype):
     return jnp.concatenate([jnp.zeros((1,), dtype), jnp.cumsum(terms)])
 
 
-def _event_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
-    """One effective SGD step of the event-driven simulator (see the module docstring)."""
+def _event_step(state, margins, x, y, temperature, alpha, batch_size, max_steps, key):
+    """One effective SGD step of the event-driven simulator (see the module docstring).
+
+    ``margins`` are :func:`_margins` at ``state.delta_w``, carried by the loop so that each event costs one
+    pass over the data (the margins after the kick) instead of two. Returns ``(state, margins)``.
+    """
     num_points, dim = x.shape
     dtype = x.dtype
     # One uniform draw per event (few random call sites keep compilation fast): [skip, count, scores...].
     sequential = batch_size <= _SEQUENTIAL_PICK_MAX_BATCH
     num_uniforms = 2 + (batch_size if sequential else num_points)
     uniforms = jr.uniform(jr.fold_in(key, state.num_events), (num_uniforms,), dtype)
-    margins = _margins(x, y, state.delta_w)
     unfit = alpha * margins < 1
     u = state.num_unfit.astype(dtype)
     # Probability that a batch of B distinct points misses all U unfit points.
@@ -190,12 +193,15 @@ def _event_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
     delta_w = jnp.where(capped, state.delta_w, state.delta_w + kick)
     step = jnp.where(capped, max_steps, event_step).astype(jnp.int32)
     num_updates = state.num_updates + jnp.where(capped, 0, k).astype(jnp.int32)
-    num_unfit, status = _status(x, y, delta_w, alpha)
-    return PerceptronState(delta_w, step, state.num_events + 1, num_updates, num_unfit, status)
+    margins = _margins(x, y, delta_w)
+    num_unfit, status = _status(x, y, delta_w, alpha, margins)
+    return PerceptronState(
+        delta_w, step, state.num_events + 1, num_updates, num_unfit, status
+    ), margins
 
 
-def _plain_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
-    """One SGD step of the reference simulator: a fresh batch of B distinct indices."""
+def _plain_step(state, unused_margins, x, y, temperature, alpha, batch_size, max_steps, key):
+    """One SGD step of the reference simulator: a fresh batch of B distinct indices (``margins`` unused)."""
     num_points, dim = x.shape
     batch = jr.permutation(jr.fold_in(key, state.step), num_points)[:batch_size]
     margins = _margins(x[batch], y[batch], state.delta_w)
@@ -203,7 +209,7 @@ def _plain_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
     kick = temperature * ((unfit * y[batch]) @ x[batch]) / jnp.sqrt(jnp.asarray(dim, x.dtype))
     delta_w = state.delta_w + kick
     num_unfit, status = _status(x, y, delta_w, alpha)
-    return PerceptronState(
+    new = PerceptronState(
         delta_w,
         state.step + 1,
         state.num_events + 1,
@@ -211,6 +217,7 @@ def _plain_step(state, x, y, temperature, alpha, batch_size, max_steps, key):
         num_unfit,
         status,
     )
+    return new, unused_margins
 
 
 def advance_perceptron(
@@ -239,7 +246,8 @@ def advance_perceptron(
     step_fn = _event_step if method == "events" else _plain_step
     event_limit = state.num_events + jnp.asarray(max_events, jnp.int32)
 
-    def cond(s):
+    def cond(carry):
+        s, _ = carry
         return (
             (s.status == STATUS_MAX_STEPS)
             & (s.step < max_steps)
@@ -247,10 +255,11 @@ def advance_perceptron(
             & (temperature > 0)
         )
 
-    def body(s):
-        return step_fn(s, x, y, temperature, alpha, batch_size, max_steps, key)
+    def body(carry):
+        return step_fn(*carry, x, y, temperature, alpha, batch_size, max_steps, key)
 
-    state = jax.lax.while_loop(cond, body, state)
+    margins = _margins(x, y, state.delta_w) if method == "events" else jnp.zeros((0,), x.dtype)
+    state, _ = jax.lax.while_loop(cond, body, (state, margins))
     # At zero temperature nothing moves: the run can only end at the cap.
     stuck = (temperature <= 0) & (state.status == STATUS_MAX_STEPS)
     return state._replace(step=jnp.where(stuck, max_steps, state.step).astype(jnp.int32))

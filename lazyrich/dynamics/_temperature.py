@@ -25,6 +25,20 @@ from lazyrich._checks import check_choice, check_int, check_positive
 Convention = Literal["sclocchi2023", "geiger2021"]
 
 
+def _scale(batch_size: int, width: int, alpha, convention: str):
+    r"""The factor :math:`B h` (``"sclocchi2023"``) or :math:`\alpha h B` (``"geiger2021"``) in
+    :math:`T = \eta/\mathrm{factor}`, after validating the arguments."""
+    check_choice("convention", convention, ("sclocchi2023", "geiger2021"))
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("width", width, minimum=1)
+    if convention == "sclocchi2023":
+        return batch_size * width
+    if alpha is None:
+        raise ValueError("`alpha` is required with convention='geiger2021' (T = lr/(alpha h B)).")
+    check_positive("alpha", alpha)
+    return alpha * width * batch_size
+
+
 def temperature(
     learning_rate,
     batch_size: int,
@@ -51,33 +65,13 @@ def temperature(
     References:
       Sclocchi, Geiger, Wyart (2023), https://arxiv.org/abs/2301.13703 (code ``edm``: ``temp = dt/(bs h)``).
     """
-    check_choice("convention", convention, ("sclocchi2023", "geiger2021"))
     check_positive("learning_rate", learning_rate)
-    check_int("batch_size", batch_size, minimum=1)
-    check_int("width", width, minimum=1)
-    if convention == "geiger2021":
-        if alpha is None:
-            raise ValueError(
-                "`alpha` is required with convention='geiger2021' (T = lr/(alpha h B))."
-            )
-        check_positive("alpha", alpha)
-        return learning_rate / (alpha * width * batch_size)
-    return learning_rate / (batch_size * width)
+    return learning_rate / _scale(batch_size, width, alpha, convention)
 
 
 def learning_rate_for_temperature(
     temperature, batch_size: int, width: int, *, alpha=None, convention: Convention = "sclocchi2023"
 ):
     r"""Inverse of :func:`temperature`: :math:`\eta = T B h` (or :math:`T \alpha h B` for ``"geiger2021"``)."""
-    check_choice("convention", convention, ("sclocchi2023", "geiger2021"))
     check_positive("temperature", temperature)
-    check_int("batch_size", batch_size, minimum=1)
-    check_int("width", width, minimum=1)
-    if convention == "geiger2021":
-        if alpha is None:
-            raise ValueError(
-                "`alpha` is required with convention='geiger2021' (T = lr/(alpha h B))."
-            )
-        check_positive("alpha", alpha)
-        return temperature * alpha * width * batch_size
-    return temperature * batch_size * width
+    return temperature * _scale(batch_size, width, alpha, convention)

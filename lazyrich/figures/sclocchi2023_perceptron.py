@@ -22,7 +22,10 @@ def _geomean(values, ok, axis):
 
 def plot(result) -> Figure:
     a, s = result.arrays, result.summary
-    chis, sizes, temps = a["chi"], a["num_train"], a["temperatures"]
+    chis, temps = a["chi"], a["temperatures"]
+    all_sizes = np.asarray(a["num_train"]).reshape(
+        len(chis), -1
+    )  # (chi, P): each chi has its own grid
     ok = a["status"] == 0
     fig = Figure(figsize=(10, 3.2))
     ax_p, ax_t, ax_time = fig.subplots(1, 3)
@@ -30,6 +33,7 @@ def plot(result) -> Figure:
     for i, chi in enumerate(chis):
         key = f"{chi:g}"
         color = f"C{i}"
+        sizes = all_sizes[i]
         # ||w|| / T against P (geometric mean over seeds and temperatures).
         norm_over_t = a["weight_norm"][i] / temp_col[None]
         y = _geomean(norm_over_t, ok[i], axis=(1, 2))

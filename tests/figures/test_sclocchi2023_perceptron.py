@@ -2,6 +2,9 @@
 
 import json
 
+import jax
+import pytest
+
 import lazyrich.figures as figures
 
 
@@ -25,3 +28,29 @@ def test_perceptron_scaling_chi_settings():
     assert figures.prepare("perceptron-scaling", quick=True).config.chi == (0.0, 1.0, 3.0)
     plan = figures.prepare("perceptron-scaling", quick=True, overrides={"chi": "3"})
     assert plan.config.chi == (3.0,)
+
+
+@pytest.mark.slow
+def test_perceptron_default_reproduction():
+    """The default setting (about 4 CPU-minutes; 17 min wall on the loaded 2-core machine).
+
+    Measured (seed 0): ||w|| exponent 0.80 / 0.39 / 0.21 (chi = 0 / 1 / 3, theory 1 / 0.5 / 0.25, standard
+    errors 0.03 / 0.02 / 0.02); w1/||w_perp|| exponent 0.94 / 0.48 / 0.25; ||w_perp|| exponent -0.14 / -0.09 /
+    -0.03; delta 1.002 / 1.001 / 1.003. The ||w|| exponent misses the 0.1 tolerance for chi = 0 and 1: the
+    finite-size correction (||w_perp|| still shrinking with P) is documented in the experiment module.
+    """
+    from lazyrich.sims.experiments import sclocchi2023_perceptron as exp
+
+    result = exp.run(exp.default_config(), key=jax.random.key(0))
+    s = result.summary
+    assert s["num_not_fitted"] == 0
+    for chi in ("0", "1", "3"):
+        # alpha T >= 3277 >> 1: the dynamics is homogeneous in T, so delta = 1 up to margin effects.
+        assert abs(s["delta_fit"][chi] - 1) < 0.02
+        assert abs(s["time_temperature_fit"][chi] - 1) < 0.05
+        # The signal-to-noise ratio follows P^(1/(1+chi)) (5 standard errors ~ 0.1).
+        assert abs(s["ratio_size_fit"][chi] - s["gamma_theory"][chi]) < 0.1
+        # ||w|| = sqrt(w1^2 + w_perp^2) ~ w1: its exponent is the ratio's plus the w_perp correction.
+        expected = s["ratio_size_fit"][chi] + s["w_perp_size_fit"][chi]
+        assert abs(s["gamma_fit"][chi] - expected) < 0.03
+    assert abs(s["gamma_fit"]["3"] - 0.25) < 0.1

@@ -48,16 +48,12 @@ TRACED: tuple[str, ...] = ("alpha",)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config:
-    """Settings (``alpha`` is the single-point value of :func:`point`, ``width`` its static width)."""
+class Config(common.FCConfig):
+    """Settings (``alpha`` is the single-point value of :func:`point`, ``width`` its static width); the data and
+    network fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.FCConfig`."""
 
-    data: Literal["digits", "mnist", "cifar"] = "digits"
-    data_dir: str = ""
-    data_seed: int = 0
     num_train: int = 64
-    num_test: int = 512
     widths: tuple[int, ...] = (32, 128)
-    depth: int = 3
     activation: Literal["relu", "gelu", "tanh", "linear"] = "gelu"
     alphas: tuple[float, ...] = tuple(2.0 ** (1.5 * i) for i in range(7))  # 1 .. 512
     num_seeds: int = 2
@@ -69,14 +65,11 @@ class Config:
     width: int = 64
 
     def __post_init__(self):
-        common.check_data(self.data, self.data_dir, self.num_train, self.num_test)
-        _checks.check_int("data_seed", self.data_seed, minimum=0)
+        self.check_fields(self.num_train, ("num_train", "num_seeds", "num_steps", "width"))
         if not self.widths:
             raise ValueError("`widths` must list at least one width.")
         for w in self.widths:
             _checks.check_int("widths", w, minimum=1)
-        for name in ("num_train", "num_test", "depth", "num_seeds", "num_steps", "width"):
-            _checks.check_int(name, getattr(self, name), minimum=1)
         _checks.check_int("ntk_size", self.ntk_size, minimum=1, maximum=self.num_train)
         _checks.check_positive("alphas", np.asarray(self.alphas, float))
         _checks.check_positive("alpha", self.alpha)
@@ -158,13 +151,9 @@ def _point(config: Config, width: int, alpha, key, data):
 
 def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
     """One (alpha, seed) point at width ``config.width`` (sweep protocol; ``TRACED = ("alpha",)``)."""
-    data = tuple(
-        jnp.asarray(a)
-        for a in common.load(
-            config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
-        )
+    return _point(
+        config, config.width, traced.get("alpha", config.alpha), key, config.load(config.num_train)
     )
-    return _point(config, config.width, traced.get("alpha", config.alpha), key, data)
 
 
 def _slope(x, y, xmin):
@@ -180,12 +169,7 @@ def _nanmean(x) -> float:
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     _checks.check_key("key", key)
-    data = tuple(
-        jnp.asarray(a)
-        for a in common.load(
-            config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
-        )
-    )
+    data = config.load(config.num_train)
     alphas = np.asarray(config.alphas, np.float32)
     grid_a, grid_s = np.meshgrid(alphas, np.arange(config.num_seeds), indexing="ij")
     keys = jr.split(key, config.num_seeds)[grid_s.ravel()]
@@ -196,9 +180,21 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         )
         out = jax.device_get(fn(grid_a.ravel(), keys, data))
         per_width.append({k: np.asarray(v).reshape(grid_a.shape) for k, v in out.items()})
-    arrays = {"alpha": alphas, "width": np.asarray(config.widths)}
-    for name in per_width[0]:
-        arrays[name] = np.stack([o[name] for o in per_width])  # (widths, alphas, seeds)
+    return summarise(
+        config, {name: np.stack([o[name] for o in per_width]) for name in per_width[0]}
+    )
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over (width, alpha, seed) (``--from``)."""
+    dims = {"width": ("widths", config.width), "alpha": ("alphas", config.alpha)}
+    return summarise(*common.grid_from_dataset(config, ds, dims))
+
+
+def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
+    """Means over seeds and the lazy-limit slopes from the ``(width, alpha, seed)`` grid ``out``."""
+    alphas = np.asarray(config.alphas, np.float32)
+    arrays = {"alpha": alphas, "width": np.asarray(config.widths), **out}
     diverged = arrays["status"] == 2
     for name in (
         "ntk_change",

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks
-from lazyrich.sims._experiment import Result, progress_bar
+from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
 NAME = "sclocchi2023_phase_diagram"
@@ -39,59 +37,32 @@ TRACED: tuple[str, ...] = ("alpha", "temperature")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config:
-    """Settings (Python scalars; ``alpha`` and ``temperature`` are the TRACED single-point values)."""
+class Config(common.SGDConfig):
+    """Settings (Python scalars; ``alpha`` and ``temperature`` are the TRACED single-point values); the data and
+    network and SGD fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.SGDConfig`."""
 
-    data: Literal["digits", "mnist", "cifar"] = "digits"
-    data_dir: str = ""
-    data_seed: int = 0
     num_train: int = 256
-    num_test: int = 512
-    width: int = 64
-    depth: int = 3
-    activation: Literal["relu", "gelu", "tanh", "linear"] = "relu"
-    batch_size: int = 16
-    method: Literal["sgd", "langevin"] = "sgd"
     alphas: tuple[float, ...] = (2.0**-4, 2.0**-1, 2.0**2, 2.0**5, 2.0**8, 2.0**11)
-    temperatures: tuple[float, ...] = (2.0**-10, 2.0**-8.5, 2.0**-7, 2.0**-5.5, 2.0**-4)
-    num_seeds: int = 1
-    max_steps: int = 2048
-    check_every: int = 16
     alpha: float = 1.0
-    temperature: float = 2.0**-6
     lazy_threshold: float = 0.1
     tc_factor: float = 2.0
-    chunk_size: int = 64
 
     def __post_init__(self):
-        common.check_data(self.data, self.data_dir, self.num_train, self.num_test)
-        for name in ("data_seed",):
-            _checks.check_int(name, getattr(self, name), minimum=0)
-        for name in (
-            "num_train",
-            "num_test",
-            "width",
-            "depth",
-            "batch_size",
-            "num_seeds",
-            "max_steps",
-            "check_every",
-            "chunk_size",
-        ):
-            _checks.check_int(name, getattr(self, name), minimum=1)
-        if self.batch_size > self.num_train:
-            raise ValueError(
-                f"`batch_size` must be <= `num_train` = {self.num_train}, got {self.batch_size}."
-            )
-        if self.max_steps % self.check_every:
-            raise ValueError(
-                f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
-                f"({self.check_every})."
-            )
+        self.check_fields(
+            self.num_train,
+            (
+                "num_train",
+                "width",
+                "batch_size",
+                "num_seeds",
+                "max_steps",
+                "check_every",
+                "chunk_size",
+            ),
+        )
+        common.check_sgd_fields(self, (self.num_train,))
         _checks.check_positive("alphas", np.asarray(self.alphas, float))
-        _checks.check_positive("temperatures", np.asarray(self.temperatures, float))
         _checks.check_positive("alpha", self.alpha)
-        _checks.check_positive("temperature", self.temperature)
         _checks.check_positive("lazy_threshold", self.lazy_threshold)
         if not self.tc_factor > 1:
             raise ValueError(f"`tc_factor` must be > 1, got {self.tc_factor}.")
@@ -116,30 +87,8 @@ def default_config(*, quick: bool = False) -> Config:
     )
 
 
-def _data(config: Config):
-    return common.load(
-        config.data, config.data_dir, config.num_train, config.num_test, config.data_seed
-    )
-
-
 def _point(config: Config, traced, key, data):
-    alpha = traced.get("alpha", config.alpha)
-    temperature = traced.get("temperature", config.temperature)
-    result = common.fc_point(
-        data=data,
-        alpha=alpha,
-        temperature=temperature,
-        key=key,
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        batch_size=config.batch_size,
-        method=config.method,
-        max_steps=config.max_steps,
-        check_every=config.check_every,
-        num_saves=2,
-    )
-    return common.point_summary(result)
+    return common.fc_point_summary(config, traced, key, data)
 
 
 def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
@@ -148,7 +97,7 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
     Returns scalars ``test_error``, ``train_error``, ``weight_change``, ``num_steps``, ``time`` and ``status``
     (int32: 0 fitted, 1 step cap, 2 diverged). Pure, jit- and vmap-able; never raises on divergence.
     """
-    return _point(config, traced, key, tuple(jnp.asarray(a) for a in _data(config)))
+    return _point(config, traced, key, config.load(config.num_train))
 
 
 def run_grid(config: Config, alphas, temperatures, *, key, progress=False) -> dict[str, np.ndarray]:
@@ -160,31 +109,36 @@ def run_grid(config: Config, alphas, temperatures, *, key, progress=False) -> di
     grid_a, grid_t, grid_s = np.meshgrid(
         alphas, temperatures, np.arange(config.num_seeds), indexing="ij"
     )
-    seed_keys = jr.split(key, config.num_seeds)
-    keys = seed_keys[grid_s.ravel()]  # the same seed (init + SGD noise) across the (alpha, T) grid
-    data = tuple(jnp.asarray(a) for a in _data(config))
-    fn = jax.jit(
-        jax.vmap(
-            lambda a, t, k, d: _point(config, {"alpha": a, "temperature": t}, k, d),
-            in_axes=(0, 0, 0, None),
-        )
+    keys = jr.split(key, config.num_seeds)[
+        grid_s.ravel()
+    ]  # the same seed across the (alpha, T) grid
+    return common.run_grid(
+        lambda a, t, k, d: _point(config, {"alpha": a, "temperature": t}, k, d),
+        (grid_a.ravel(), grid_t.ravel()),
+        keys,
+        config.load(config.num_train),
+        shape=grid_a.shape,
+        chunk_size=config.chunk_size,
+        desc=NAME,
+        progress=progress,
     )
-    n = grid_a.size
-    chunk = min(config.chunk_size, n)
-    pad = (-n) % chunk
-    flat_a = np.concatenate([grid_a.ravel(), np.repeat(grid_a.ravel()[-1:], pad)])
-    flat_t = np.concatenate([grid_t.ravel(), np.repeat(grid_t.ravel()[-1:], pad)])
-    flat_k = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
-    outs = []
-    for start in progress_bar(range(0, n + pad, chunk), desc=NAME, enabled=progress):
-        sl = slice(start, start + chunk)
-        outs.append(jax.device_get(fn(flat_a[sl], flat_t[sl], flat_k[sl], data)))
-    return {k: np.concatenate([o[k] for o in outs])[:n].reshape(grid_a.shape) for k in outs[0]}
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     _checks.check_key("key", key)
-    out = run_grid(config, config.alphas, config.temperatures, key=key, progress=progress)
+    return summarise(
+        config, run_grid(config, config.alphas, config.temperatures, key=key, progress=progress)
+    )
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over (alpha, temperature, seed) (``--from``)."""
+    dims = {"alpha": ("alphas", config.alpha), "temperature": ("temperatures", config.temperature)}
+    return summarise(*common.grid_from_dataset(config, ds, dims))
+
+
+def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
+    """Means over seeds, ``T_c``, ``alpha_star`` and the best cell from the ``(alpha, T, seed)`` grid ``out``."""
     alphas, temps = np.asarray(config.alphas), np.asarray(config.temperatures)
     ok = out["status"] == 0
     err = np.where(out["status"] == 2, np.nan, out["test_error"])

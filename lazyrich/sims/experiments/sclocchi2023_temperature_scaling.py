@@ -21,15 +21,13 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks
-from lazyrich.sims._experiment import Result, progress_bar
+from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
 NAME = "sclocchi2023_temperature_scaling"
@@ -37,21 +35,12 @@ TRACED: tuple[str, ...] = ("alpha", "temperature")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config:
-    """Settings; ``num_train``/``temperature`` are the single-point values of :func:`point`."""
+class Config(common.SGDConfig):
+    """Settings; ``num_train``/``temperature`` are the single-point values of :func:`point`; the data, network
+    and SGD fields are those of :class:`~lazyrich.sims.experiments._sclocchi2023_common.SGDConfig`."""
 
-    data: Literal["digits", "mnist", "cifar"] = "digits"
-    data_dir: str = ""
-    data_seed: int = 0
     num_trains: tuple[int, ...] = (64, 128, 256, 512)
-    num_test: int = 512
-    width: int = 64
-    depth: int = 3
-    activation: Literal["relu", "gelu", "tanh", "linear"] = "relu"
-    batch_size: int = 16
-    method: Literal["sgd", "langevin"] = "sgd"
     alpha: float = 2.0**10
-    temperatures: tuple[float, ...] = (2.0**-10, 2.0**-8.5, 2.0**-7, 2.0**-5.5, 2.0**-4)
     num_seeds: int = 3
     max_steps: int = 4096
     check_every: int = 8
@@ -59,42 +48,19 @@ class Config:
     temperature: float = 2.0**-7
     threshold: float = 0.0
     num_bootstrap: int = 200
-    chunk_size: int = 64
 
     def __post_init__(self):
         if not self.num_trains:
             raise ValueError("`num_trains` must list at least one training-set size.")
-        common.check_data(
-            self.data, self.data_dir, max(max(self.num_trains), self.num_train), self.num_test
+        self.check_fields(
+            max(max(self.num_trains), self.num_train),
+            ("width", "batch_size", "num_seeds", "max_steps", "check_every", "num_train")
+            + ("num_bootstrap", "chunk_size"),
         )
-        _checks.check_int("data_seed", self.data_seed, minimum=0)
         for p in self.num_trains:
-            _checks.check_int("num_trains", p, minimum=self.batch_size)
-        for name in (
-            "num_test",
-            "width",
-            "depth",
-            "batch_size",
-            "num_seeds",
-            "max_steps",
-            "check_every",
-            "num_train",
-            "num_bootstrap",
-            "chunk_size",
-        ):
-            _checks.check_int(name, getattr(self, name), minimum=1)
-        if self.batch_size > min(self.num_trains + (self.num_train,)):
-            raise ValueError(
-                f"`batch_size` must be <= every training-set size, got {self.batch_size}."
-            )
-        if self.max_steps % self.check_every:
-            raise ValueError(
-                f"`max_steps` ({self.max_steps}) must be a multiple of `check_every` "
-                f"({self.check_every})."
-            )
+            _checks.check_int("num_trains", p, minimum=1)
+        common.check_sgd_fields(self, self.num_trains + (self.num_train,))
         _checks.check_positive("alpha", self.alpha)
-        _checks.check_positive("temperatures", np.asarray(self.temperatures, float))
-        _checks.check_positive("temperature", self.temperature)
         _checks.check_positive("threshold", self.threshold, strict=False)
 
 
@@ -117,33 +83,9 @@ def default_config(*, quick: bool = False) -> Config:
     )
 
 
-def _data(config: Config, num_rows: int):
-    return common.load(config.data, config.data_dir, num_rows, config.num_test, config.data_seed)
-
-
-def _point(config, traced, key, data, train_size):
-    result = common.fc_point(
-        data=data,
-        alpha=traced.get("alpha", config.alpha),
-        temperature=traced.get("temperature", config.temperature),
-        key=key,
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        batch_size=config.batch_size,
-        method=config.method,
-        max_steps=config.max_steps,
-        check_every=config.check_every,
-        num_saves=2,
-        train_size=train_size,
-    )
-    return common.point_summary(result)
-
-
 def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
     """One grid point (sweep protocol) at P = ``config.num_train``; see the phase-diagram experiment."""
-    data = tuple(jnp.asarray(a) for a in _data(config, config.num_train))
-    return _point(config, traced, key, data, None)
+    return common.fc_point_summary(config, traced, key, config.load(config.num_train))
 
 
 def _fit(mean_dw, mean_t, temps, sizes, threshold):
@@ -176,28 +118,33 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     _checks.check_key("key", key)
     sizes = np.asarray(config.num_trains)
     temps = np.asarray(config.temperatures, np.float32)
-    data = tuple(jnp.asarray(a) for a in _data(config, int(sizes.max())))
     grid_p, grid_t, grid_s = np.meshgrid(sizes, temps, np.arange(config.num_seeds), indexing="ij")
-    keys = jr.split(key, config.num_seeds)[grid_s.ravel()]
-    fn = jax.jit(
-        jax.vmap(
-            lambda p, t, k, d: _point(config, {"temperature": t}, k, d, p), in_axes=(0, 0, 0, None)
-        )
+    out = common.run_grid(
+        lambda p, t, k, d: common.fc_point_summary(config, {"temperature": t}, k, d, p),
+        (grid_p.ravel().astype(np.int32), grid_t.ravel()),
+        jr.split(key, config.num_seeds)[grid_s.ravel()],
+        config.load(int(sizes.max())),
+        shape=grid_p.shape,
+        chunk_size=config.chunk_size,
+        desc=NAME,
+        progress=progress,
     )
-    n = grid_p.size
-    chunk = min(config.chunk_size, n)
-    pad = (-n) % chunk
-    flat_p = np.concatenate([grid_p.ravel(), np.repeat(grid_p.ravel()[-1:], pad)]).astype(np.int32)
-    flat_t = np.concatenate([grid_t.ravel(), np.repeat(grid_t.ravel()[-1:], pad)]).astype(
-        np.float32
-    )
-    flat_k = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
-    outs = []
-    for start in progress_bar(range(0, n + pad, chunk), desc=NAME, enabled=progress):
-        sl = slice(start, start + chunk)
-        outs.append(jax.device_get(fn(flat_p[sl], flat_t[sl], flat_k[sl], data)))
-    out = {k: np.concatenate([o[k] for o in outs])[:n].reshape(grid_p.shape) for k in outs[0]}
+    return summarise(config, out)
 
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over (num_train, temperature, seed) (``--from``)."""
+    dims = {
+        "num_train": ("num_trains", config.num_train),
+        "temperature": ("temperatures", config.temperature),
+    }
+    return summarise(*common.grid_from_dataset(config, ds, dims))
+
+
+def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
+    """Fits of delta, gamma, a (with bootstrap intervals) from the ``(P, T, seed)`` grid ``out``."""
+    sizes = np.asarray(config.num_trains)
+    temps = np.asarray(config.temperatures, np.float32)
     fitted = out["status"] == 0
     dw = np.where(fitted, out["weight_change"], np.nan)
     tstar = np.where(fitted, out["time"], np.nan)
