@@ -33,11 +33,13 @@ def masked_cross_entropy(logits: jax.Array, labels: jax.Array, mask: jax.Array) 
 
 
 class TrainRNNResult(NamedTuple):
-    """Final parameters and per-step training loss (before each update) and masked accuracy."""
+    """Final parameters, per-step training loss (before each update) and masked accuracy, and the final
+    optimizer state (pass it back with ``initial_step`` to continue training in segments)."""
 
     params: dict
     loss: jax.Array
     accuracy: jax.Array
+    opt_state: optax.OptState = None
 
 
 class _State(NamedTuple):
@@ -57,6 +59,8 @@ def train_rnn(
     momentum=0.9,
     leak=1.0,
     activation: Activation = "relu",
+    opt_state: optax.OptState | None = None,
+    initial_step=0,
 ) -> TrainRNNResult:
     """Train :func:`rnn_apply` parameters with optax on fresh batches ``batch_fn(fold_in(key, step))``.
 
@@ -73,6 +77,9 @@ def train_rnn(
       momentum: heavy-ball momentum of ``"sgd"`` (0 = plain SGD).
       leak: RNN leak.
       activation: RNN nonlinearity.
+      opt_state: optimizer state to resume from (``None``: a fresh one); with ``initial_step`` =
+        the number of updates already done, ``k`` calls of ``n`` steps equal one call of ``k n`` steps.
+      initial_step: index of the first update (may be traced); batch ``s`` uses ``fold_in(key, s)``.
 
     Returns:
       :class:`TrainRNNResult` with the final params and ``(num_steps,)`` loss and accuracy curves
@@ -105,6 +112,8 @@ def train_rnn(
         params = optax.apply_updates(state.params, updates)
         return _State(params, opt_state, state.step + 1), (loss, accuracy)
 
-    init = _State(params, tx.init(params), jnp.zeros((), jnp.int32))
+    if opt_state is None:
+        opt_state = tx.init(params)
+    init = _State(params, opt_state, jnp.asarray(initial_step, jnp.int32))
     final, (losses, accuracies) = jax.lax.scan(step, init, length=num_steps)
-    return TrainRNNResult(final.params, losses, accuracies)
+    return TrainRNNResult(final.params, losses, accuracies, final.opt_state)

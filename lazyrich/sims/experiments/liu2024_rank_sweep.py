@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 
 from lazyrich import dynamics
 from lazyrich.sims import _experiment
@@ -40,6 +41,7 @@ from lazyrich.sims.datasets import _neurogym
 NAME = "liu2024_rank_sweep"
 TRACED = ("gain", "learning_rate", "momentum")
 _TASKS = ("2af", "dms", "cxt")
+_MEASURES = ("weight_change", "kernel_alignment", "representation_alignment")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -280,25 +282,131 @@ def _spearman(x, y) -> float:
     return float(spearmanr(x[ok], y[ok]).statistic)
 
 
-def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
-    """All (task, seed) networks of one rank in one vmapped program, compiled once and reused for every rank
-    and for the aligned rank-1 stage (the numbers equal ``vmap(point)`` over seeds)."""
-    gain, lr, momentum = _traced(
-        config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
-    )
-    sample, dims, input_width = _task_sampler(config)
-    num_tasks, num_seeds = len(config.tasks), config.num_seeds
-    task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds)  # flat (task, seed) axis, task-major
-    seed_keys = jnp.tile(jr.split(key, num_seeds), num_tasks)
+def _segment(config: Config, sample, task_id, params, opt_state, step, setup, lr, momentum):
+    """``config.log_every`` SGD updates of one network, resumed at update ``step``; returns the mean loss."""
 
-    setup = jax.jit(jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain)))(
-        task_ids, seed_keys
+    def batch_fn(k):
+        trials = sample(task_id, k, config.batch_size)
+        mask = jnp.ones_like(trials.mask) if config.loss_steps == "all" else trials.mask
+        return trials.inputs, trials.labels, mask
+
+    res = dynamics.train_rnn(
+        params,
+        batch_fn,
+        key=setup["data_key"],
+        num_steps=config.log_every,
+        learning_rate=lr,
+        momentum=momentum,
+        optimizer="sgd",
+        leak=config.leak,
+        opt_state=opt_state,
+        initial_step=step,
     )
-    truncate = jax.jit(
-        jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm), in_axes=(0, None))
+    return res.params, res.opt_state, res.loss.mean()
+
+
+def _kernels(config: Config, params, probe):
+    """W_h-only tangent kernel over the first ``num_kernel_trials`` probe trials (all steps and outputs)."""
+    return dynamics.recurrent_tangent_kernel(
+        params,
+        probe.inputs[: config.num_kernel_trials],
+        leak=config.leak,
+        batch_size=config.kernel_batch_size,
     )
-    stage = jax.jit(jax.vmap(lambda t, w, s: _stage(config, sample, t, w, s, lr, momentum)))
-    eranks = jax.jit(
+
+
+def _measure_cached(config: Config, params0, k0, params1, probe):
+    """:func:`_measure` with the initial kernel ``k0`` precomputed (it does not change during training)."""
+    k1 = _kernels(config, params1, probe)
+    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
+        jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
+    )
+    logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
+    return {
+        "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
+        "representation_alignment": dynamics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
+        "kernel_alignment": dynamics.kernel_alignment(k0, k1),
+        "accuracy": jnp.mean(jnp.argmax(logits, axis=-1) == probe.labels[:, -1]),
+    }
+
+
+class _Networks:
+    """Every network of a run on one flat vmapped axis, trained in segments of ``log_every`` updates.
+
+    Compiles three programs (setup, one training segment, one measurement) whatever the numbers of tasks,
+    seeds and ranks, since ranks only change the initial W_h, not any shape.
+    """
+
+    def __init__(self, config: Config, task_ids, seed_keys, init_w_h):
+        """``init_w_h(setup) -> (n, N, N)`` builds the initial W_h of every network from the per-network
+        setup (``_setup``: Gaussian draw, W_x, W_y, data key, probe trials)."""
+        self.config = config
+        gain, lr, momentum = _traced(
+            config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
+        )
+        sample, dims, input_width = _task_sampler(config)
+        self.task_ids = task_ids
+        self.setup = jax.jit(
+            jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain))
+        )(task_ids, seed_keys)
+        w = self.setup
+        self.params0 = {"w_x": w["w_x"], "w_h": init_w_h(w), "w_y": w["w_y"]}
+        self.params = self.params0
+        self.opt_state = jax.vmap(lambda p: optax.sgd(lr, momentum=momentum).init(p))(self.params0)
+        self.step = 0
+        self.curve = []
+        self._segment = jax.jit(
+            jax.vmap(
+                lambda t, p, o, st, s: _segment(config, sample, t, p, o, st, s, lr, momentum),
+                in_axes=(0, 0, 0, None, 0),
+            )
+        )
+        self._measure = jax.jit(
+            jax.vmap(lambda p0, k0, p1, s: _measure_cached(config, p0, k0, p1, s))
+        )
+        self.k0 = jax.jit(jax.vmap(lambda p, s: _kernels(config, p, s)))(self.params0, w["probe"])
+
+    def advance(self):
+        self.params, self.opt_state, loss = self._segment(
+            self.task_ids,
+            self.params,
+            self.opt_state,
+            jnp.asarray(self.step, jnp.int32),
+            self.setup,
+        )
+        self.step += self.config.log_every
+        self.curve.append(loss)
+
+    def measure(self) -> dict[str, np.ndarray]:
+        out = self._measure(self.params0, self.k0, self.params, self.setup["probe"])
+        out["loss_curve"] = jnp.stack(self.curve, axis=1)
+        return jax.device_get(out)
+
+
+def iterate(
+    config: Config, *, key: jax.Array, checkpoints: tuple[int, ...] = (), progress: bool = False
+):
+    """Train every (task, seed, rank) network and yield ``(step, Result)`` at each checkpoint and at the end.
+
+    ``checkpoints`` are update counts (multiples of ``log_every``, < ``num_steps``) at which a partial
+    :class:`Result` (the measures after that many updates, ``summary["num_steps_done"]``) is produced too, so a
+    long run can be stopped early and still report honest numbers. The last item is ``run(config, key=key)``.
+    """
+    bad = [c for c in checkpoints if c % config.log_every or not 0 < c < config.num_steps]
+    if bad:
+        raise ValueError(
+            f"`checkpoints` must be multiples of `log_every` ({config.log_every}) in (0, num_steps), "
+            f"got {bad}."
+        )
+    num_tasks, num_seeds, num_ranks = len(config.tasks), config.num_seeds, len(config.ranks)
+    # Flat network axis in (task, seed, rank) order.
+    task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds * num_ranks)
+    seed_keys = jnp.repeat(jnp.tile(jr.split(key, num_seeds), num_tasks), num_ranks)
+    ranks = jnp.tile(jnp.asarray(config.ranks), num_tasks * num_seeds)
+    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm)))
+    nets = _Networks(config, task_ids, seed_keys, lambda s: truncate(s["w_gauss"], ranks))
+    w_h0 = nets.params0["w_h"]
+    er = jax.jit(
         jax.vmap(
             lambda w: jnp.stack(
                 [
@@ -307,73 +415,90 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
                 ]
             )
         )
-    )
+    )(w_h0)
+    eranks = {"erank_roy_vetterli": er[:, 0], "erank_participation_ratio": er[:, 1]}
 
-    per_rank, w_first, w_last = [], None, None
+    def shaped(v):  # flat (task*seed*rank, ...) -> (task, seed, rank, ...)
+        v = np.asarray(v)
+        return v.reshape((num_tasks, num_seeds, num_ranks) + v.shape[1:])
+
+    aligned = None
+    stops = sorted(set(checkpoints)) + [config.num_steps]
     bar = _experiment.progress_bar(
-        total=len(config.ranks) + int(config.aligned), desc=NAME, enabled=progress
+        total=config.num_steps // config.log_every, desc=NAME, enabled=progress
     )
     with bar:
-        for r in config.ranks:
-            w_h0 = truncate(setup["w_gauss"], jnp.asarray(r))
-            out, w_final = stage(task_ids, w_h0, setup)
-            er = eranks(w_h0)
-            out = dict(out, erank_roy_vetterli=er[:, 0], erank_participation_ratio=er[:, 1])
-            per_rank.append(jax.device_get(out))
-            w_first, w_last = w_h0, w_final
-            bar.update(1)
-        if config.aligned:
-            w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(
-                setup, w_first, w_last
-            )
-            aligned = jax.device_get(stage(task_ids, w_al, setup)[0])
-            bar.update(1)
+        for stop in stops:
+            while nets.step < stop:
+                nets.advance()
+                bar.update(1)
+            out = dict(nets.measure(), **jax.device_get(eranks))
+            arrays = {k: shaped(v) for k, v in out.items()}
+            if stop == config.num_steps and config.aligned:
+                aligned = _aligned_stage(config, key, nets, shaped)
+            yield stop, _result(config, arrays, aligned, num_steps_done=stop)
 
-    def shaped(v, with_rank):  # flat (task*seed, ...) -> (task, seed[, rank], ...)
-        v = np.asarray(v)
-        v = v.reshape((num_tasks, num_seeds) + v.shape[1:])
-        return v
 
-    arrays = {k: np.stack([shaped(o[k], True) for o in per_rank], axis=2) for k in per_rank[0]}
-    if config.aligned:
-        arrays.update({f"aligned_{k}": shaped(v, False) for k, v in aligned.items()})
-    finite = all(np.all(np.isfinite(v)) for v in arrays.values())
-    arrays["status"] = np.full((num_seeds,), 0 if finite else 2, np.int32)
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
+    """All (task, seed, rank) networks on one vmapped axis (one compiled training program for the whole grid),
+    then the aligned rank-1 networks; the numbers equal ``vmap(point)`` over seeds."""
+    return list(iterate(config, key=key, progress=progress))[-1][1]
+
+
+def _aligned_stage(config: Config, key, nets: _Networks, shaped):
+    """Train the aligned rank-1 initialisation of every (task, seed); arrays of shape (task, seed, ...)."""
+    num_tasks, num_seeds, num_ranks = len(config.tasks), config.num_seeds, len(config.ranks)
+    last = (
+        np.arange(num_tasks * num_seeds) * num_ranks + num_ranks - 1
+    )  # highest rank of each (t, s)
+    pick = lambda tree: jax.tree.map(lambda a: a[last], tree)  # noqa: E731
+    task_ids = nets.task_ids[last]
+    seed_keys = jnp.tile(jr.split(key, num_seeds), num_tasks)
+    w_first, w_last = nets.params0["w_h"][last], nets.params["w_h"][last]
+    setup = pick(nets.setup)
+    w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(setup, w_first, w_last)
+    al = _Networks(config, task_ids, seed_keys, lambda s: w_al)
+    while al.step < config.num_steps:
+        al.advance()
+    out = al.measure()
+    return {
+        f"aligned_{k}": np.asarray(v).reshape((num_tasks, num_seeds) + np.shape(v)[1:])
+        for k, v in out.items()
+    }
+
+
+def _summarise(config: Config, arrays: dict) -> dict:
+    """Per task: Spearman correlation of each measure with rank over (seed, rank), per-rank seed means,
+    strict monotonicity of the means, and the aligned rank-1 means when present.
+
+    ``arrays`` hold ``(task, seed, rank)`` measures (``aligned_*``: ``(task, seed)``).
+    """
     ranks = np.asarray(config.ranks)
     summary: dict = {}
     for i, task in enumerate(config.tasks):
         rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
-        means = {
-            m: arrays[m][i].mean(axis=0)
-            for m in ("weight_change", "representation_alignment", "kernel_alignment")
-        }
-        summary[task] = {
-            "weight_change_spearman": _spearman(rank_grid, arrays["weight_change"][i]),
-            "kernel_alignment_spearman": _spearman(rank_grid, arrays["kernel_alignment"][i]),
-            "representation_alignment_spearman": _spearman(
-                rank_grid, arrays["representation_alignment"][i]
-            ),
-            "weight_change_decreasing": bool(np.all(np.diff(means["weight_change"]) < 0)),
-            "kernel_alignment_increasing": bool(np.all(np.diff(means["kernel_alignment"]) > 0)),
-            "representation_alignment_increasing": bool(
-                np.all(np.diff(means["representation_alignment"]) > 0)
-            ),
-            "mean_weight_change": means["weight_change"].tolist(),
-            "mean_kernel_alignment": means["kernel_alignment"].tolist(),
-            "mean_representation_alignment": means["representation_alignment"].tolist(),
-            "mean_accuracy": arrays["accuracy"][i].mean(axis=0).tolist(),
-        }
-        if config.aligned:
-            summary[task]["aligned_rank1_kernel_alignment"] = float(
-                arrays["aligned_kernel_alignment"][i].mean()
-            )
-            summary[task]["aligned_rank1_weight_change"] = float(
-                arrays["aligned_weight_change"][i].mean()
-            )
-            summary[task]["aligned_rank1_representation_alignment"] = float(
-                arrays["aligned_representation_alignment"][i].mean()
-            )
-            summary[task]["aligned_rank1_accuracy"] = float(arrays["aligned_accuracy"][i].mean())
+        means = {m: np.nanmean(arrays[m][i], axis=0) for m in _MEASURES + ("accuracy",)}
+        s = {f"{m}_spearman": _spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
+        s["weight_change_decreasing"] = bool(np.all(np.diff(means["weight_change"]) < 0))
+        for m in ("kernel_alignment", "representation_alignment"):
+            s[f"{m}_increasing"] = bool(np.all(np.diff(means[m]) > 0))
+        s.update({f"mean_{m}": means[m].tolist() for m in means})
+        if "aligned_kernel_alignment" in arrays:
+            for m in _MEASURES + ("accuracy",):
+                s[f"aligned_rank1_{m}"] = float(np.nanmean(arrays[f"aligned_{m}"][i]))
+        summary[task] = s
+    return summary
+
+
+def _result(config: Config, arrays: dict, aligned: dict | None, *, num_steps_done: int):
+    """The shared summary step: per-task Spearman correlations with rank and per-rank means."""
+    num_seeds = config.num_seeds
+    if aligned is not None:
+        arrays.update(aligned)
+    finite = all(np.all(np.isfinite(v)) for v in arrays.values())
+    arrays["status"] = np.full((num_seeds,), 0 if finite else 2, np.int32)
+    summary = _summarise(config, arrays)
+    summary["num_steps_done"] = int(num_steps_done)
     status = "ok" if np.all(arrays["status"] == 0) else "diverged"
     metadata = {
         "tasks": list(config.tasks),
