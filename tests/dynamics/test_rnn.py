@@ -97,13 +97,23 @@ def _parity_batches(k):
 def test_train_rnn_resumes_in_segments(getkey):
     # Two segments of 3 updates (optimizer state and step index carried over) equal one run of 6.
     p, _ = _setup(getkey(), n=10)
-    key = getkey()
-    kw = dict(key=key, learning_rate=0.01, momentum=0.9)
-    whole = dynamics.train_rnn(p, _parity_batches, num_steps=6, **kw)
-    first = dynamics.train_rnn(p, _parity_batches, num_steps=3, **kw)
-    second = dynamics.train_rnn(
-        first.params, _parity_batches, num_steps=3, opt_state=first.opt_state, initial_step=3, **kw
-    )
+    kw = dict(key=getkey(), learning_rate=0.01, momentum=0.9)
+
+    @jax.jit  # one compiled program for the three runs
+    def both(p):
+        whole = dynamics.train_rnn(p, _parity_batches, num_steps=6, **kw)
+        first = dynamics.train_rnn(p, _parity_batches, num_steps=3, **kw)
+        second = dynamics.train_rnn(
+            first.params,
+            _parity_batches,
+            num_steps=3,
+            opt_state=first.opt_state,
+            initial_step=3,
+            **kw,
+        )
+        return whole, second
+
+    whole, second = both(p)
     np.testing.assert_allclose(second.params["w_h"], whole.params["w_h"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(second.loss, whole.loss[3:], rtol=1e-5)
 

@@ -414,12 +414,14 @@ def iterate(
     )(nets.params0["w_h"][:num_grid])
     eranks = {"erank_roy_vetterli": er[:, 0], "erank_participation_ratio": er[:, 1]}
 
-    def split(out):  # flat -> (task, seed, rank, ...) and aligned_* (task, seed, ...)
+    def split(
+        out, with_aligned=config.aligned
+    ):  # flat -> (task, seed, rank, ...), aligned_* (task, seed)
         arrays = {}
         for k, v in out.items():
             v = np.asarray(v)
             arrays[k] = v[:num_grid].reshape((num_tasks, num_seeds, num_ranks) + v.shape[1:])
-            if config.aligned:
+            if with_aligned:
                 arrays[f"aligned_{k}"] = v[num_grid:].reshape((num_tasks, num_seeds) + v.shape[1:])
         return arrays
 
@@ -433,7 +435,7 @@ def iterate(
                 nets.advance()
                 bar.update(1)
             arrays = split(nets.measure())
-            arrays.update({k: split({k: v})[k] for k, v in jax.device_get(eranks).items()})
+            arrays.update(split(jax.device_get(eranks), with_aligned=False))
             yield stop, _result(config, arrays, num_steps_done=stop)
 
 
