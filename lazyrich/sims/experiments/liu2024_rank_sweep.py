@@ -34,12 +34,14 @@ Measured (CPU, 2 shared cores, load 6-18; Spearman over (seed, rank), per task 2
   claim; only "rank 1 is the richest" is stable. Aligned rank-1: kernel alignment 0.37 / 0.64 / 0.44 against
   0.16 / 0.25 / 0.17 for random rank 1, but weight change 2.2 / 0.65 / 9.3 against 1.07 / 1.07 / 1.47.
 * default setting (N = 300, g = 1.25, ranks 1/30/100/300, 5 seeds, batch 32, lr 0.003, momentum 0.9), stopped
-  after 200 of the 10k updates (all a ``nice -n 10`` process got on the shared CPU in 45 min): kernel alignment
-  +0.86 / +0.67 / +0.85 with strictly increasing seed means on every task (2AF 0.15, 0.55, 0.65, 0.72; DMS
-  0.14, 0.51, 0.55, 0.57; CXT 0.09, 0.39, 0.51, 0.55), representation alignment +0.81 / +0.68 / +0.41 (means
-  strictly increasing for 2AF and DMS, CXT flat above rank 30), weight change +0.07 / -0.08 / +0.65 (means
-  decreasing only for DMS; rank 1 moves least on 2AF and CXT). One of the 60 networks (DMS, seed 2, rank 1)
-  diverged (NaN) in its first updates and is left out of the means. papers.md T4.1 at 10k updates is unverified.
+  after 500 of the 10k updates (all a ``nice -n 10`` process got on the shared CPU in 56 min; checkpoints at
+  100-400 updates agree): kernel alignment +0.83 / +0.65 / +0.85 with strictly increasing seed means on every
+  task (2AF 0.13, 0.57, 0.64, 0.70; DMS 0.10, 0.56, 0.57, 0.60; CXT 0.12, 0.38, 0.52, 0.57), representation
+  alignment +0.82 / +0.64 / +0.35 (means strictly increasing for 2AF and DMS; CXT: 0.89, 0.98, 0.97, 0.98),
+  weight change -0.43 / +0.39 / +0.47 (means 2AF 0.74, 0.76, 0.73, 0.72; DMS 0.98, 0.81, 0.84, 0.86; CXT 0.80,
+  0.90, 0.88, 0.88: decreasing from rank 30 up for 2AF and CXT, not for DMS; at 100 updates the Spearman was
+  +0.40 / -0.02 / +0.26). One of the 60 networks (DMS, seed 2, rank 1) diverged (NaN) in its first updates and
+  is left out of the means. papers.md T4.1 at 10k updates is unverified.
 """
 
 from __future__ import annotations
