@@ -7,7 +7,7 @@ column is skipped with a message. Writes ``benchmarks/results/rnn_kernels.json``
 
 The torch side is the research code's measure: one forward pass over the 32 probe trials, then one
 ``torch.autograd.grad(y[b, t, k], W_h, retain_graph=True)`` per output row (768 backward passes), stacking the
-rows into the 768 x N^2 Jacobian and taking J J^T. Each backward costs ~0.02 s on one core (~30 s per kernel).
+rows into the 768 x N^2 Jacobian and taking J J^T: ~4 s per kernel on one core (~5 ms per backward).
 
 Threads: both sides use ``--threads`` (default 1). On a shared, oversubscribed CPU, PyTorch with more than one
 OpenMP thread spins at the barrier of every small parallel op while the other thread is descheduled: measured
