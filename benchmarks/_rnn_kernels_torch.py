@@ -68,6 +68,7 @@ def main():
                 "times": times,
                 "cpu_times": cpu_times,
                 "median_s": statistics.median(times),
+                "median_cpu_s": statistics.median(cpu_times),
                 "torch_version": torch.__version__,
                 "threads": torch.get_num_threads(),
             },

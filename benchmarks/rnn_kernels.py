@@ -1,9 +1,19 @@
 """Benchmark: W_h-only tangent-kernel alignment of an N = 300 RNN over 768 trial-steps (32 trials x 8 steps x 3
 outputs), lazyrich (JAX) against a PyTorch autograd-loop implementation of the same measure (CPU, separate venv).
 
-Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/rnn_kernels.py [--repeats 3] [--threads 2]``. The torch
+Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/rnn_kernels.py [--repeats 3] [--threads 1]``. The torch
 interpreter is ``$LAZYRICH_TORCH_PYTHON`` (default ``/work/torchvenv/bin/python``); if it is missing the torch
 column is skipped with a message. Writes ``benchmarks/results/rnn_kernels.json``.
+
+The torch side is the research code's measure: one forward pass over the 32 probe trials, then one
+``torch.autograd.grad(y[b, t, k], W_h, retain_graph=True)`` per output row (768 backward passes), stacking the
+rows into the 768 x N^2 Jacobian and taking J J^T: ~4 s per kernel on one core (~5 ms per backward).
+
+Threads: both sides use ``--threads`` (default 1). On a shared, oversubscribed CPU, PyTorch with more than one
+OpenMP thread spins at the barrier of every small parallel op while the other thread is descheduled: measured
+0.29 s per backward with 2 threads against 0.019 s with 1 thread at load average ~15 on 2 cores (15x), which is why
+an earlier 2-thread run did not finish. With ``--threads 1`` JAX is restricted to one thread too
+(``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), so the ratio compares one core each.
 """
 
 from __future__ import annotations
@@ -18,26 +28,27 @@ import sys
 import tempfile
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from lazyrich import dynamics
-from lazyrich.sims import datasets
-
 HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _time(fn, repeats):
+    import jax
+
     """Wall-clock times after a warm-up; CPU (process) times are printed too, robust on a shared machine."""
     jax.block_until_ready(fn())  # compile + warm up
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
         start, cpu = time.perf_counter(), time.process_time()
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - start)
-        print(f"  run: wall {times[-1]:.3f} s, cpu {time.process_time() - cpu:.3f} s", flush=True)
-    return times
+        cpu_times.append(time.process_time() - cpu)
+        print(f"  run: wall {times[-1]:.3f} s, cpu {cpu_times[-1]:.3f} s", flush=True)
+    return {
+        "times": times,
+        "cpu_times": cpu_times,
+        "median_s": statistics.median(times),
+        "median_cpu_s": statistics.median(cpu_times),
+    }
 
 
 def main():
@@ -45,18 +56,29 @@ def main():
     parser.add_argument("--width", type=int, default=300)
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense jacrev baseline")
     parser.add_argument(
         "--skip-generic", action="store_true", help="skip the generic empirical_ntk(wrt=...)"
     )
     args = parser.parse_args()
+    if args.threads == 1:  # before importing JAX: single-threaded XLA CPU, like the torch side
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from lazyrich import dynamics
+    from lazyrich.sims import datasets
 
     key = jax.random.key(0)
     k_p, k_x, k_d = jax.random.split(key, 3)
     params0 = dynamics.init_rnn_params(k_p, input_dim=3, width=args.width, output_dim=3)
     # A "trained" network: W_h moved by a random perturbation of 10% of its norm.
-    delta = jax.random.normal(k_d, params0["w_h"].shape) / args.width * 1.25 * 0.1
+    delta = jax.random.normal(k_d, params0["w_h"].shape) / args.width**0.5 * 1.25 * 0.1
     params1 = dict(params0, w_h=params0["w_h"] + delta)
     x = datasets.two_afc(k_x, batch_size=args.trials).inputs
     num_rows = x.shape[0] * x.shape[1] * 3
@@ -74,11 +96,9 @@ def main():
         lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx, batch_size=8)
     )
     value = float(structured(params0, params1, x))
-    times = _time(lambda: structured(params0, params1, x), args.repeats)
     results["lazyrich_structured"] = {
         "alignment": value,
-        "times": times,
-        "median_s": statistics.median(times),
+        **_time(lambda: structured(params0, params1, x), args.repeats),
     }
 
     def jacobian_kernel(p):
@@ -95,11 +115,9 @@ def main():
     if not args.skip_dense:
         dense = jax.jit(jac_alignment)
         value_dense = float(dense(params0, params1))
-        times = _time(lambda: dense(params0, params1), args.repeats)
         results["lazyrich_jacrev_dense"] = {
             "alignment": value_dense,
-            "times": times,
-            "median_s": statistics.median(times),
+            **_time(lambda: dense(params0, params1), args.repeats),
         }
     try:
         from lazyrich.dynamics import empirical_ntk  # from the entk branch, when merged
@@ -120,11 +138,9 @@ def main():
 
         generic = jax.jit(entk_alignment)
         value_generic = float(generic(params0, params1))
-        times = _time(lambda: generic(params0, params1), args.repeats)
         results["lazyrich_empirical_ntk"] = {
             "alignment": value_generic,
-            "times": times,
-            "median_s": statistics.median(times),
+            **_time(lambda: generic(params0, params1), args.repeats),
         }
 
     torch_python = os.environ.get("LAZYRICH_TORCH_PYTHON", "/work/torchvenv/bin/python")
@@ -165,26 +181,38 @@ def main():
             np.abs(k0 - k0_torch).max() / np.abs(k0).max()
         )
 
-    base = results.get("torch_autograd_loop", {}).get("median_s")
+    torch_res = results.get("torch_autograd_loop", {})
+    base, base_cpu = torch_res.get("median_s"), torch_res.get("median_cpu_s")
     print(
-        f"W_h-only tangent-kernel alignment, N = {args.width}, {num_rows} x {num_rows} kernels (two of them)"
+        f"W_h-only tangent-kernel alignment, N = {args.width}, {num_rows} x {num_rows} kernels "
+        f"(two of them), {args.threads} thread(s)"
     )
-    print(f"{'implementation':28s} {'median s':>10s} {'speed-up vs torch':>18s} {'alignment':>10s}")
-    for name in (
+    print(
+        f"{'implementation':26s} {'wall s':>8s} {'cpu s':>8s} {'wall ratio':>11s} {'cpu ratio':>10s}"
+        f" {'alignment':>10s}"
+    )
+    names = (
         "torch_autograd_loop",
         "lazyrich_jacrev_dense",
         "lazyrich_empirical_ntk",
         "lazyrich_structured",
-    ):
+    )
+    for name in names:
         if name in results:
             r = results[name]
             ratio = f"{base / r['median_s']:.1f}x" if base else "-"
-            print(f"{name:28s} {r['median_s']:10.3f} {ratio:>18s} {r['alignment']:10.6f}")
+            cpu_ratio = f"{base_cpu / r['median_cpu_s']:.1f}x" if base_cpu else "-"
+            print(
+                f"{name:26s} {r['median_s']:8.3f} {r['median_cpu_s']:8.3f} {ratio:>11s}"
+                f" {cpu_ratio:>10s} {r['alignment']:10.6f}"
+            )
     if base:
-        results["speedup_structured_vs_torch"] = base / results["lazyrich_structured"]["median_s"]
-        for name in ("lazyrich_jacrev_dense", "lazyrich_empirical_ntk"):
+        for name in names[1:]:
             if name in results:
-                results[f"speedup_{name}_vs_torch"] = base / results[name]["median_s"]
+                short = name.removeprefix("lazyrich_")
+                results[f"speedup_{short}_vs_torch"] = base / results[name]["median_s"]
+                results[f"cpu_speedup_{short}_vs_torch"] = base_cpu / results[name]["median_cpu_s"]
+    results["load_average"] = os.getloadavg()
     path = HERE / "results" / "rnn_kernels.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")

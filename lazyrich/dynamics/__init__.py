@@ -74,6 +74,7 @@ from ._rnn_measures import recurrent_kernel_alignment as recurrent_kernel_alignm
 from ._rnn_measures import representation_alignment as representation_alignment
 from ._rnn_measures import weight_change as weight_change
 from ._rnn_train import TrainRNNResult as TrainRNNResult
+from ._rnn_train import fit_rank_one_connectivity as fit_rank_one_connectivity
 from ._rnn_train import masked_cross_entropy as masked_cross_entropy
 from ._rnn_train import train_rnn as train_rnn
 from ._scaled import LOSSES as LOSSES
@@ -174,6 +175,7 @@ __all__ = [
     "train_meanfield_gradient_flow",
     "train_perceptron",
     "train_rnn",
+    "fit_rank_one_connectivity",
     "TrainConfig",
     "TrainRecord",
     "TrainResult",

@@ -179,10 +179,12 @@ def aligned_rank_one_connectivity(
 
     .. math:: W = c\, u_1 v_1^\top,\qquad \mathrm{direction} = \sum_k s_k u_k v_k^\top,\qquad \|W\| = c
 
-    (a rank-1 matrix has equal Frobenius and spectral norm). ``direction`` carries the task structure, e.g. the
-    weight change ``W_h^{(f)} - W_h^{(0)}`` of a pilot network trained on the task (what the ``lowrank-rnn``
-    figure uses), the analogue for RNNs of the task-aligned rank-1 initialisation of the paper's Proposition 1
-    (:math:`W_1(0) \propto u\hat\beta^\top` in the two-layer linear network).
+    (a rank-1 matrix has equal Frobenius and spectral norm). ``direction`` carries the task structure, e.g.
+    :math:`u\hat\beta^\top` in the two-layer linear network of the paper's Proposition 1, or the weight change
+    ``W_h^{(f)} - W_h^{(0)}`` of a pilot RNN. For the RNN the latter is *not* lazy when trained (measured at
+    N = 64-100: kernel alignment 0.13-0.63, weight change 2-3x the random rank-1 init's), because the pilot's
+    weight change is useful only together with the pilot's full-rank bulk; the ``lowrank-rnn`` figure uses
+    :func:`lazyrich.dynamics.fit_rank_one_connectivity` instead.
 
     Args:
       direction: square ``(N, N)`` matrix, finite.

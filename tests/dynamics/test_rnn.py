@@ -86,6 +86,53 @@ def test_train_rnn_reproducible_and_learns(getkey):
     assert float(a.loss[-20:].mean()) < 0.6 * float(a.loss[:5].mean())
 
 
+def _parity_batches(k):
+    x = jax.random.normal(k, (16, 5, 3))
+    labels = jnp.where(
+        jnp.arange(5) == 4, (x[:, :, 0].sum(1) > 0).astype(jnp.int32)[:, None] + 1, 0
+    )
+    return x, labels, jnp.ones((16, 5))
+
+
+def test_train_rnn_resumes_in_segments(getkey):
+    # Two segments of 3 updates (optimizer state and step index carried over) equal one run of 6.
+    p, _ = _setup(getkey(), n=10)
+    kw = dict(key=getkey(), learning_rate=0.01, momentum=0.9)
+
+    @jax.jit  # one compiled program for the three runs
+    def both(p):
+        whole = dynamics.train_rnn(p, _parity_batches, num_steps=6, **kw)
+        first = dynamics.train_rnn(p, _parity_batches, num_steps=3, **kw)
+        second = dynamics.train_rnn(
+            first.params,
+            _parity_batches,
+            num_steps=3,
+            opt_state=first.opt_state,
+            initial_step=3,
+            **kw,
+        )
+        return whole, second
+
+    whole, second = both(p)
+    np.testing.assert_allclose(second.params["w_h"], whole.params["w_h"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(second.loss, whole.loss[3:], rtol=1e-5)
+
+
+def test_fit_rank_one_connectivity_keeps_rank_norm_and_lowers_the_loss(getkey):
+    p, _ = _setup(getkey(), n=16)
+    p = dict(p, w_h=dynamics.truncate_rank(p["w_h"], 1))
+    w, loss = jax.jit(
+        lambda q: dynamics.fit_rank_one_connectivity(
+            q, _parity_batches, key=jax.random.key(3), num_steps=200, learning_rate=0.05
+        )
+    )(p)
+    s = np.linalg.svd(np.asarray(w), compute_uv=False)
+    # Rank 1 with the norm of the starting matrix (float32 SVD: relative 1e-5 of s_1).
+    np.testing.assert_allclose(s[0], float(jnp.linalg.norm(p["w_h"])), rtol=1e-5)
+    assert s[1] < 1e-5 * s[0]
+    assert loss.shape == (200,) and float(loss[-20:].mean()) < float(loss[:20].mean())
+
+
 def test_measures_identities(getkey):
     p, x = _setup(getkey())
     np.testing.assert_allclose(dynamics.representation_alignment(p, p, x), 1.0, rtol=1e-5)

@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 
 import lazyrich.figures as figures
-
-TINY_RNN = dict(
-    width=12,
-    ranks="1,3,12",
-    num_seeds=2,
-    num_steps=20,
-    log_every=10,
-    num_probe=8,
-    num_kernel_trials=4,
-    kernel_batch_size=2,
-)
+from tests.sims.test_liu2024_rank_sweep import TINY
 
 
 def _check_rnn(paths, tasks):
@@ -37,7 +27,7 @@ def _check_rnn(paths, tasks):
 
 @pytest.mark.slow  # ~65 s on 2 cores (compilation); lowrank-theory keeps a default smoke test
 def test_lowrank_rnn_tiny(tmp_path):
-    plan = figures.prepare("lowrank-rnn", quick=True, overrides=TINY_RNN)
+    plan = figures.prepare("lowrank-rnn", quick=True, overrides=dict(TINY, aligned_fit_steps=2))
     _check_rnn(figures.make(plan, tmp_path, progress=False), ("2af", "dms", "cxt"))
 
 

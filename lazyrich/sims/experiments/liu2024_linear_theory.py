@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich import dynamics, theory
+from lazyrich import _checks, dynamics, theory
 from lazyrich.sims import _experiment
+from lazyrich.sims.experiments import _liu2024_common
 
 NAME = "liu2024_linear_theory"
 TRACED = ("init_scale", "learning_rate")
@@ -40,9 +41,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("input_dim", "hidden_dim", "num_teachers", "num_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            _checks.check_int(name, getattr(self, name), minimum=1)
         top = min(self.input_dim, self.hidden_dim)
         if not self.ranks or any((not isinstance(r, int)) or r < 1 or r > top for r in self.ranks):
             raise ValueError(
@@ -126,11 +125,36 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
+    """One seed of :func:`point` (arrays ``(rank, teacher)``), summarised by :func:`_result`."""
     traced = {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
     with _experiment.progress_bar(total=1, desc=NAME, enabled=progress) as bar:
         out = jax.device_get(jax.jit(lambda k: point(config, traced, k))(key))
         bar.update(1)
-    arrays = {k: np.asarray(v) for k, v in out.items()}
+    return _result(config, {k: np.asarray(v) for k, v in out.items()}, {})
+
+
+def result_from_dataset(config: Config, ds) -> _experiment.Result:
+    """The :class:`Result` of one setting of a finished sweep (``lazyrich figures make lowrank-theory --from``).
+
+    Non-seed axes are fixed at the base config's values (else their first coordinate); the teachers of all
+    seeds are pooled (arrays ``(rank, seeds x teachers)``), the participation ratios averaged over seeds.
+    """
+    config, arrays, chosen = _liu2024_common.select_sweep_point(config, ds)
+    pooled = {}
+    for name, value in arrays.items():
+        if name == "participation_ratio":
+            pooled[name] = value.mean(axis=0)
+        elif name == "status":
+            pooled[name] = np.asarray(value.max(), np.int32)
+        elif name.startswith("aligned_"):
+            pooled[name] = value.reshape(-1)  # (seed, teacher) -> (seed x teacher,)
+        else:  # (seed, rank, teacher) -> (rank, seed x teacher)
+            pooled[name] = np.moveaxis(value, 0, 1).reshape(value.shape[1], -1)
+    return _result(config, pooled, {"sweep_point": chosen, "seeds": int(arrays["status"].size)})
+
+
+def _result(config: Config, arrays: dict, extra_metadata: dict) -> _experiment.Result:
+    """Shared summary step of :func:`run` and :func:`result_from_dataset` (arrays ``(rank, teacher)``)."""
     pr = arrays["participation_ratio"]
     summary: dict = {"participation_ratio": pr.tolist()}
     for kernel in ("readout", "full"):
@@ -149,17 +173,11 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
     summary["max_final_loss"] = float(
         max(arrays["final_loss"].max(), arrays["aligned_final_loss"].max())
     )
-    status = {0: "ok", 1: "max_steps", 2: "diverged"}[int(arrays["status"])]
+    status = {0: "ok", 1: "max_steps", 2: "diverged"}.get(int(arrays["status"]), "incomplete")
     metadata = {
         "ranks": list(config.ranks),
         "axes": "(rank, teacher)",
         "loss": "population squared error 1/2 ||W^T w - beta||^2 (whitened inputs), plain GD",
+        **extra_metadata,
     }
-    return _experiment.Result(
-        experiment=NAME,
-        config=config,
-        arrays=arrays,
-        summary=summary,
-        status=status,
-        metadata=metadata,
-    )
+    return _experiment.Result(NAME, config, arrays, summary, status, metadata)

@@ -8,19 +8,40 @@ three measures of papers.md §4.4 are recorded: ``weight_change`` ||W_h^f - W_h^
 (Gram of the decision-step hidden states on ``num_probe`` probe trials) and ``kernel_alignment`` (W_h-only NTK
 over all 8 steps x the first ``num_kernel_trials`` probe trials x 3 outputs).
 
-The *aligned rank-1* initialisation is the leading singular pair of the weight change learned by the
-highest-rank network of the same seed (a pilot run), rescaled to the Gaussian draw's spectral norm
-(``aligned_norm="spec"``, default; with the Frobenius norm, ~g sqrt(N), a rank-1 matrix whose singular vectors
-overlap makes the ReLU dynamics explode within the 8 steps): a rank-1 connectivity aligned with the task (the RNN analogue of Proposition 1; the paper's exact RNN construction is
-unverified, papers.md §4.6). It is then trained like the others.
+The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.fit_rank_one_connectivity`) is the rank-1 matrix
+c û v̂ᵀ with the random rank-1 initialisation's norm c that best solves the task with the
+seed's fixed W_x and W_y, found by ``aligned_fit_steps`` Adam steps on the unit pair (u, v) started from the random
+rank-1 pair, on a batch stream independent of the training batches. It is the RNN analogue of Proposition 1
+(W_1(0) ∝ u β̂ᵀ: the initial rank-1 structure already carries the solution, so learning only rescales it and the
+tangent kernel keeps its direction); see that function for the argument. It is then trained like the others.
+
+Compute layout: every (task, seed, rank) network and the aligned rank-1 networks share one flat vmapped axis
+(ranks change only the initial W_h, not shapes), so one compiled program trains the whole grid, in resumable
+segments of ``log_every`` updates; :func:`iterate` also yields partial results at chosen update counts, so a long
+CPU run stopped early still reports honest numbers (``summary["num_steps_done"]``). Cost of the paper's default
+(N = 300, batch 32, 8 steps, 3 tasks x 5 seeds x 4 ranks = 60 networks, 10k updates): ~140 MFLOP per network
+update (forward 8 x 2 x 32 x N^2, backward twice that), ~84 TFLOP in all, plus ~4 GFLOP per W_h kernel
+(768 x 768, structured contraction of :func:`lazyrich.dynamics.recurrent_tangent_kernel`) per network and
+measurement: ~2-3 hours of one idle CPU core at ~10 GFLOP/s, minutes on a GPU.
 
 Convention: loss = mean cross-entropy over (trial, step) (papers.md §0.3), one fresh batch per update.
 
-Measured (CPU, this construction): in the quick setting (N = 64, 300 steps, 3 seeds) and at N = 100 / 400 steps
-the kernel and representation alignments rise with rank (Spearman > 0 for 2AF, DMS, CXT except CXT's RA at
-N = 64), the weight change is nearly flat in rank at these short horizons, and the aligned rank-1 initialisation
-built from the pilot's weight change is *not* lazy (kernel alignment 0.13-0.63, weight change ~2-3x the random
-inits). The paper's default (N = 300, 10k steps, 5 seeds) has not been run here (hours on 2 CPU cores).
+Measured (CPU, 2 shared cores, load 6-18; Spearman over (seed, rank), per task 2AF / DMS / CXT):
+
+* quick (N = 64, ranks 1/4/16/64, 3 seeds, 300 updates at lr 0.01; 96 s of CPU time, most of it compiling):
+  kernel alignment +0.56 / +0.35 / +0.65 (rank 1 lowest everywhere, but not monotone above), representation
+  alignment +0.69 / +0.93 / -0.13, weight change 0.00 / +0.24 / -0.02 (flat). Quick is too short to show the
+  claim; only "rank 1 is the richest" is stable. Aligned rank-1: kernel alignment 0.37 / 0.64 / 0.44 against
+  0.16 / 0.25 / 0.17 for random rank 1, but weight change 2.2 / 0.65 / 9.3 against 1.07 / 1.07 / 1.47.
+* default setting (N = 300, g = 1.25, ranks 1/30/100/300, 5 seeds, batch 32, lr 0.003, momentum 0.9), stopped
+  after 500 of the 10k updates (all a ``nice -n 10`` process got on the shared CPU in 56 min; checkpoints at
+  100-400 updates agree): kernel alignment +0.83 / +0.65 / +0.85 with strictly increasing seed means on every
+  task (2AF 0.13, 0.57, 0.64, 0.70; DMS 0.10, 0.56, 0.57, 0.60; CXT 0.12, 0.38, 0.52, 0.57), representation
+  alignment +0.82 / +0.64 / +0.35 (means strictly increasing for 2AF and DMS; CXT: 0.89, 0.98, 0.97, 0.98),
+  weight change -0.43 / +0.39 / +0.47 (means 2AF 0.74, 0.76, 0.73, 0.72; DMS 0.98, 0.81, 0.84, 0.86; CXT 0.80,
+  0.90, 0.88, 0.88: decreasing from rank 30 up for 2AF and CXT, not for DMS; at 100 updates the Spearman was
+  +0.40 / -0.02 / +0.26). One of the 60 networks (DMS, seed 2, rank 1) diverged (NaN) in its first updates and
+  is left out of the means. papers.md T4.1 at 10k updates is unverified.
 """
 
 from __future__ import annotations
@@ -32,14 +53,20 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 
-from lazyrich import dynamics
+from lazyrich import _checks, dynamics
 from lazyrich.sims import _experiment
 from lazyrich.sims.datasets import _neurogym
+from lazyrich.sims.experiments import _liu2024_common
 
 NAME = "liu2024_rank_sweep"
 TRACED = ("gain", "learning_rate", "momentum")
 _TASKS = ("2af", "dms", "cxt")
+_ALIGNED_STREAM = (
+    2**20
+)  # fold_in index of the aligned fit's batches (training uses 0 .. num_steps - 1)
+_MEASURES = ("weight_change", "kernel_alignment", "representation_alignment")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -62,7 +89,8 @@ class Config:
     num_probe: int = 320
     num_kernel_trials: int = 32
     aligned: bool = True
-    aligned_norm: Literal["fro", "spec"] = "spec"
+    aligned_fit_steps: int = 500
+    aligned_fit_learning_rate: float = 0.01
     kernel_batch_size: int = 8
     log_every: int = 100
 
@@ -78,10 +106,9 @@ class Config:
             "num_kernel_trials",
             "kernel_batch_size",
             "log_every",
+            "aligned_fit_steps",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            _checks.check_int(name, getattr(self, name), minimum=1)
         if not self.ranks or any(
             (not isinstance(r, int)) or r < 1 or r > self.width for r in self.ranks
         ):
@@ -105,7 +132,7 @@ class Config:
             )
         if not 0.0 < self.leak <= 1.0:
             raise ValueError(f"`leak` must lie in (0, 1], got {self.leak}.")
-        for name in ("learning_rate", "gain"):
+        for name in ("learning_rate", "gain", "aligned_fit_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)}.")
         if self.noise < 0 or not 0 <= self.momentum < 1:
@@ -122,11 +149,12 @@ def default_config(*, quick: bool = False) -> Config:
             ranks=(1, 4, 16, 64),
             num_seeds=3,
             num_steps=300,
-            learning_rate=0.01,
+            learning_rate=0.01,  # fewer steps: a larger step size for a comparable training time
             num_probe=64,
             num_kernel_trials=8,
             kernel_batch_size=4,
             log_every=50,
+            aligned_fit_steps=200,
         )
     return Config()
 
@@ -169,38 +197,41 @@ def _setup(config: Config, sample, dims, input_width, task_id, key, gain):
     return {"w_gauss": w_gauss, "w_x": w_x, "w_y": w_y, "data_key": k_data, "probe": probe}
 
 
-def _train(config: Config, sample, task_id, w_h0, setup, lr, momentum):
-    """Train one network from ``w_h0`` on fresh batches; returns the final W_h and the logged loss curve."""
-
-    def batch_fn(k):
-        trials = sample(task_id, k, config.batch_size)
-        mask = jnp.ones_like(trials.mask) if config.loss_steps == "all" else trials.mask
-        return trials.inputs, trials.labels, mask
-
-    params0 = {"w_x": setup["w_x"], "w_h": w_h0, "w_y": setup["w_y"]}
-    res = dynamics.train_rnn(
-        params0,
-        batch_fn,
+def _train(
+    config: Config, sample, task_id, params, setup, lr, momentum, *, num_steps, opt=None, step=0
+):
+    """``num_steps`` SGD updates of one network on fresh batches, resumed at update ``step`` from the optimizer
+    state ``opt`` (``None``: a fresh start): a :class:`lazyrich.dynamics.TrainRNNResult`."""
+    return dynamics.train_rnn(
+        params,
+        _batch_fn(config, sample, task_id),
         key=setup["data_key"],
-        num_steps=config.num_steps,
+        num_steps=num_steps,
         learning_rate=lr,
         momentum=momentum,
         optimizer="sgd",
         leak=config.leak,
+        opt_state=opt,
+        initial_step=step,
     )
-    return res.params, res.loss.reshape(-1, config.log_every).mean(axis=1)
 
 
-def _measure(config: Config, params0, params1, probe):
-    """The three laziness measures plus decision accuracy; kernels of both ends in one vmapped call."""
-    both = jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
-    kernel_x = probe.inputs[: config.num_kernel_trials]
-    k0, k1 = jax.vmap(
-        lambda p: dynamics.recurrent_tangent_kernel(
-            p, kernel_x, leak=config.leak, batch_size=config.kernel_batch_size
-        )
-    )(both)
-    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(both)
+def _kernels(config: Config, params, probe):
+    """W_h-only tangent kernel over the first ``num_kernel_trials`` probe trials (all steps and outputs)."""
+    return dynamics.recurrent_tangent_kernel(
+        params,
+        probe.inputs[: config.num_kernel_trials],
+        leak=config.leak,
+        batch_size=config.kernel_batch_size,
+    )
+
+
+def _measure(config: Config, params0, k0, params1, probe):
+    """The three laziness measures plus decision accuracy (``k0``: the initial kernel, :func:`_kernels`)."""
+    k1 = _kernels(config, params1, probe)
+    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
+        jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
+    )
     logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
     return {
         "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
@@ -211,20 +242,39 @@ def _measure(config: Config, params0, params1, probe):
 
 
 def _stage(config: Config, sample, task_id, w_h0, setup, lr, momentum):
-    """Train from ``w_h0`` and measure: one network."""
+    """Train one network from ``w_h0`` for ``num_steps`` updates and measure it."""
     params0 = {"w_x": setup["w_x"], "w_h": w_h0, "w_y": setup["w_y"]}
-    params1, curve = _train(config, sample, task_id, w_h0, setup, lr, momentum)
-    out = _measure(config, params0, params1, setup["probe"])
-    out["loss_curve"] = curve
-    return out, params1["w_h"]
+    res = _train(config, sample, task_id, params0, setup, lr, momentum, num_steps=config.num_steps)
+    k0 = _kernels(config, params0, setup["probe"])
+    out = _measure(config, params0, k0, res.params, setup["probe"])
+    out["loss_curve"] = res.loss.reshape(-1, config.log_every).mean(axis=1)
+    return out
 
 
-def _aligned_init(config: Config, setup, pilot_w0, pilot_w1):
-    if config.aligned_norm == "fro":
-        target = jnp.sqrt(jnp.sum(setup["w_gauss"] ** 2))
-    else:
-        target = jnp.linalg.norm(setup["w_gauss"], ord=2)
-    return dynamics.aligned_rank_one_connectivity(pilot_w1 - pilot_w0, target_norm=target)
+def _batch_fn(config: Config, sample, task_id):
+    def batch_fn(k):
+        trials = sample(task_id, k, config.batch_size)
+        mask = jnp.ones_like(trials.mask) if config.loss_steps == "all" else trials.mask
+        return trials.inputs, trials.labels, mask
+
+    return batch_fn
+
+
+def _aligned_init(config: Config, sample, task_id, setup):
+    """Task-aligned rank-1 W_h (:func:`lazyrich.dynamics.fit_rank_one_connectivity`): the rank-1 matrix of
+    the random rank-1 initialisation's norm that best solves the task with this seed's W_x and W_y, started from
+    that initialisation's singular pair, fitted on a batch stream independent of the training batches."""
+    w_r1 = dynamics.truncate_rank(setup["w_gauss"], 1, norm=config.norm)
+    params = {"w_x": setup["w_x"], "w_h": w_r1, "w_y": setup["w_y"]}
+    w_al, _ = dynamics.fit_rank_one_connectivity(
+        params,
+        _batch_fn(config, sample, task_id),
+        key=jr.fold_in(setup["data_key"], _ALIGNED_STREAM),
+        num_steps=config.aligned_fit_steps,
+        learning_rate=config.aligned_fit_learning_rate,
+        leak=config.leak,
+    )
+    return w_al
 
 
 def _traced(config: Config, traced: dict):
@@ -251,16 +301,14 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
         w_h0 = jax.vmap(lambda r: dynamics.truncate_rank(setup["w_gauss"], r, norm=config.norm))(
             ranks
         )
-        out, w_final = jax.vmap(lambda w: _stage(config, sample, task_id, w, setup, lr, momentum))(
-            w_h0
-        )
+        out = jax.vmap(lambda w: _stage(config, sample, task_id, w, setup, lr, momentum))(w_h0)
         out["erank_roy_vetterli"] = jax.vmap(dynamics.connectivity_rank)(w_h0)
         out["erank_participation_ratio"] = jax.vmap(
             lambda w: dynamics.connectivity_rank(w, method="participation_ratio")
         )(w_h0)
         if config.aligned:
-            w_al = _aligned_init(config, setup, w_h0[-1], w_final[-1])
-            aligned, _ = _stage(config, sample, task_id, w_al, setup, lr, momentum)
+            w_al = _aligned_init(config, sample, task_id, setup)
+            aligned = _stage(config, sample, task_id, w_al, setup, lr, momentum)
             out.update({f"aligned_{k}": v for k, v in aligned.items()})
         return out
 
@@ -280,25 +328,98 @@ def _spearman(x, y) -> float:
     return float(spearmanr(x[ok], y[ok]).statistic)
 
 
-def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
-    """All (task, seed) networks of one rank in one vmapped program, compiled once and reused for every rank
-    and for the aligned rank-1 stage (the numbers equal ``vmap(point)`` over seeds)."""
-    gain, lr, momentum = _traced(
-        config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
-    )
-    sample, dims, input_width = _task_sampler(config)
-    num_tasks, num_seeds = len(config.tasks), config.num_seeds
-    task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds)  # flat (task, seed) axis, task-major
-    seed_keys = jnp.tile(jr.split(key, num_seeds), num_tasks)
+class _Networks:
+    """Every network of a run on one flat vmapped axis, trained in segments of ``log_every`` updates.
 
-    setup = jax.jit(jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain)))(
-        task_ids, seed_keys
-    )
-    truncate = jax.jit(
-        jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm), in_axes=(0, None))
-    )
-    stage = jax.jit(jax.vmap(lambda t, w, s: _stage(config, sample, t, w, s, lr, momentum)))
-    eranks = jax.jit(
+    Compiles three programs (setup, one training segment, one measurement) whatever the numbers of tasks,
+    seeds and ranks, since ranks only change the initial W_h, not any shape.
+    """
+
+    def __init__(self, config: Config, task_ids, seed_keys, init_w_h):
+        """``init_w_h(setup, sample) -> (n, N, N)`` builds the initial W_h of every network from the
+        per-network setup (``_setup``: Gaussian draw, W_x, W_y, data key, probe trials) and the task
+        sampler."""
+        self.config = config
+        gain, lr, momentum = _traced(
+            config, {n: jnp.asarray(getattr(config, n), jnp.float32) for n in TRACED}
+        )
+        sample, dims, input_width = _task_sampler(config)
+        self.task_ids = task_ids
+        self.setup = jax.jit(
+            jax.vmap(lambda t, k: _setup(config, sample, dims, input_width, t, k, gain))
+        )(task_ids, seed_keys)
+        w = self.setup
+        self.params0 = {"w_x": w["w_x"], "w_h": init_w_h(w, sample), "w_y": w["w_y"]}
+        self.params = self.params0
+        self.opt_state = jax.vmap(lambda p: optax.sgd(lr, momentum=momentum).init(p))(self.params0)
+        self.step = 0
+        self.curve = []
+
+        def segment(t, p, o, st, s):
+            res = _train(
+                config, sample, t, p, s, lr, momentum, num_steps=config.log_every, opt=o, step=st
+            )
+            return res.params, res.opt_state, res.loss.mean()
+
+        self._segment = jax.jit(jax.vmap(segment, in_axes=(0, 0, 0, None, 0)))
+        self._measure = jax.jit(jax.vmap(lambda p0, k0, p1, s: _measure(config, p0, k0, p1, s)))
+        self.k0 = jax.jit(jax.vmap(lambda p, s: _kernels(config, p, s)))(self.params0, w["probe"])
+
+    def advance(self):
+        self.params, self.opt_state, loss = self._segment(
+            self.task_ids,
+            self.params,
+            self.opt_state,
+            jnp.asarray(self.step, jnp.int32),
+            self.setup,
+        )
+        self.step += self.config.log_every
+        self.curve.append(loss)
+
+    def measure(self) -> dict[str, np.ndarray]:
+        out = self._measure(self.params0, self.k0, self.params, self.setup["probe"])
+        out["loss_curve"] = jnp.stack(self.curve, axis=1)
+        return jax.device_get(out)
+
+
+def iterate(
+    config: Config, *, key: jax.Array, checkpoints: tuple[int, ...] = (), progress: bool = False
+):
+    """Train every (task, seed, rank) network and yield ``(step, Result)`` at each checkpoint and at the end.
+
+    ``checkpoints`` are update counts (multiples of ``log_every``, < ``num_steps``) at which a partial
+    :class:`Result` (the measures after that many updates, ``summary["num_steps_done"]``) is produced too, so a
+    long run can be stopped early and still report honest numbers. The last item is ``run(config, key=key)``.
+    """
+    bad = [c for c in checkpoints if c % config.log_every or not 0 < c < config.num_steps]
+    if bad:
+        raise ValueError(
+            f"`checkpoints` must be multiples of `log_every` ({config.log_every}) in (0, num_steps), "
+            f"got {bad}."
+        )
+    num_tasks, num_seeds, num_ranks = len(config.tasks), config.num_seeds, len(config.ranks)
+    # Flat network axis: (task, seed, rank) order, then the aligned rank-1 networks in (task, seed) order.
+    seeds = jnp.tile(jr.split(key, num_seeds), num_tasks)
+    task_ids = jnp.repeat(jnp.arange(num_tasks), num_seeds * num_ranks)
+    seed_keys = jnp.repeat(seeds, num_ranks)
+    ranks = jnp.tile(jnp.asarray(config.ranks), num_tasks * num_seeds)
+    num_grid = len(ranks)
+    if config.aligned:
+        task_ids = jnp.concatenate([task_ids, jnp.repeat(jnp.arange(num_tasks), num_seeds)])
+        seed_keys = jnp.concatenate([seed_keys, seeds])
+        ranks = jnp.concatenate([ranks, jnp.ones((num_tasks * num_seeds,), ranks.dtype)])
+    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm)))
+
+    def init_w_h(setup, sample):
+        w_h0 = truncate(setup["w_gauss"], ranks)
+        if not config.aligned:
+            return w_h0
+        fit = jax.jit(jax.vmap(lambda t, s: _aligned_init(config, sample, t, s)))
+        tail = jax.tree.map(lambda a: a[num_grid:], setup)
+        return w_h0.at[num_grid:].set(fit(task_ids[num_grid:], tail))
+
+    nets = _Networks(config, task_ids, seed_keys, init_w_h)
+    er = jax.jit(
         jax.vmap(
             lambda w: jnp.stack(
                 [
@@ -307,73 +428,99 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
                 ]
             )
         )
-    )
+    )(nets.params0["w_h"][:num_grid])
+    eranks = {"erank_roy_vetterli": er[:, 0], "erank_participation_ratio": er[:, 1]}
 
-    per_rank, w_first, w_last = [], None, None
+    def split(
+        out, with_aligned=config.aligned
+    ):  # flat -> (task, seed, rank, ...), aligned_* (task, seed)
+        arrays = {}
+        for k, v in out.items():
+            v = np.asarray(v)
+            arrays[k] = v[:num_grid].reshape((num_tasks, num_seeds, num_ranks) + v.shape[1:])
+            if with_aligned:
+                arrays[f"aligned_{k}"] = v[num_grid:].reshape((num_tasks, num_seeds) + v.shape[1:])
+        return arrays
+
+    stops = sorted(set(checkpoints)) + [config.num_steps]
     bar = _experiment.progress_bar(
-        total=len(config.ranks) + int(config.aligned), desc=NAME, enabled=progress
+        total=config.num_steps // config.log_every, desc=NAME, enabled=progress
     )
     with bar:
-        for r in config.ranks:
-            w_h0 = truncate(setup["w_gauss"], jnp.asarray(r))
-            out, w_final = stage(task_ids, w_h0, setup)
-            er = eranks(w_h0)
-            out = dict(out, erank_roy_vetterli=er[:, 0], erank_participation_ratio=er[:, 1])
-            per_rank.append(jax.device_get(out))
-            w_first, w_last = w_h0, w_final
-            bar.update(1)
-        if config.aligned:
-            w_al = jax.jit(jax.vmap(lambda s, a, b: _aligned_init(config, s, a, b)))(
-                setup, w_first, w_last
-            )
-            aligned = jax.device_get(stage(task_ids, w_al, setup)[0])
-            bar.update(1)
+        for stop in stops:
+            while nets.step < stop:
+                nets.advance()
+                bar.update(1)
+            arrays = split(nets.measure())
+            arrays.update(split(jax.device_get(eranks), with_aligned=False))
+            yield stop, _result(config, arrays, num_steps_done=stop)
 
-    def shaped(v, with_rank):  # flat (task*seed, ...) -> (task, seed[, rank], ...)
-        v = np.asarray(v)
-        v = v.reshape((num_tasks, num_seeds) + v.shape[1:])
-        return v
 
-    arrays = {k: np.stack([shaped(o[k], True) for o in per_rank], axis=2) for k in per_rank[0]}
-    if config.aligned:
-        arrays.update({f"aligned_{k}": shaped(v, False) for k, v in aligned.items()})
-    finite = all(np.all(np.isfinite(v)) for v in arrays.values())
-    arrays["status"] = np.full((num_seeds,), 0 if finite else 2, np.int32)
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experiment.Result:
+    """All (task, seed, rank) networks on one vmapped axis (one compiled training program for the whole grid),
+    then the aligned rank-1 networks; the numbers equal ``vmap(point)`` over seeds."""
+    return list(iterate(config, key=key, progress=progress))[-1][1]
+
+
+def _summarise(config: Config, arrays: dict) -> dict:
+    """Per task: Spearman correlation of each measure with rank over (seed, rank), per-rank seed means,
+    strict monotonicity of the means, and the aligned rank-1 means when present.
+
+    ``arrays`` hold ``(task, seed, rank)`` measures (``aligned_*``: ``(task, seed)``).
+    """
     ranks = np.asarray(config.ranks)
     summary: dict = {}
     for i, task in enumerate(config.tasks):
         rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
-        means = {
-            m: arrays[m][i].mean(axis=0)
-            for m in ("weight_change", "representation_alignment", "kernel_alignment")
-        }
-        summary[task] = {
-            "weight_change_spearman": _spearman(rank_grid, arrays["weight_change"][i]),
-            "kernel_alignment_spearman": _spearman(rank_grid, arrays["kernel_alignment"][i]),
-            "representation_alignment_spearman": _spearman(
-                rank_grid, arrays["representation_alignment"][i]
-            ),
-            "weight_change_decreasing": bool(np.all(np.diff(means["weight_change"]) < 0)),
-            "kernel_alignment_increasing": bool(np.all(np.diff(means["kernel_alignment"]) > 0)),
-            "representation_alignment_increasing": bool(
-                np.all(np.diff(means["representation_alignment"]) > 0)
-            ),
-            "mean_weight_change": means["weight_change"].tolist(),
-            "mean_kernel_alignment": means["kernel_alignment"].tolist(),
-            "mean_representation_alignment": means["representation_alignment"].tolist(),
-            "mean_accuracy": arrays["accuracy"][i].mean(axis=0).tolist(),
-        }
-        if config.aligned:
-            summary[task]["aligned_rank1_kernel_alignment"] = float(
-                arrays["aligned_kernel_alignment"][i].mean()
-            )
-            summary[task]["aligned_rank1_weight_change"] = float(
-                arrays["aligned_weight_change"][i].mean()
-            )
-            summary[task]["aligned_rank1_representation_alignment"] = float(
-                arrays["aligned_representation_alignment"][i].mean()
-            )
-            summary[task]["aligned_rank1_accuracy"] = float(arrays["aligned_accuracy"][i].mean())
+        means = {m: np.nanmean(arrays[m][i], axis=0) for m in _MEASURES + ("accuracy",)}
+        s = {f"{m}_spearman": _spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
+        s["weight_change_decreasing"] = bool(np.all(np.diff(means["weight_change"]) < 0))
+        for m in ("kernel_alignment", "representation_alignment"):
+            s[f"{m}_increasing"] = bool(np.all(np.diff(means[m]) > 0))
+        s.update({f"mean_{m}": means[m].tolist() for m in means})
+        if "aligned_kernel_alignment" in arrays:
+            for m in _MEASURES + ("accuracy",):
+                s[f"aligned_rank1_{m}"] = float(np.nanmean(arrays[f"aligned_{m}"][i]))
+        summary[task] = s
+    return summary
+
+
+def result_from_dataset(config: Config, ds) -> _experiment.Result:
+    """The :class:`Result` of one setting of a finished sweep (``lazyrich figures make lowrank-rnn --from``).
+
+    Non-seed axes (e.g. ``gain``, ``learning_rate``) are fixed at the base config's values (else their first
+    coordinate); the sweep's seeds become the seed axis: arrays ``(task, seed, rank, ...)`` as in :func:`run`.
+    """
+    config, arrays, chosen = _liu2024_common.select_sweep_point(config, ds)
+    status = arrays.pop("status")
+    arrays = {
+        k: np.moveaxis(v, 0, 1) for k, v in arrays.items()
+    }  # (seed, task, ...) -> (task, seed, ...)
+    config = dataclasses.replace(config, num_seeds=int(status.size))
+    return _result(
+        config,
+        arrays,
+        status=status,
+        num_steps_done=config.num_steps,
+        extra_metadata={"sweep_point": chosen},
+    )
+
+
+def _result(
+    config: Config,
+    arrays: dict,
+    *,
+    num_steps_done: int,
+    status: np.ndarray | None = None,
+    extra_metadata: dict | None = None,
+) -> _experiment.Result:
+    """The shared summary step of :func:`run`, :func:`iterate` and :func:`result_from_dataset`."""
+    if status is None:
+        finite = all(np.all(np.isfinite(v)) for v in arrays.values())
+        status = np.full((config.num_seeds,), 0 if finite else 2, np.int32)
+    arrays = dict(arrays, status=np.asarray(status, np.int32))
+    summary = _summarise(config, arrays)
+    summary["num_steps_done"] = int(num_steps_done)
     status = "ok" if np.all(arrays["status"] == 0) else "diverged"
     metadata = {
         "tasks": list(config.tasks),
@@ -383,14 +530,8 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> _experimen
         if config.loss_steps == "all"
         else "cross-entropy at the decision step",
         "kernel": "W_h-only tangent kernel over (trial, step, output)",
-        "aligned_rank1": "leading singular pair of the highest-rank run's weight change, "
-        f"{config.aligned_norm}-norm matched to the Gaussian draw",
+        "aligned_rank1": "rank-1 W_h of the random rank-1 init's norm fitted to the task at fixed W_x, W_y "
+        f"({config.aligned_fit_steps} Adam steps, lazyrich.dynamics.fit_rank_one_connectivity)",
+        **(extra_metadata or {}),
     }
-    return _experiment.Result(
-        experiment=NAME,
-        config=config,
-        arrays=arrays,
-        summary=summary,
-        status=status,
-        metadata=metadata,
-    )
+    return _experiment.Result(NAME, config, arrays, summary, status, metadata)
