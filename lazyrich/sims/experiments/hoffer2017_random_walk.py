@@ -117,11 +117,13 @@ def base_temperatures(config: Config) -> tuple[float, ...]:
 
     Default rule (empty ``temperature``): ``T = 0.5`` up to ``alpha = 1`` and
     ``T = 0.5 * 0.14 ** (alpha - 1)`` above (``T = 0.07`` at ``alpha = 2``). This is an empirical
-    calibration, not theory: the (log t)^(2/alpha) law is asymptotic and its onset depends on ``T``. A
-    walker warmer than the barriers it meets diffuses almost freely at first, so over a finite window the
-    fitted exponent of ``log t`` overshoots (at ``alpha = 1``, 4 decades, 256 walkers: 1.9-2.0 at
-    ``T = 0.5``, 2.3-2.4 at ``T = 1``, 2.9 at ``T = 2``; one or two seeds each). The marginal ``alpha = 2`` field (``D ~ r^2 log``) has long-wavelength slopes that a warm walker slides
-    down ballistically, so it needs ``T << 1``. The walks use ``temperature_scale`` times these values.
+    calibration, not theory: the (log t)^(2/alpha) law is asymptotic and its onset depends on ``T``.
+    A walker warmer than the barriers it meets diffuses almost freely at first, so over a finite
+    window the fitted exponent of ``log t`` overshoots (at ``alpha = 1``, 4 decades, 256 walkers:
+    1.9-2.0 at ``T = 0.5``, 2.3-2.4 at ``T = 1``, 2.9 at ``T = 2``; one or two seeds each). The
+    marginal ``alpha = 2`` field (``D ~ r^2 log``) has long-wavelength slopes that a warm walker
+    slides down ballistically, so it needs ``T << 1``. The walks use ``temperature_scale`` times
+    these values.
     """
     if not config.temperature:
         return tuple(float(0.5 * 0.14 ** max(a - 1.0, 0.0)) for a in config.alpha)
