@@ -15,8 +15,10 @@ median wall time of ``--repeats`` runs. Settings (the issue's):
 * (a) MLP, 3 hidden layers of 512 (ReLU, NTK parameterisation), input dimension 128, n = 64, O = 10;
 * (b) CNN, 3 conv layers (3x3, 32 channels, SAME, ReLU), global average pool, dense readout,
   inputs 16x16x3, n = 32, O = 10;
-* (c) the n = 4,096 kernel of the MLP with ``batch_size=256`` (lazyrich ``auto``): time, XLA's
-  compiled temporary memory and the peak resident memory of the process.
+* (c) the n = 4,096 kernel of the MLP with ``batch_size=256`` (lazyrich ``auto``), and the same
+  at n = 1,024 for comparison, each in a fresh process: time, XLA's compiled temporary memory
+  (independent of n: one tile pair) and the peak resident memory of the process (after compiling
+  and after the run; the latter includes the n^2 output).
 
 Results: a table on stdout and ``benchmarks/results/empirical_ntk.json``.
 """
@@ -129,6 +131,7 @@ MEMORY_WORKER = textwrap.dedent(
     fn = jax.jit(lambda p, x: dynamics.empirical_ntk(mlp, p, x, method="auto", batch_size=batch))
     compiled = fn.lower(params, x).compile()
     analysis = compiled.memory_analysis()
+    rss_compiled = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t = time.perf_counter()
     k = jax.block_until_ready(compiled(params, x))
     elapsed = time.perf_counter() - t
@@ -137,6 +140,7 @@ MEMORY_WORKER = textwrap.dedent(
         "n": n, "batch_size": batch, "seconds": elapsed,
         "xla_temp_bytes": int(getattr(analysis, "temp_size_in_bytes", -1)),
         "xla_output_bytes": int(getattr(analysis, "output_size_in_bytes", -1)),
+        "peak_rss_after_compile_bytes": int(rss_compiled),
         "peak_rss_bytes": int(rss), "finite": bool(np.isfinite(np.asarray(k)).all()),
         "kernel_bytes": int(k.size * k.dtype.itemsize)}}))
     """
@@ -236,7 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-nt", action="store_true")
-    parser.add_argument("--memory-n", type=int, default=4096)
+    parser.add_argument("--memory-n", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--memory-batch", type=int, default=256)
     args = parser.parse_args()
     import jax
@@ -254,7 +258,7 @@ def main() -> None:
                 if ref_file.exists():
                     ref = np.load(ref_file)
                     agreement[key] = float(np.abs(kernels[key] - ref).max() / np.abs(ref).max())
-        memory = run_memory(path, args.memory_n, args.memory_batch)
+        memory = {f"n={n}": run_memory(path, n, args.memory_batch) for n in args.memory_n}
 
     rows, summary = [], {}
     for name in ("mlp", "cnn"):
@@ -289,7 +293,16 @@ def main() -> None:
             f"{name}: lazyrich auto / fastest NT ({summary[name]['fastest_neural_tangents']}) = "
             + (f"{r:.3f}" if r else "n/a")
         )
-    print(f"n={args.memory_n} batched kernel: {json.dumps(memory)}")
+    for key, mem in memory.items():
+        if "error" in mem:
+            print(f"{key} batched kernel failed: {mem['error'][-500:]}")
+            continue
+        print(
+            f"{key} batch_size={mem['batch_size']}: {mem['seconds']:.1f} s, XLA temp "
+            f"{mem['xla_temp_bytes'] / 2**20:.1f} MiB, output {mem['xla_output_bytes'] / 2**20:.1f}"
+            f" MiB, peak RSS {mem['peak_rss_after_compile_bytes'] / 2**20:.0f} MiB after compile,"
+            f" {mem['peak_rss_bytes'] / 2**20:.0f} MiB after the run"
+        )
     result = {
         "benchmark": "empirical_ntk",
         "settings": {

@@ -112,6 +112,45 @@ def test_structured_uses_dense_factors():
     assert structured == {k for k, leaf in enumerate(leaves) if leaf.ndim == 2}
 
 
+def test_structured_uses_conv_factors():
+    """Both convolution kernels of the NNX CNN get the patches-cotangent rule (no Jacobian)."""
+    from lazyrich.dynamics import _ntk
+
+    fn, params, x1, _ = _model("cnn", jnp.float32)
+    f, theta = _ntk._restrict(fn, params, None)
+    plan = _ntk._plan(f, theta, x1)
+    leaves = jax.tree.leaves(params)
+    assert set(plan.structured) == {k for k, leaf in enumerate(leaves) if leaf.ndim >= 2}
+    # conv1: SAME on 8x8 -> S = 64 positions, K = 3*3*2 patch entries, M = 4 channels
+    assert (1, 64, 18, 4) in plan.factor_shapes.values()
+
+
+def test_strided_dilated_conv_structured_matches_jacobian(x64):
+    """Strides, kernel dilation, asymmetric padding, NCHW layout: conv rule vs Jacobian."""
+
+    def net(p, x):
+        h = jax.lax.conv_general_dilated(
+            x,
+            p["w1"],
+            (2, 1),
+            ((1, 0), (2, 1)),
+            rhs_dilation=(1, 2),
+            dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        )
+        h = jnp.tanh(h)
+        return jnp.mean(h, axis=(2, 3)) @ p["w2"]
+
+    keys = jax.random.split(jax.random.key(0), 3)
+    params = {
+        "w1": jax.random.normal(keys[0], (3, 2, 2, 3), jnp.float64),
+        "w2": jax.random.normal(keys[1], (3, 2), jnp.float64),
+    }
+    x = jax.random.normal(keys[2], (3, 2, 7, 6), jnp.float64)
+    ref = dynamics.empirical_ntk(net, params, x, x[:2], method="jacobian", trace_outputs=False)
+    k = dynamics.empirical_ntk(net, params, x, x[:2], method="structured", trace_outputs=False)
+    np.testing.assert_allclose(k, ref, **TOLERANCE["float64"])
+
+
 def test_jit_and_vmap_compatible():
     fn, params, x1, x2 = _model("mlp", jnp.float32)
     ref = dynamics.empirical_ntk(fn, params, x1, x2, method="structured")
@@ -168,8 +207,35 @@ def test_batch_size_tiling_matches(x64):
             fn, params, x1, x2, method=method, trace_outputs=trace, batch_size=3
         )
         np.testing.assert_allclose(tiled, traced if trace else full, **TOLERANCE["float64"])
+    # symmetric tiling (x2 = x1) mirrors the (O, O) blocks too
+    full11 = dynamics.empirical_ntk(fn, params, x1, x1, method="jacobian", trace_outputs=False)
+    sym_full = dynamics.empirical_ntk(
+        fn, params, x1, method="structured", trace_outputs=False, batch_size=3
+    )
+    np.testing.assert_allclose(sym_full, full11, **TOLERANCE["float64"])
     sym = dynamics.empirical_ntk(fn, params, x1, method="structured", batch_size=2)
     np.testing.assert_allclose(sym, dynamics.empirical_ntk(fn, params, x1, x1), rtol=1e-10)
+
+
+def test_tiled_memory_does_not_grow_with_n():
+    """Tiles are computed in place: XLA's temporary buffers of the compiled kernel are those of
+    one tile pair, the same for n = 64 and n = 256 (the old kept all per-example factors)."""
+    params = _models.mlp_params(jax.random.key(0), (8, 32, 32, 3), jnp.float32)
+    temps = {}
+    for n in (64, 256):
+        for method in ("structured", "jacobian"):
+            fn = jax.jit(
+                lambda p, x, m=method: dynamics.empirical_ntk(
+                    _relu_mlp, p, x, method=m, batch_size=16
+                )
+            )
+            x = jax.ShapeDtypeStruct((n, 8), jnp.float32)
+            analysis = fn.lower(params, x).compile().memory_analysis()
+            temps[n, method] = analysis.temp_size_in_bytes
+            assert analysis.output_size_in_bytes == n * n * 4
+    for method in ("structured", "jacobian"):
+        # an n-dependent buffer would grow by >= 4x; allow a few bytes of bookkeeping
+        assert temps[256, method] <= temps[64, method] + 1024, temps
 
 
 def test_ntk_vector_product_matches_kernel(x64, getkey):
