@@ -305,30 +305,29 @@ def _conv_canonical(lhs, g, params: dict, kernel_shape: tuple):
     \sum_{s=(n,\mathbf{y})} P_{s,(c,\mathbf{k})}\, g^o_{s,m}` with the patches
     :math:`P_{s,(c,\mathbf{k})} = \tilde x_{n,c,\mathbf{y}\odot\mathbf{s}+\mathbf{k}\odot
     \mathbf{d}}`: the dense-layer form with ``S`` = output positions, ``K`` = patch size. The
-    ``(c, k)`` order of ``K`` need not match the kernel's layout, only be the same for all
-    examples.
+    order of ``(c, k)`` in ``K`` need not match the kernel's layout, only be the same for all
+    examples; the patches are the shifted (strided) windows concatenated along the feature axis,
+    in the input's own layout, so that no large transposes are needed.
     """
     dn = params["dimension_numbers"]
-    x = jnp.transpose(lhs, dn.lhs_spec)  # (N, C, *spatial)
-    pads = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in params["padding"]]
-    x = jax.lax.pad(x, jnp.zeros((), x.dtype), pads)
-    g = jnp.transpose(
-        g, (0, *[1 + d for d in dn.out_spec[2:]], 1 + dn.out_spec[0], 1 + dn.out_spec[1])
-    )  # (O, *out spatial, N, M)
-    out_sp = g.shape[1:-2]
+    sp_in, sp_out = dn.lhs_spec[2:], dn.out_spec[2:]
+    pads = [(0, 0, 0)] * lhs.ndim
+    for d, (lo, hi) in zip(sp_in, params["padding"]):
+        pads[d] = (lo, hi, 0)
+    x = jax.lax.pad(lhs, jnp.zeros((), lhs.dtype), pads)
+    out_sp = [g.shape[1 + d] for d in sp_out]
     ksize = [kernel_shape[d] for d in dn.rhs_spec[2:]]
     strides, dil = params["window_strides"], params["rhs_dilation"]
     slices = []
     for offs in itertools.product(*[range(k) for k in ksize]):
-        start = [0, 0] + [o * d for o, d in zip(offs, dil)]
-        limit = [*x.shape[:2]] + [
-            o * d + (size - 1) * s + 1 for o, d, size, s in zip(offs, dil, out_sp, strides)
-        ]
-        slices.append(jax.lax.slice(x, start, limit, [1, 1, *strides]))
-    p = jnp.stack(slices, axis=-1)  # (N, C, *out spatial, K_spatial)
-    nsp = len(out_sp)
-    p = jnp.transpose(p, (*range(2, 2 + nsp), 0, 1, 2 + nsp))  # (*out spatial, N, C, K_sp)
-    return p.reshape(1, -1, x.shape[1] * len(slices)), g.reshape(g.shape[0], 1, -1, g.shape[-1])
+        start, limit, step = [0] * x.ndim, list(x.shape), [1] * x.ndim
+        for d, o, di, size, st in zip(sp_in, offs, dil, out_sp, strides):
+            start[d], limit[d], step[d] = o * di, o * di + (size - 1) * st + 1, st
+        slices.append(jax.lax.slice(x, start, limit, step))
+    p = jnp.concatenate(slices, axis=dn.lhs_spec[1])  # features (k, c)
+    p = jnp.transpose(p, (dn.lhs_spec[0], *sp_in, dn.lhs_spec[1]))  # (N, *spatial, K)
+    g = jnp.transpose(g, (0, 1 + dn.out_spec[0], *[1 + d for d in sp_out], 1 + dn.out_spec[1]))
+    return p.reshape(1, -1, p.shape[-1]), g.reshape(g.shape[0], 1, -1, g.shape[-1])
 
 
 # The order in which dense/conv factors are combined: ``"factored"`` forms
@@ -402,15 +401,22 @@ def structured_side(theta: list, x, plan: _Plan, modes: dict):
                 a_c, g_c = _conv_canonical(a, g_probe[e_idx], e.params, plan.kernel_shapes[k])
             else:
                 a_c, g_c = _canonical(a, g_probe[e_idx], e.params["dimension_numbers"], pos)
-            a_c = c * a_c
-            if modes[k] == "explicit":
-                grad = jnp.einsum("Bsk,oBsm->oBkm", a_c, g_c)
-                jacs.append(grad.reshape(num_out, -1))
-            else:
-                factors.append((a_c, g_c))
+            factors.append((c * a_c, g_c))
         return jacs, factors
 
-    return jax.vmap(one)(x)
+    jacs, factors = jax.vmap(one)(x)
+    kept = []
+    for k, (a, g) in zip(order, factors):
+        if modes[k] == "factored":
+            kept.append((a, g))
+            continue
+        # explicit per-example gradient A^T g, one batched matmul over (n, B), contracting S
+        n, num_out, nb, ns, nm = g.shape
+        g_t = jnp.transpose(g, (0, 2, 3, 1, 4)).reshape(n * nb, ns, num_out * nm)
+        grad = jnp.matmul(jnp.swapaxes(a.reshape(n * nb, ns, -1), 1, 2), g_t)
+        grad = grad.reshape(n, nb, -1, num_out, nm)
+        jacs.append(jnp.transpose(grad, (0, 3, 1, 2, 4)).reshape(n, num_out, -1))
+    return jacs, kept
 
 
 def contract_sides(side1, side2, trace: bool):

@@ -151,6 +151,23 @@ def test_strided_dilated_conv_structured_matches_jacobian(x64):
     np.testing.assert_allclose(k, ref, **TOLERANCE["float64"])
 
 
+def test_auto_picks_structured_for_wide_mlp():
+    """The case of the Jacot experiment (one x1 point against 33, width 2000, one output): the
+    Jacobian contraction is memory bound (34 x 8M floats) and ~30x slower; auto must not pick it."""
+    from lazyrich.dynamics import _ntk
+
+    dims = (2, 2000, 2000, 2000, 1)
+    params = [  # shapes only: the plan is traced abstractly
+        (jax.ShapeDtypeStruct((m, k), jnp.float32), jax.ShapeDtypeStruct((k,), jnp.float32))
+        for m, k in zip(dims[:-1], dims[1:])
+    ]
+    f, theta = _ntk._restrict(_relu_mlp, params, None)
+    plan = _ntk._plan(f, theta, jnp.ones((1, 2)))
+    costs = _ntk._estimate_costs(plan, theta, 1, 33, 1, True, False)
+    assert min(costs, key=costs.get) == "structured", costs
+    assert costs["jacobian"] > 3 * costs["structured"], costs
+
+
 def test_jit_and_vmap_compatible():
     fn, params, x1, x2 = _model("mlp", jnp.float32)
     ref = dynamics.empirical_ntk(fn, params, x1, x2, method="structured")
