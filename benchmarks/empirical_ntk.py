@@ -42,8 +42,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "empirical_ntk.json"
 NT_PYTHON = os.environ.get("LAZYRICH_NT_PYTHON", "/work/ntvenv/bin/python")
 # A method whose first (compiling) call takes longer than this is timed on one more call only
-# (the Jacobian and NTK-vector-product strategies on these models take 10-100 s).
-SLOW_SECONDS = 20.0
+# (the Jacobian and NTK-vector-product strategies on these models take 5-100 s).
+SLOW_SECONDS = 5.0
 
 # The model code is shared verbatim by both environments (jax 0.4.23 and current jax).
 MODELS = textwrap.dedent(
