@@ -439,14 +439,15 @@ def test_identical_on_one_and_eight_devices(tmp_path):
 
 @pytest.mark.slow
 def test_large_kernel_runs_within_fixed_memory_budget():
-    """n = 4,096 kernel of a 3x512 MLP with batch_size=256: XLA's temporary buffers stay far below
-    the Jacobian's n * O * P * 4 bytes (~100 GB). They hold the per-example factors, n * O * 1,546
-    output cotangents (~250 MB) plus copies; measured 1.3 GB on jax 0.10.2, budget 2 GiB."""
+    """n = 4,096 kernel of a 3x512 MLP with batch_size=256: XLA's temporary buffers are those of
+    one 256 x 256 tile pair (per-tile factors, blocks written in place into the output), far
+    below the Jacobian's n * O * P * 4 bytes (~100 GB) and independent of n; measured 55 MiB on
+    jax 0.10.2 (the 64 MiB output is separate), budget 256 MiB."""
     params = _models.mlp_params(jax.random.key(0), (128, 512, 512, 512, 10), jnp.float32)
     x = jax.random.normal(jax.random.key(1), (4096, 128), jnp.float32)
     fn = jax.jit(lambda p, x: dynamics.empirical_ntk(_relu_mlp, p, x, batch_size=256))
     compiled = fn.lower(params, x).compile()
-    assert compiled.memory_analysis().temp_size_in_bytes < 2 * 2**30
+    assert compiled.memory_analysis().temp_size_in_bytes < 256 * 2**20
     k = compiled(params, x)
     assert k.shape == (4096, 4096) and bool(jnp.all(jnp.isfinite(k)))
     np.testing.assert_allclose(
