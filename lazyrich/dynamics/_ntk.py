@@ -284,15 +284,19 @@ def empirical_ntk(
     * ``"ntvp"``: NTK-vector products, a VJP per (x2 example, output) basis vector followed by a
     JVP on
       x1 (``n1 n2 O`` forward-pass cost, no Jacobian of x1 stored); best for cheap forward passes.
-    * ``"structured"``: dense layers (``dot_general`` with a parameter operand) are handled by their
-      factors, the layer input :math:`a` and the output cotangent :math:`g`, so that their block is
-      :math:`(a_1\cdot a_2)(g_1\cdot g_2)` instead of a contraction over the ``fan_in x fan_out``
-      weight;
-      every other parameter (biases, convolution kernels, weights inside ``lax.scan``, weights
-      used more than once or through non-scalar transformations) falls back to per-example
-      Jacobians from the same backward pass, so the result is exact for every model.
-    * ``"auto"``: picks the strategy with the smallest FLOP estimate, counted from the jaxpr
-      (forward-pass FLOPs of dense and convolution layers, Jacobian sizes, factor sizes).
+    * ``"structured"``: dense layers (``dot_general`` with a parameter operand) and convolutions
+      (``conv_general_dilated`` with a parameter kernel, no feature groups) are handled by their
+      factors, the layer input :math:`a` (for a convolution, its input patches) and the output
+      cotangent :math:`g`: either factored, :math:`(a_1\cdot a_2)(g_1\cdot g_2)` per pair
+      (wide dense layers), or through the per-example gradient :math:`a^\top g` formed by one
+      batched matmul (convolutions, whose kernels are small), whichever is cheaper. Only
+      activation cotangents are back-propagated. Every other parameter (biases, weights inside
+      ``lax.scan``, weights used more than once or through non-scalar transformations) falls back
+      to per-example Jacobians from the same backward pass, so the result is exact for every
+      model.
+    * ``"auto"``: picks the strategy with the smallest cost estimate, counted from the jaxpr
+      (forward FLOPs of dense and convolution layers, backward passes, Jacobian sizes weighted as
+      memory-bound traffic, factor sizes; see :func:`_estimate_costs`).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> (n, O)``; any JAX-traceable function (see :func:`from_nnx`,
@@ -304,10 +308,11 @@ def empirical_ntk(
       method: one of ``"auto"``, ``"jacobian"``, ``"ntvp"``, ``"structured"``.
       trace_outputs: return the output-traced ``(n1, n2)`` kernel (default) or ``(n1, n2, O, O)``.
       batch_size: if given, the kernel is computed in tiles of at most ``batch_size`` rows of
-        ``x1`` and ``x2`` each (a ``lax.map`` over tiles), so peak memory is that of one tile pair
-        plus the output. For ``"structured"`` the per-example factors (layer inputs and output
-        cotangents, ``fan_in + O fan_out`` numbers per dense layer and example) of all examples
-        are computed tile by tile and kept, then the kernel is formed one row tile at a time.
+        ``x1`` and ``x2`` each: the per-example pieces (Jacobians or factors) of one row tile are
+        computed once, those of each column tile once per row tile, and every block is written in
+        place into the output (``fori_loop``), so the memory is the output plus one tile pair,
+        independent of ``n1, n2``. For ``x2=None`` only the blocks on and above the diagonal are
+        computed.
       wrt: parameter subset. ``None`` (all), a pytree of Python booleans with the structure of
         ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
         :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held

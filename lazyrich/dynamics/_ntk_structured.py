@@ -12,13 +12,17 @@ has the per-example gradient :math:`\partial f^o / \partial W = c\, A^\top g^o` 
 
 a contraction over ``fan_in + O^2 fan_out`` numbers per pair instead of ``O^2 fan_in fan_out`` (the
 sums run over the free positions ``s, t`` of :math:`A`, e.g. tokens; for an MLP there is one).
-``opt_einsum`` picks the cheaper of this factored order and the explicit gradient per layer.
+A convolution has the same form with :math:`A` its input patches and ``s`` its output positions
+(:func:`_conv_canonical`). Per leaf, the cheaper of this factored order and the explicit
+per-example gradient :math:`c A^\top g` (a batched matmul, then contracted like a Jacobian) is
+used (:func:`leaf_modes`).
 
 The layer inputs :math:`A` and output cotangents :math:`g` are obtained generically from the jaxpr
 (``jax.make_jaxpr``): calls to ``jit``-ed sub-functions are inlined, a zero *probe* is added to the
-output of each such ``dot_general`` and the VJP with respect to the probes gives :math:`g`. Every
-other parameter (biases, convolution kernels, weights used inside ``lax.scan`` or used twice, ...)
-gets its per-example Jacobian from the same backward pass, so the method is exact for any model.
+output of each such ``dot_general``/``conv_general_dilated`` and the VJP with respect to the
+probes gives :math:`g`. Every other parameter (biases, grouped convolutions, weights used inside
+``lax.scan`` or used twice, ...) gets its per-example Jacobian from the same backward pass, so
+the method is exact for any model.
 """
 
 from __future__ import annotations
