@@ -15,8 +15,10 @@ median wall time of ``--repeats`` runs. Settings (the issue's):
 * (a) MLP, 3 hidden layers of 512 (ReLU, NTK parameterisation), input dimension 128, n = 64, O = 10;
 * (b) CNN, 3 conv layers (3x3, 32 channels, SAME, ReLU), global average pool, dense readout,
   inputs 16x16x3, n = 32, O = 10;
-* (c) the n = 4,096 kernel of the MLP with ``batch_size=256`` (lazyrich ``auto``): time, XLA's
-  compiled temporary memory and the peak resident memory of the process.
+* (c) the n = 4,096 kernel of the MLP with ``batch_size=256`` (lazyrich ``auto``), and the same
+  at n = 1,024 for comparison, each in a fresh process: time, XLA's compiled temporary memory
+  (independent of n: one tile pair) and the peak resident memory of the process (after compiling
+  and after the run; the latter includes the n^2 output).
 
 Results: a table on stdout and ``benchmarks/results/empirical_ntk.json``.
 """
@@ -39,6 +41,9 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "empirical_ntk.json"
 NT_PYTHON = os.environ.get("LAZYRICH_NT_PYTHON", "/work/ntvenv/bin/python")
+# A method whose first (compiling) call takes longer than this is timed on one more call only
+# (the Jacobian and NTK-vector-product strategies on these models take 5-100 s).
+SLOW_SECONDS = 5.0
 
 # The model code is shared verbatim by both environments (jax 0.4.23 and current jax).
 MODELS = textwrap.dedent(
@@ -86,7 +91,10 @@ NT_WORKER = textwrap.dedent(
     {models}
 
     def median_time(fn, repeats):
+        t = time.perf_counter()
         jax.block_until_ready(fn())
+        if time.perf_counter() - t > SLOW:  # slow methods: time one warm call only
+            repeats = 1
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
@@ -96,6 +104,7 @@ NT_WORKER = textwrap.dedent(
 
     models = load(sys.argv[1])
     repeats = int(sys.argv[2])
+    SLOW = float(sys.argv[3])
     impls = {{"jacobian": nt.NtkImplementation.JACOBIAN_CONTRACTION,
               "ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
               "structured": nt.NtkImplementation.STRUCTURED_DERIVATIVES}}
@@ -118,10 +127,18 @@ NT_WORKER = textwrap.dedent(
 
 MEMORY_WORKER = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, sys, time
     import jax, jax.numpy as jnp, numpy as np
     from lazyrich import dynamics
     {models}
+
+    def peak_rss():
+        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's peak,
+        # which Linux carries across exec)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return -1
 
     n, batch = int(sys.argv[1]), int(sys.argv[2])
     params = load(sys.argv[3])["mlp"][0]
@@ -129,14 +146,16 @@ MEMORY_WORKER = textwrap.dedent(
     fn = jax.jit(lambda p, x: dynamics.empirical_ntk(mlp, p, x, method="auto", batch_size=batch))
     compiled = fn.lower(params, x).compile()
     analysis = compiled.memory_analysis()
+    rss_compiled = peak_rss()
     t = time.perf_counter()
     k = jax.block_until_ready(compiled(params, x))
     elapsed = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss()
     print("RESULT " + json.dumps({{
         "n": n, "batch_size": batch, "seconds": elapsed,
         "xla_temp_bytes": int(getattr(analysis, "temp_size_in_bytes", -1)),
         "xla_output_bytes": int(getattr(analysis, "output_size_in_bytes", -1)),
+        "peak_rss_after_compile_bytes": int(rss_compiled),
         "peak_rss_bytes": int(rss), "finite": bool(np.isfinite(np.asarray(k)).all()),
         "kernel_bytes": int(k.size * k.dtype.itemsize)}}))
     """
@@ -186,9 +205,11 @@ def run_lazyrich(path: pathlib.Path, repeats: int) -> tuple[dict, dict]:
             fn = jax.jit(
                 lambda p, x, m=method, f=fn_model: dynamics.empirical_ntk(f, p, x, method=m)
             )
+            t = time.perf_counter()
             kernels[f"{name}/{method}"] = np.asarray(jax.block_until_ready(fn(params, x)))
+            slow = time.perf_counter() - t > SLOW_SECONDS  # slow methods: one warm call only
             samples = []
-            for _ in range(repeats):
+            for _ in range(1 if slow else repeats):
                 t = time.perf_counter()
                 jax.block_until_ready(fn(params, x))
                 samples.append(time.perf_counter() - t)
@@ -204,7 +225,7 @@ def run_nt(path: pathlib.Path, repeats: int) -> dict | None:
         return None
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "JAX_ENABLE_X64")}
     proc = subprocess.run(
-        [NT_PYTHON, "-c", NT_WORKER, str(path), str(repeats)],
+        [NT_PYTHON, "-c", NT_WORKER, str(path), str(repeats), str(SLOW_SECONDS)],
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),
@@ -236,7 +257,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-nt", action="store_true")
-    parser.add_argument("--memory-n", type=int, default=4096)
+    parser.add_argument("--memory-n", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--memory-batch", type=int, default=256)
     args = parser.parse_args()
     import jax
@@ -254,7 +275,7 @@ def main() -> None:
                 if ref_file.exists():
                     ref = np.load(ref_file)
                     agreement[key] = float(np.abs(kernels[key] - ref).max() / np.abs(ref).max())
-        memory = run_memory(path, args.memory_n, args.memory_batch)
+        memory = {f"n={n}": run_memory(path, n, args.memory_batch) for n in args.memory_n}
 
     rows, summary = [], {}
     for name in ("mlp", "cnn"):
@@ -289,14 +310,24 @@ def main() -> None:
             f"{name}: lazyrich auto / fastest NT ({summary[name]['fastest_neural_tangents']}) = "
             + (f"{r:.3f}" if r else "n/a")
         )
-    print(f"n={args.memory_n} batched kernel: {json.dumps(memory)}")
+    for key, mem in memory.items():
+        if "error" in mem:
+            print(f"{key} batched kernel failed: {mem['error'][-500:]}")
+            continue
+        print(
+            f"{key} batch_size={mem['batch_size']}: {mem['seconds']:.1f} s, XLA temp "
+            f"{mem['xla_temp_bytes'] / 2**20:.1f} MiB, output {mem['xla_output_bytes'] / 2**20:.1f}"
+            f" MiB, peak RSS {mem['peak_rss_after_compile_bytes'] / 2**20:.0f} MiB after compile,"
+            f" {mem['peak_rss_bytes'] / 2**20:.0f} MiB after the run"
+        )
     result = {
         "benchmark": "empirical_ntk",
         "settings": {
             "mlp": "3x512 ReLU, NTK param, input dim 128, n=64, O=10, traced",
             "cnn": "3 conv 3x3x32 SAME ReLU, global avg pool, dense; 16x16x3, n=32, O=10, traced",
             "repeats": args.repeats,
-            "timing": "median wall seconds after a warm-up call (jitted)",
+            "timing": "median wall seconds after a warm-up call (jitted); methods whose first "
+            f"call exceeds {SLOW_SECONDS:g} s are timed once",
             "nt_options": "trace_axes=(-1,), vmap_axes=0",
         },
         "machine": {

@@ -29,7 +29,14 @@ import numpy as np
 from lazyrich._checks import check_choice, check_int, check_same_features
 from lazyrich._types import ApplyFn, Array, Params
 
-from ._ntk_structured import make_plan, structured_block, structured_kernel_tiled
+from ._ntk_structured import (
+    _MEMORY_WEIGHT,
+    contract_sides,
+    factor_costs,
+    leaf_modes,
+    make_plan,
+    structured_side,
+)
 
 Method = Literal["auto", "jacobian", "ntvp", "structured"]
 METHODS = ("auto", "jacobian", "ntvp", "structured")
@@ -140,22 +147,8 @@ def _per_example_jacobian(f: Callable, theta: list[Array], x: Array) -> list[Arr
     return [j.reshape(j.shape[0], j.shape[1], -1) for j in jac]
 
 
-def _contract(j1: list[Array], j2: list[Array], trace: bool) -> Array:
-    if trace:
-        k = sum(jnp.einsum("aok,bok->ab", a, b) for a, b in zip(j1, j2))
-        return k / j1[0].shape[1]
-    return sum(jnp.einsum("aok,bpk->abop", a, b) for a, b in zip(j1, j2))
-
-
-def _jacobian_block(f, theta, x1, x2, same, trace):
-    j1 = _per_example_jacobian(f, theta, x1)
-    j2 = j1 if same else _per_example_jacobian(f, theta, x2)
-    return _contract(j1, j2, trace)
-
-
-def _ntvp_block(f, theta, x1, x2, same, trace):
+def _ntvp_block(f, theta, x1, x2, trace):
     """NTK-vector products: a VJP on each (x2 example, output) basis vector, then one JVP on x1."""
-    del same
     out1, jvp1 = jax.linearize(lambda th: f(th, x1), theta)
     num_out = out1.shape[1]
     basis = jnp.eye(num_out, dtype=out1.dtype)
@@ -170,28 +163,39 @@ def _ntvp_block(f, theta, x1, x2, same, trace):
     return jnp.transpose(cols, (2, 0, 3, 1))
 
 
-_BLOCKS: dict[str, Callable] = {"jacobian": _jacobian_block, "ntvp": _ntvp_block}
-
-
 def _plan(f: Callable, theta: list[Array], x: Array):
     return make_plan(lambda th, xi: f(th, xi[None])[0], theta, x[0])
 
 
-def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) -> dict[str, float]:
-    """Rough FLOP counts of each strategy (used by ``method="auto"``)."""
+def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool, same: bool):
+    """Rough cost of each strategy in FLOP-equivalents (used by ``method="auto"``).
+
+    With ``F`` the forward FLOPs of one example (dense and convolution layers, from the jaxpr),
+    ``P`` the number of parameters and ``n`` the examples whose derivatives are taken
+    (``n1``, plus ``n2`` unless ``x2`` is ``x1``): the Jacobian contraction costs a forward pass
+    and ``O`` backward passes with weight gradients per example (``(1 + 2 O) n F``), writes and
+    reads ``n O P`` Jacobian entries (memory bound, weighted by ``_MEMORY_WEIGHT``) and contracts
+    them (``2 n1 n2 O P``, ``O^2`` untraced). NTK-vector products cost ``3 O F`` per ``x2``
+    example plus ``2 F`` per (``x1`` example, ``x2`` example, output). The structured method
+    back-propagates only activation cotangents (``(1 + O) n F``), keeps Jacobians for the
+    unstructured parameters and treats each dense/conv leaf by the cheaper of its factored and
+    explicit forms (:func:`factor_costs`).
+    """
     sizes = [int(np.prod(np.shape(t))) for t in theta]
     num_params = sum(sizes)
     fp = plan.forward_flops or 2.0 * num_params
     o_pair = num_out if trace else num_out**2
-    backward = 3.0 * (n1 + n2) * num_out * fp
-    costs = {"jacobian": backward + n1 * n2 * o_pair * num_params}
+    n_side = n1 if same else n1 + n2
+
+    def jacobian_cost(size):
+        return (_MEMORY_WEIGHT * n_side * num_out + 2.0 * n1 * n2 * o_pair) * size
+
+    costs = {"jacobian": (1 + 2 * num_out) * n_side * fp + jacobian_cost(num_params)}
     costs["ntvp"] = 3.0 * n2 * num_out * fp + 2.0 * n1 * n2 * num_out * fp
     rest = sum(s for k, s in enumerate(sizes) if k not in plan.structured)
-    struct = backward + n1 * n2 * o_pair * rest
-    for nb, ns, nk, nm in plan.factor_shapes.values():
-        factored = n1 * n2 * nb * ns**2 * (nk + o_pair * nm)
-        explicit = (n1 + n2) * num_out * nb * ns * nk * nm + n1 * n2 * o_pair * nb * nk * nm
-        struct += min(factored, explicit)
+    struct = (1 + num_out) * n_side * fp + jacobian_cost(rest)
+    for shape in plan.factor_shapes.values():
+        struct += min(factor_costs(shape, n1, n2, num_out, trace, same))
     costs["structured"] = struct
     return costs
 
@@ -200,28 +204,49 @@ def _estimate_costs(plan, theta, n1: int, n2: int, num_out: int, trace: bool) ->
 # Tiling
 
 
-def _as_blocks(x: Array, size: int) -> Array:
-    n = x.shape[0]
-    num = -(-n // size)
-    pad = num * size - n
-    if pad:
-        x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))], axis=0)
-    return x.reshape(num, size, *x.shape[1:])
+def _tiled(prepare, pair, x1, x2, same: bool, batch_size: int | None) -> Array:
+    """``pair(prepare(x1), prepare(x2))`` on tiles of at most ``batch_size`` rows.
 
-
-def _tiled(block: Callable, x1: Array, x2: Array, same: bool, batch_size: int | None) -> Array:
-    """Apply ``block(x1_tile, x2_tile, same_tile)`` on a grid of tiles with at most ``batch_size``
-    rows."""
+    ``prepare`` maps a tile of examples to its per-example pieces (Jacobians, factors),
+    ``pair`` two prepared tiles to their kernel block. Row tile ``i`` is prepared once, column
+    tiles once per row tile, and every block is written into the preallocated output with
+    ``dynamic_update_slice`` inside ``fori_loop`` (updated in place), so besides the output the
+    memory is that of one tile pair, independent of ``n1, n2``. The last tile of each axis is
+    shifted back to end at ``n`` (it overlaps its neighbour) instead of being padded. When ``x2``
+    is ``x1`` only the blocks on and above the diagonal are computed and mirrored.
+    """
     n1, n2 = x1.shape[0], x2.shape[0]
     if batch_size is None or (batch_size >= n1 and batch_size >= n2):
-        return block(x1, x2, same)
+        side1 = prepare(x1)
+        return pair(side1, side1 if same else prepare(x2))
     b1, b2 = min(batch_size, n1), min(batch_size, n2)
-    t1, t2 = _as_blocks(x1, b1), _as_blocks(x2, b2)
-    rows = jax.lax.map(lambda xr: jax.lax.map(lambda xc: block(xr, xc, False), t2), t1)
-    # rows: (m1, m2, b1, b2, ...) -> (m1 * b1, m2 * b2, ...)
-    k = jnp.swapaxes(rows, 1, 2)
-    k = k.reshape(k.shape[0] * k.shape[1], k.shape[2] * k.shape[3], *k.shape[4:])
-    return k[:n1, :n2]
+    m1, m2 = -(-n1 // b1), -(-n2 // b2)
+    tile1, tile2 = x1[:b1], x2[:b2]
+    shape = jax.eval_shape(lambda: pair(prepare(tile1), prepare(tile2)))
+    out = jnp.zeros((n1, n2, *shape.shape[2:]), shape.dtype)
+    tail = (0,) * (len(shape.shape) - 2)
+
+    def mirror(block):  # K[b, a, p, o] = K[a, b, o, p]
+        return jnp.transpose(block, (1, 0) if block.ndim == 2 else (1, 0, 3, 2))
+
+    def row(i, out):
+        r0 = jnp.minimum(i * b1, n1 - b1)
+        side1 = prepare(jax.lax.dynamic_slice_in_dim(x1, r0, b1))
+
+        def col(j, out):
+            c0 = jnp.minimum(j * b2, n2 - b2)
+            block = pair(side1, prepare(jax.lax.dynamic_slice_in_dim(x2, c0, b2)))
+            out = jax.lax.dynamic_update_slice(out, block, (r0, c0, *tail))
+            if same:
+                out = jax.lax.dynamic_update_slice(out, mirror(block), (c0, r0, *tail))
+            return out
+
+        if not same:
+            return jax.lax.fori_loop(0, m2, col, out)
+        out = jax.lax.dynamic_update_slice(out, pair(side1, side1), (r0, r0, *tail))
+        return jax.lax.fori_loop(i + 1, m2, col, out)
+
+    return jax.lax.fori_loop(0, m1, row, out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,15 +284,19 @@ def empirical_ntk(
     * ``"ntvp"``: NTK-vector products, a VJP per (x2 example, output) basis vector followed by a
     JVP on
       x1 (``n1 n2 O`` forward-pass cost, no Jacobian of x1 stored); best for cheap forward passes.
-    * ``"structured"``: dense layers (``dot_general`` with a parameter operand) are handled by their
-      factors, the layer input :math:`a` and the output cotangent :math:`g`, so that their block is
-      :math:`(a_1\cdot a_2)(g_1\cdot g_2)` instead of a contraction over the ``fan_in x fan_out``
-      weight;
-      every other parameter (biases, convolution kernels, weights inside ``lax.scan``, weights
-      used more than once or through non-scalar transformations) falls back to per-example
-      Jacobians from the same backward pass, so the result is exact for every model.
-    * ``"auto"``: picks the strategy with the smallest FLOP estimate, counted from the jaxpr
-      (forward-pass FLOPs of dense and convolution layers, Jacobian sizes, factor sizes).
+    * ``"structured"``: dense layers (``dot_general`` with a parameter operand) and convolutions
+      (``conv_general_dilated`` with a parameter kernel, no feature groups) are handled by their
+      factors, the layer input :math:`a` (for a convolution, its input patches) and the output
+      cotangent :math:`g`: either factored, :math:`(a_1\cdot a_2)(g_1\cdot g_2)` per pair
+      (wide dense layers), or through the per-example gradient :math:`a^\top g` formed by one
+      batched matmul (convolutions, whose kernels are small), whichever is cheaper. Only
+      activation cotangents are back-propagated. Every other parameter (biases, weights inside
+      ``lax.scan``, weights used more than once or through non-scalar transformations) falls back
+      to per-example Jacobians from the same backward pass, so the result is exact for every
+      model.
+    * ``"auto"``: picks the strategy with the smallest cost estimate, counted from the jaxpr
+      (forward FLOPs of dense and convolution layers, backward passes, Jacobian sizes weighted as
+      memory-bound traffic, factor sizes; see :func:`_estimate_costs`).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> (n, O)``; any JAX-traceable function (see :func:`from_nnx`,
@@ -279,10 +308,11 @@ def empirical_ntk(
       method: one of ``"auto"``, ``"jacobian"``, ``"ntvp"``, ``"structured"``.
       trace_outputs: return the output-traced ``(n1, n2)`` kernel (default) or ``(n1, n2, O, O)``.
       batch_size: if given, the kernel is computed in tiles of at most ``batch_size`` rows of
-        ``x1`` and ``x2`` each (a ``lax.map`` over tiles), so peak memory is that of one tile pair
-        plus the output. For ``"structured"`` the per-example factors (layer inputs and output
-        cotangents, ``fan_in + O fan_out`` numbers per dense layer and example) of all examples
-        are computed tile by tile and kept, then the kernel is formed one row tile at a time.
+        ``x1`` and ``x2`` each: the per-example pieces (Jacobians or factors) of one row tile are
+        computed once, those of each column tile once per row tile, and every block is written in
+        place into the output (``fori_loop``), so the memory is the output plus one tile pair,
+        independent of ``n1, n2``. For ``x2=None`` only the blocks on and above the diagonal are
+        computed.
       wrt: parameter subset. ``None`` (all), a pytree of Python booleans with the structure of
         ``params``, or a predicate ``wrt(path) -> bool`` on the path string of each leaf (see
         :func:`param_path`, e.g. ``lambda p: p.endswith("kernel")``). Unselected parameters are held
@@ -316,29 +346,45 @@ def empirical_ntk(
     num_out = _check_inputs(apply_fn, params, x1, x2)
     f, theta = _restrict(apply_fn, params, wrt)
     plan = _plan(f, theta, x1) if method in ("auto", "structured") else None
+    tiled = batch_size is not None and (batch_size < x1.shape[0] or batch_size < x2.shape[0])
+    tile1 = min(batch_size or x1.shape[0], x1.shape[0])
+    tile2 = min(batch_size or x2.shape[0], x2.shape[0])
     if method == "auto":
-        tile1 = min(batch_size or x1.shape[0], x1.shape[0])
-        tile2 = min(batch_size or x2.shape[0], x2.shape[0])
-        costs = _estimate_costs(plan, theta, tile1, tile2, num_out, trace_outputs)
+        costs = _estimate_costs(
+            plan, theta, tile1, tile2, num_out, trace_outputs, same and not tiled
+        )
         method = min(costs, key=costs.get)
-    block_fn = _BLOCKS.get(method)
+    modes = (
+        leaf_modes(plan, tile1, tile2, num_out, trace_outputs, same and not tiled)
+        if method == "structured"
+        else None
+    )
 
     def compute(theta, x1, x2):
-        def block(a, b, same_tile):
-            if method == "structured":
-                return structured_block(f, theta, a, b, same_tile, trace_outputs, plan)
-            return block_fn(f, theta, a, b, same_tile, trace_outputs)
+        if method == "ntvp":
 
-        def tiled(rows, cols, same_rows):
-            if method == "structured" and batch_size is not None:
-                return structured_kernel_tiled(
-                    f, theta, rows, cols, same_rows, trace_outputs, plan, batch_size
-                )
-            return _tiled(block, rows, cols, same_rows, batch_size)
+            def prepare(x):
+                return x
+
+            def pair(a, b):
+                return _ntvp_block(f, theta, a, b, trace_outputs)
+
+        else:
+
+            def prepare(x):
+                if method == "structured":
+                    return structured_side(theta, x, plan, modes)
+                return _per_example_jacobian(f, theta, x), []
+
+            def pair(side1, side2):
+                return contract_sides(side1, side2, trace_outputs)
+
+        def kernel(rows, cols, same_rows):
+            return _tiled(prepare, pair, rows, cols, same_rows, batch_size)
 
         if len(devices) <= 1:
-            return tiled(x1, x2, same)
-        return _sharded_rows(lambda rows: tiled(rows, x2, False), x1, devices)
+            return kernel(x1, x2, same)
+        return _sharded_rows(lambda rows: kernel(rows, x2, False), x1, devices)
 
     devices = list(jax.devices()) if devices is None else list(devices)
     # one compiled program per call (inlined when the caller is itself jitted)

@@ -12,17 +12,22 @@ has the per-example gradient :math:`\partial f^o / \partial W = c\, A^\top g^o` 
 
 a contraction over ``fan_in + O^2 fan_out`` numbers per pair instead of ``O^2 fan_in fan_out`` (the
 sums run over the free positions ``s, t`` of :math:`A`, e.g. tokens; for an MLP there is one).
-``opt_einsum`` picks the cheaper of this factored order and the explicit gradient per layer.
+A convolution has the same form with :math:`A` its input patches and ``s`` its output positions
+(:func:`_conv_canonical`). Per leaf, the cheaper of this factored order and the explicit
+per-example gradient :math:`c A^\top g` (a batched matmul, then contracted like a Jacobian) is
+used (:func:`leaf_modes`).
 
 The layer inputs :math:`A` and output cotangents :math:`g` are obtained generically from the jaxpr
 (``jax.make_jaxpr``): calls to ``jit``-ed sub-functions are inlined, a zero *probe* is added to the
-output of each such ``dot_general`` and the VJP with respect to the probes gives :math:`g`. Every
-other parameter (biases, convolution kernels, weights used inside ``lax.scan`` or used twice, ...)
-gets its per-example Jacobian from the same backward pass, so the method is exact for any model.
+output of each such ``dot_general``/``conv_general_dilated`` and the VJP with respect to the
+probes gives :math:`g`. Every other parameter (biases, grouped convolutions, weights used inside
+``lax.scan`` or used twice, ...) gets its per-example Jacobian from the same backward pass, so
+the method is exact for any model.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -88,6 +93,7 @@ class _Plan(NamedTuple):
     forward_flops: float
     chain_ops: dict  # eqn index -> (primitive name, chained atom, other atom)
     factor_shapes: dict  # structured leaf index -> (B, S, K, M) of its canonical factors
+    kernel_shapes: dict  # structured leaf index -> shape of the parameter operand
 
 
 def _is_scalar_const(atom, dep: dict) -> bool:
@@ -157,27 +163,58 @@ def make_plan(g: Callable, theta: list, x_example) -> _Plan:
             terminal[chain[o]].append((-1, 0))
     structured = {}
     factor_shapes = {}
+    kernel_shapes = {}
     for k, uses in terminal.items():
-        if len(uses) == 1 and uses[0][0] >= 0:
-            e_idx, pos = uses[0]
-            e = eqns[e_idx]
-            if e.prim.name != "dot_general":
-                continue
-            other = e.ins[1 - pos]
-            same_leaf = not isinstance(other, _Const) and chain.get(other) == k
-            if e.prim.name == "dot_general" and not same_leaf:
-                structured[k] = (e_idx, pos)
-                (lc, rc), (lb, rb) = e.params["dimension_numbers"]
-                contract, batch = (lc, lb) if pos == 1 else (rc, rb)
-                a_shape = _shape_of(other, dep)
-                nb = math.prod(a_shape[d] for d in batch)
-                nk = math.prod(a_shape[d] for d in contract)
-                ns = math.prod(a_shape) // max(nb * nk, 1)
-                nm = math.prod(_shape_of(e.ins[pos], dep)) // max(nb * nk, 1)
-                factor_shapes[k] = (nb, ns, nk, nm)
+        if len(uses) != 1 or uses[0][0] < 0:
+            continue
+        e_idx, pos = uses[0]
+        e = eqns[e_idx]
+        if e.prim.name not in ("dot_general", "conv_general_dilated"):
+            continue
+        other = e.ins[1 - pos]
+        if not isinstance(other, _Const) and chain.get(other) == k:
+            continue  # the leaf multiplies itself
+        if e.prim.name == "dot_general":
+            (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+            contract, batch = (lc, lb) if pos == 1 else (rc, rb)
+            a_shape = _shape_of(other, dep)
+            nb = math.prod(a_shape[d] for d in batch)
+            nk = math.prod(a_shape[d] for d in contract)
+            ns = math.prod(a_shape) // max(nb * nk, 1)
+            nm = math.prod(_shape_of(e.ins[pos], dep)) // max(nb * nk, 1)
+        elif e.prim.name == "conv_general_dilated" and pos == 1 and _conv_supported(e.params):
+            # kernel gradient = sum over output positions of (input patch) x (output cotangent)
+            out_shape = e.avals[0].shape
+            nm = out_shape[e.params["dimension_numbers"].out_spec[1]]
+            nb, ns = 1, math.prod(out_shape) // nm
+            nk = math.prod(_shape_of(e.ins[1], dep)) // nm
+        else:
+            continue
+        structured[k] = (e_idx, pos)
+        factor_shapes[k] = (nb, ns, nk, nm)
+        kernel_shapes[k] = _shape_of(e.ins[pos], dep)
     probe_eqns = sorted({e_idx for e_idx, _ in structured.values()})
     return _Plan(
-        eqns, leaf_ids, x_id, outs, structured, probe_eqns, flops, chain_ops, factor_shapes
+        eqns,
+        leaf_ids,
+        x_id,
+        outs,
+        structured,
+        probe_eqns,
+        flops,
+        chain_ops,
+        factor_shapes,
+        kernel_shapes,
+    )
+
+
+def _conv_supported(params: dict) -> bool:
+    """Convolutions whose kernel gradient is a patches-cotangent product (no groups, no lhs
+    dilation)."""
+    return (
+        params["feature_group_count"] == 1
+        and params["batch_group_count"] == 1
+        and all(d == 1 for d in params["lhs_dilation"])
     )
 
 
@@ -262,9 +299,77 @@ def _canonical(a, g, dims, pos: int):
     return a_c, g_c
 
 
-def structured_factors(f: Callable, theta: list, x, plan: _Plan):
-    """Per-example factors: (rest Jacobians ``(n, O, size)``, [(c, A, g)] per structured leaf)."""
-    del f
+def _conv_canonical(lhs, g, params: dict, kernel_shape: tuple):
+    r"""Input patches ``(1, S, K)`` and output cotangents ``(O, 1, S, M)`` of a convolution.
+
+    ``conv_general_dilated`` is the cross-correlation :math:`y_{n,m,\mathbf{y}} =
+    \sum_{c,\mathbf{k}} \tilde x_{n,c,\mathbf{y} \odot \mathbf{s} + \mathbf{k} \odot \mathbf{d}}
+    W_{m,c,\mathbf{k}}` of the padded input :math:`\tilde x` (strides :math:`\mathbf{s}`, kernel
+    dilation :math:`\mathbf{d}`), so :math:`\partial f^o/\partial W_{m,(c,\mathbf{k})} =
+    \sum_{s=(n,\mathbf{y})} P_{s,(c,\mathbf{k})}\, g^o_{s,m}` with the patches
+    :math:`P_{s,(c,\mathbf{k})} = \tilde x_{n,c,\mathbf{y}\odot\mathbf{s}+\mathbf{k}\odot
+    \mathbf{d}}`: the dense-layer form with ``S`` = output positions, ``K`` = patch size. The
+    order of ``(c, k)`` in ``K`` need not match the kernel's layout, only be the same for all
+    examples; the patches are the shifted (strided) windows concatenated along the feature axis,
+    in the input's own layout, so that no large transposes are needed.
+    """
+    dn = params["dimension_numbers"]
+    sp_in, sp_out = dn.lhs_spec[2:], dn.out_spec[2:]
+    pads = [(0, 0, 0)] * lhs.ndim
+    for d, (lo, hi) in zip(sp_in, params["padding"]):
+        pads[d] = (lo, hi, 0)
+    x = jax.lax.pad(lhs, jnp.zeros((), lhs.dtype), pads)
+    out_sp = [g.shape[1 + d] for d in sp_out]
+    ksize = [kernel_shape[d] for d in dn.rhs_spec[2:]]
+    strides, dil = params["window_strides"], params["rhs_dilation"]
+    slices = []
+    for offs in itertools.product(*[range(k) for k in ksize]):
+        start, limit, step = [0] * x.ndim, list(x.shape), [1] * x.ndim
+        for d, o, di, size, st in zip(sp_in, offs, dil, out_sp, strides):
+            start[d], limit[d], step[d] = o * di, o * di + (size - 1) * st + 1, st
+        slices.append(jax.lax.slice(x, start, limit, step))
+    p = jnp.concatenate(slices, axis=dn.lhs_spec[1])  # features (k, c)
+    p = jnp.transpose(p, (dn.lhs_spec[0], *sp_in, dn.lhs_spec[1]))  # (N, *spatial, K)
+    g = jnp.transpose(g, (0, 1 + dn.out_spec[0], *[1 + d for d in sp_out], 1 + dn.out_spec[1]))
+    return p.reshape(1, -1, p.shape[-1]), g.reshape(g.shape[0], 1, -1, g.shape[-1])
+
+
+# The order in which dense/conv factors are combined: ``"factored"`` forms
+# :math:`(A_a \cdot A_b)(g_a \cdot g_b)` per pair, ``"explicit"`` forms the per-example
+# gradient :math:`A^\top g` once and contracts it like a Jacobian.
+_MEMORY_WEIGHT = 8.0  # FLOP-equivalents per float written/read by memory-bound steps (CPU)
+
+
+def factor_costs(shape, n1: int, n2: int, num_out: int, trace: bool, same: bool):
+    """(factored, explicit) cost estimates of one structured leaf with factors ``(B, S, K, M)``."""
+    nb, ns, nk, nm = shape
+    o_pair = num_out if trace else num_out**2
+    n_side = n1 if same else n1 + n2
+    factored = 2.0 * n1 * n2 * nb * ns * ns * (nk + o_pair * nm)
+    if ns > 1:  # the (a, b, s, t) intermediates are memory bound
+        factored += _MEMORY_WEIGHT * n1 * n2 * nb * ns * ns * (1 + o_pair)
+    grads = n_side * num_out * nb * nk * nm
+    explicit = 2.0 * grads * ns + _MEMORY_WEIGHT * grads + 2.0 * n1 * n2 * o_pair * nb * nk * nm
+    return factored, explicit
+
+
+def leaf_modes(plan: _Plan, n1: int, n2: int, num_out: int, trace: bool, same: bool) -> dict:
+    """``"factored"`` or ``"explicit"`` for each structured leaf, whichever is cheaper."""
+    modes = {}
+    for k, shape in plan.factor_shapes.items():
+        factored, explicit = factor_costs(shape, n1, n2, num_out, trace, same)
+        modes[k] = "factored" if factored <= explicit else "explicit"
+    return modes
+
+
+def structured_side(theta: list, x, plan: _Plan, modes: dict):
+    """Per-example pieces of the kernel of the examples ``x`` (shape ``(n, ...)``).
+
+    Returns ``(jacs, factors)``: ``jacs`` a list of ``(n, O, size)`` Jacobians (the parameters
+    without structure, and structured leaves in ``"explicit"`` mode), ``factors`` a list of
+    ``(A (n, B, S, K), g (n, O, B, S, M))`` for the leaves in ``"factored"`` mode, with the scale
+    ``c`` folded into ``A``.
+    """
     structured = plan.structured
     rest_idx = [k for k in range(len(theta)) if k not in structured]
     order = sorted(structured)
@@ -289,83 +394,71 @@ def structured_factors(f: Callable, theta: list, x, plan: _Plan):
 
         rest0 = [theta[k] for k in rest_idx]
         out, vjp_fn, aux = jax.vjp(fun, rest0, probes0, has_aux=True)
-        basis = jnp.eye(out.shape[0], dtype=out.dtype)
-        g_rest, g_probe = jax.vmap(vjp_fn)(basis)
+        num_out = out.shape[0]
+        g_rest, g_probe = jax.vmap(vjp_fn)(jnp.eye(num_out, dtype=out.dtype))
+        jacs = [r.reshape(num_out, -1) for r in g_rest]
         factors = []
         for k, (c, a) in zip(order, aux):
             e_idx, pos = structured[k]
-            dims = plan.eqns[e_idx].params["dimension_numbers"]
-            a_c, g_c = _canonical(a, g_probe[e_idx], dims, pos)
-            factors.append((c, a_c, g_c))
-        return [r.reshape(r.shape[0], -1) for r in g_rest], factors
+            e = plan.eqns[e_idx]
+            if e.prim.name == "conv_general_dilated":
+                a_c, g_c = _conv_canonical(a, g_probe[e_idx], e.params, plan.kernel_shapes[k])
+            else:
+                a_c, g_c = _canonical(a, g_probe[e_idx], e.params["dimension_numbers"], pos)
+            factors.append((c * a_c, g_c))
+        return jacs, factors
 
-    g_rest, factors = jax.vmap(one)(x)
-    # the scale is example-independent: keep the first copy
-    return g_rest, [(c[0], a, g) for c, a, g in factors]
+    jacs, factors = jax.vmap(one)(x)
+    kept = []
+    for k, (a, g) in zip(order, factors):
+        if modes[k] == "factored":
+            kept.append((a, g))
+            continue
+        # explicit per-example gradient A^T g, one batched matmul over (n, B), contracting S
+        n, num_out, nb, ns, nm = g.shape
+        g_t = jnp.transpose(g, (0, 2, 3, 1, 4)).reshape(n * nb, ns, num_out * nm)
+        grad = jnp.matmul(jnp.swapaxes(a.reshape(n * nb, ns, -1), 1, 2), g_t)
+        grad = grad.reshape(n, nb, -1, num_out, nm)
+        jacs.append(jnp.transpose(grad, (0, 3, 1, 2, 4)).reshape(n, num_out, -1))
+    return jacs, kept
 
 
-def structured_block(f, theta, x1, x2, same, trace, plan):
-    r1, f1 = structured_factors(f, theta, x1, plan)
-    r2, f2 = (r1, f1) if same else structured_factors(f, theta, x2, plan)
-    return _contract_factors(r1, f1, r2, f2, trace)
-
-
-def _contract_factors(r1, f1, r2, f2, trace):
-    num_out = (r1[0] if r1 else f1[0][2]).shape[1]
+def contract_sides(side1, side2, trace: bool):
+    """Kernel block ``(n1, n2)`` (traced) or ``(n1, n2, O, O)`` of two sides (see
+    :func:`structured_side`; a side with no factors is a plain Jacobian side)."""
+    jacs1, fac1 = side1
+    jacs2, fac2 = side2
+    first1 = jacs1[0] if jacs1 else fac1[0][1]
+    first2 = jacs2[0] if jacs2 else fac2[0][1]
+    n1, num_out, n2 = first1.shape[0], first1.shape[1], first2.shape[0]
     if trace:
-        k = sum(jnp.einsum("aok,bok->ab", a, b) for a, b in zip(r1, r2))
-        for (c, a1, g1), (_, a2, g2) in zip(f1, f2):
-            k = k + c**2 * jnp.einsum(
-                "aBsk,bBtk,aoBsm,boBtm->ab", a1, a2, g1, g2, optimize="optimal"
-            )
-        return k / num_out
-    k = sum(jnp.einsum("aok,bpk->abop", a, b) for a, b in zip(r1, r2))
-    for (c, a1, g1), (_, a2, g2) in zip(f1, f2):
-        k = k + c**2 * jnp.einsum("aBsk,bBtk,aoBsm,bpBtm->abop", a1, a2, g1, g2, optimize="optimal")
-    return k
+        # sum_{o,k} J1[a,o,k] J2[b,o,k] as one matmul over the flattened (o, k)
+        k = sum(a.reshape(n1, -1) @ b.reshape(n2, -1).T for a, b in zip(jacs1, jacs2))
+    else:
+        k = sum(
+            a.reshape(n1 * num_out, -1) @ b.reshape(n2 * num_out, -1).T
+            for a, b in zip(jacs1, jacs2)
+        )
+        if jacs1:
+            k = jnp.transpose(k.reshape(n1, num_out, n2, num_out), (0, 2, 1, 3))
+    for (a1, g1), (a2, g2) in zip(fac1, fac2):
+        k = k + _factored_block(a1, g1, a2, g2, trace)
+    return k / num_out if trace else k
 
 
-def _tiled_factors(f, theta, x, plan, size):
-    """Factors of every example, computed ``size`` examples at a time (a ``lax.map``)."""
-    n = x.shape[0]
-    num = -(-n // size)
-    pad = num * size - n
-    if pad:
-        x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))], axis=0)
-    rest, factors = jax.lax.map(
-        lambda xb: structured_factors(f, theta, xb, plan), x.reshape(num, size, *x.shape[1:])
-    )
-
-    def merge(a):
-        return a.reshape(num * size, *a.shape[2:])[:n]
-
-    rest = [merge(r) for r in rest]
-    factors = [(c[0], merge(a), merge(g)) for c, a, g in factors]
-    return rest, factors
-
-
-def structured_kernel_tiled(f, theta, x1, x2, same, trace, plan, size):
-    """Tiled structured kernel: factors of all examples once (memory ``n x factor size``, not
-    ``n x O x P``), then the kernel one block of ``size`` rows at a time against all columns."""
-    r1, f1 = _tiled_factors(f, theta, x1, plan, size)
-    r2, f2 = (r1, f1) if same else _tiled_factors(f, theta, x2, plan, size)
-    n1 = x1.shape[0]
-    num = -(-n1 // size)
-    pad = num * size - n1
-
-    def rows(a):
-        if pad:
-            a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))], axis=0)
-        return a.reshape(num, size, *a.shape[1:])
-
-    r1b = [rows(r) for r in r1]
-    a1b = [rows(a) for _, a, _ in f1]
-    g1b = [rows(g) for _, _, g in f1]
-
-    def one(block):
-        rb, ab, gb = block
-        fb = [(c, a, g) for (c, _, _), a, g in zip(f1, ab, gb)]
-        return _contract_factors(rb, fb, r2, f2, trace)
-
-    k = jax.lax.map(one, (r1b, a1b, g1b))
-    return k.reshape(num * size, *k.shape[2:])[:n1]
+def _factored_block(a1, g1, a2, g2, trace: bool):
+    """:math:`\\sum_{B,s,t} (A_{aBs}\\cdot A_{bBt}) (g^o_{aBs}\\cdot g^p_{bBt})` (summed over
+    ``o = p`` when ``trace``)."""
+    n1, num_out, nb, ns, nm = g1.shape
+    n2 = g2.shape[0]
+    if nb == 1 and ns == 1:  # dense layer: two matmuls and a Hadamard product
+        ka = a1.reshape(n1, -1) @ a2.reshape(n2, -1).T
+        if trace:
+            return ka * (g1.reshape(n1, -1) @ g2.reshape(n2, -1).T)
+        kg = g1.reshape(n1 * num_out, nm) @ g2.reshape(n2 * num_out, nm).T
+        kg = jnp.transpose(kg.reshape(n1, num_out, n2, num_out), (0, 2, 1, 3))
+        return ka[:, :, None, None] * kg
+    ka = jnp.einsum("aBsk,bBtk->abBst", a1, a2)
+    if trace:
+        return jnp.sum(ka * jnp.einsum("aoBsm,boBtm->abBst", g1, g2), axis=(2, 3, 4))
+    return jnp.einsum("abBst,aoBsm,bpBtm->abop", ka, g1, g2, optimize="optimal")

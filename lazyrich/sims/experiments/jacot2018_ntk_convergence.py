@@ -106,8 +106,8 @@ def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, t
     apply_fn, params = dynamics.mlp(
         key, input_dim=2, width=width, depth=config.depth, bias_std=config.bias_std
     )
-    # The per-layer (structured) NTK costs a forward and backward pass per input, not a Jacobian.
-    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs, method="structured")[0]
+    # "auto" picks the per-layer (structured) NTK here: a forward and backward pass per input.
+    theta0 = dynamics.empirical_ntk(apply_fn, params, x0, xs)[0]
     if not train:
         return theta0, None
     trained = gradient_descent_mse(
@@ -118,7 +118,7 @@ def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, t
         learning_rate=config.learning_rate,
         num_steps=config.num_steps,
     )
-    return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs, method="structured")[0]
+    return theta0, dynamics.empirical_ntk(apply_fn, trained, x0, xs)[0]
 
 
 def _setup(config: Config, data_key):
