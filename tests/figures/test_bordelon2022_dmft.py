@@ -34,6 +34,7 @@ def test_dmft_vs_width_figure(tmp_path):
     assert summary["error_slope"] < 0
 
 
+@pytest.mark.slow  # same point/summarise path as the default sweep test below
 def test_dmft_richness_figure(tmp_path):
     plan = lazyrich.figures.prepare(
         "dmft-richness",
