@@ -188,6 +188,12 @@ def main():
         help="calibrate the deep sample count against a reference (expensive); else fixed samples",
     )
     parser.add_argument("--deep-samples", type=int, default=2000)
+    parser.add_argument(
+        "--two-layer-samples",
+        type=int,
+        default=None,
+        help="skip the two-layer calibration and use this sample count (e.g. from an earlier run)",
+    )
     parser.add_argument("--deep-max-pt", type=int, default=10**9, help="largest P*T for deep")
     parser.add_argument(
         "--out", default=str(pathlib.Path(__file__).parent / "results" / "dmft.json")
@@ -267,6 +273,14 @@ def main():
             "note": "not calibrated (fixed sample count; run with --calibrate-deep)",
         }
         kinds["deep_L2"]["skip_calibration"] = True
+    if args.two_layer_samples is not None:
+        for num_train in sizes_p:
+            samples[("two_layer", num_train)] = args.two_layer_samples
+        record["calibration"]["two_layer"] = {
+            "num_samples": args.two_layer_samples,
+            "note": "given by --two-layer-samples (not calibrated in this run)",
+        }
+        kinds["two_layer"]["skip_calibration"] = True
     last = {}  # (name) -> (seconds, P*T) of the last timed cell
     for num_train in sizes_p:
         # calibrate before timing this P, so a partial table is usable
