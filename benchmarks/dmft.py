@@ -55,42 +55,26 @@ def _problem(num_train, num_times):
     return x, y, x @ x.T / INPUT_DIM, times
 
 
-def two_layer_dmft(num_samples, seed=1):
+def _dmft(solver, seed, **options):
+    """``(x, y, times) -> (Delta_train(t), K(t, t))`` of a DMFT solver at ``gamma0 = GAMMA0``."""
+
     def run(x, y, times):
         kx = x @ x.T / x.shape[1]
-        res = theory.solve_dmft_two_layer(
-            kx,
-            y,
-            times,
-            gamma0=GAMMA0,
-            key=jr.key(seed),
-            num_samples=num_samples,
-            substeps=1,
-            two_time=False,
-        )
+        res = solver(kx, y, times, gamma0=GAMMA0, key=jr.key(seed), **options)
         return res.delta_train, res.ntk
 
     return run
+
+
+def two_layer_dmft(num_samples, seed=1):
+    return _dmft(
+        theory.solve_dmft_two_layer, seed, num_samples=num_samples, substeps=1, two_time=False
+    )
 
 
 def deep_dmft(num_samples, response_samples, seed=1):
-    def run(x, y, times):
-        kx = x @ x.T / x.shape[1]
-        res = theory.solve_dmft_deep(
-            kx,
-            y,
-            times,
-            gamma0=GAMMA0,
-            key=jr.key(seed),
-            depth=2,
-            num_samples=num_samples,
-            num_response_samples=response_samples,
-            max_iterations=16,
-            tol=1e-3,
-        )
-        return res.delta_train, res.ntk
-
-    return run
+    options = dict(depth=2, num_response_samples=response_samples, max_iterations=16, tol=1e-3)
+    return _dmft(theory.solve_dmft_deep, seed, num_samples=num_samples, **options)
 
 
 def ensemble(depth, size, width, *, batched):
