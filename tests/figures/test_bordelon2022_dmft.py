@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import lazyrich.figures
@@ -33,6 +34,7 @@ def test_dmft_vs_width_figure(tmp_path):
     assert summary["error_slope"] < 0
 
 
+@pytest.mark.slow  # same point/summarise path as the default sweep test below
 def test_dmft_richness_figure(tmp_path):
     plan = lazyrich.figures.prepare(
         "dmft-richness",
@@ -54,3 +56,42 @@ def test_quick_figures(tmp_path, name):
         lazyrich.figures.prepare(name, quick=True), tmp_path, progress=False
     )
     assert paths["png"].exists()
+
+
+def _sweep_from_example(name, base, axes):
+    """The example sweep file ``examples/sweeps/<name>.toml`` with tiny ``base`` overrides and ``axes``."""
+    import pathlib
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    spec = tomllib.loads((root / "examples" / "sweeps" / f"{name}.toml").read_text())
+    assert set(axes) <= set(spec["axes"])
+    return {**spec, "base": {**spec.get("base", {}), **base}, "axes": axes}
+
+
+def test_dmft_richness_figure_from_a_sweep(tmp_path):
+    """`sweep run examples/sweeps/dmft_richness.toml` then `figures make dmft-richness --from` (tiny)."""
+    from lazyrich import sims
+    from lazyrich.sims.experiments import bordelon2022_dmft_richness as experiment
+
+    spec = _sweep_from_example(
+        "dmft_richness",
+        dict(num_train=4, num_test=1, input_dim=6, depth=2, num_times=5, net_width=40),
+        {"gamma0": [0.5, 2.0], "seed": [0, 1]},
+    )
+    ds = sims.run_sweep(spec, tmp_path / "sweep", progress=False)
+    assert ds.status.shape == (2, 2) and np.all(ds.status.values == 0)
+    result = sims.load_figure_result(tmp_path / "sweep", experiment)
+    assert result.arrays["loss_full"].shape == (2, 5)
+    paths = lazyrich.figures.make(
+        lazyrich.figures.prepare("dmft-richness"), tmp_path / "fig", progress=False, result=result
+    )
+    summary = json.loads(paths["json"].read_text())["summary"]
+    assert set(summary["final_loss"]) == {"full", "gia", "static", "network"}
+    assert set(summary["final_loss"]["full"]) == {"0.5", "2"}
+    assert summary["statuses"] == {"full": ["converged"] * 2, "gia": ["converged"] * 2}
+    # the seed-averaged curves are the mean of the per-seed point outputs
+    np.testing.assert_allclose(
+        result.arrays["loss_full"], ds.loss_full.mean("seed").values, rtol=1e-6
+    )
+    assert summary["final_loss"]["full"]["2"] < summary["final_loss"]["full"]["0.5"]

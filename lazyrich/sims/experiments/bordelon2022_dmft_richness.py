@@ -21,11 +21,12 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich import theory
-from lazyrich.sims._experiment import Result, progress_bar
+from lazyrich import _checks, theory
+from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments.bordelon2022_dmft_vs_width import teacher_data, train_networks
 
 NAME = "bordelon2022_dmft_richness"
+TRACED = ("gamma0",)
 METHODS = ("full", "gia", "static", "network")
 
 
@@ -39,6 +40,7 @@ class Config:
     depth: int = 3
     activation: Literal["linear", "tanh"] = "linear"
     gamma0s: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0)
+    gamma0: float = 1.0  # the single point of `point` (sweep protocol; traced)
     t_max: float = 6.0
     num_times: int = 25
     net_width: int = 1000
@@ -57,19 +59,16 @@ class Config:
             "response_samples",
             "substeps",
         ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}.")
-        if self.num_test < 0:
-            raise ValueError(f"`num_test` must be >= 0, got {self.num_test}.")
-        if self.num_times < 2 or self.num_repeats < 1:
-            raise ValueError(
-                f"`num_times` must be >= 2 and `num_repeats` >= 1, got {self.num_times}, "
-                f"{self.num_repeats}."
-            )
+            _checks.check_int(name, getattr(self, name), minimum=1)
+        _checks.check_int("num_test", self.num_test, minimum=0)
+        _checks.check_int("num_times", self.num_times, minimum=2)
+        _checks.check_int("num_repeats", self.num_repeats, minimum=1)
         if not self.gamma0s or min(self.gamma0s) <= 0:
             raise ValueError(
                 f"`gamma0s` must be a non-empty list of positive numbers, got {self.gamma0s}."
             )
+        if not np.isfinite(self.gamma0) or self.gamma0 < 0:
+            raise ValueError(f"`gamma0` must be a finite number >= 0, got {self.gamma0}.")
         if self.activation not in ("linear", "tanh"):
             raise ValueError(f"`activation` must be 'linear' or 'tanh', got {self.activation!r}.")
         if not self.t_max > 0:
@@ -90,67 +89,103 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
+STATUS_CODES = {0: "converged", 1: "max_iterations", 2: "diverged"}
+
+
 def _alignment(ntk, y):
-    """Kernel-target alignment ``y^T K y / (|K|_F |y|^2)`` on the training block, per time."""
-    k = ntk[:, : y.shape[0], : y.shape[0]]
-    return np.einsum("p,tpq,q->t", y, k, y) / (np.linalg.norm(k, axis=(1, 2)) * np.dot(y, y))
+    """Kernel-target alignment ``y^T K y / (|K|_F |y|^2)`` on the training block, per time (``(..., T)``)."""
+    k = ntk[..., : y.shape[0], : y.shape[0]]
+    return jnp.einsum("p,...pq,q->...", y, k, y) / (
+        jnp.linalg.norm(k, axis=(-2, -1)) * jnp.dot(y, y)
+    )
 
 
-def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
+def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+    """One richness ``gamma0`` (traced; sweep protocol): loss and alignment curves of every method.
+
+    Returns ``loss_<method>`` and ``alignment_<method>`` of shape ``(T,)`` for the methods of
+    :data:`METHODS`, ``status_full`` / ``status_gia`` (the solver codes) and ``status`` (int32; 0 every solve
+    converged, 1 a solve hit ``max_iterations``, 2 a solve diverged or the networks are not finite). The key
+    draws the data, the field samples and the network initialisations (shared across ``gamma0``).
+    """
+    gamma0 = jnp.asarray(traced.get("gamma0", config.gamma0))
+    dtype = gamma0.dtype if jnp.issubdtype(gamma0.dtype, jnp.floating) else jnp.result_type(float)
+    gamma0 = gamma0.astype(dtype)
     data_key, dmft_key, net_key = jr.split(key, 3)
-    losses = {m: [] for m in METHODS}
-    aligns = {m: [] for m in METHODS}
-    statuses = {"full": [], "gia": []}
-    with jax.enable_x64(True):
-        x, y, _ = teacher_data(config, data_key)
-        y_np = np.asarray(y)
-        kx = x @ x.T / config.input_dim
-        times = jnp.linspace(0.0, config.t_max, config.num_times)
-        if config.activation == "linear":
-            options = dict(method="linear")
-        else:
-            options = dict(
-                method="deep",
-                key=dmft_key,
-                num_samples=config.num_samples,
-                num_response_samples=min(config.response_samples, config.num_samples),
-                response_chunk=min(16, config.response_samples, config.num_samples),
-            )
-        common = dict(depth=config.depth, activation=config.activation, **options)
-        static = theory.solve_dmft(kx, y, times, gamma0=0.0, **common)
-        for i, gamma0 in enumerate(progress_bar(config.gamma0s, desc="gamma0", enabled=progress)):
-            full = theory.solve_dmft(kx, y, times, gamma0=gamma0, **common)
-            gia = theory.solve_dmft(
-                kx, y, times, gamma0=gamma0, gradient_independence=True, **common
-            )
-            nets = train_networks(
-                x,
-                y,
-                times,
-                gamma0=gamma0,
-                width=config.net_width,
-                depth=config.depth,
-                activation=config.activation,
-                num_repeats=config.num_repeats,
-                key=jr.fold_in(net_key, i),
-                substeps=config.substeps,
-            )
-            for name, res in (("full", full), ("gia", gia), ("static", static)):
-                losses[name].append(0.5 * np.mean(np.asarray(res.delta_train) ** 2, axis=-1))
-                aligns[name].append(_alignment(np.asarray(res.ntk), y_np))
-            statuses["full"].append(theory.dmft_status_name(full.status))
-            statuses["gia"].append(theory.dmft_status_name(gia.status))
-            delta = np.asarray(y - nets["f_train"])
-            losses["network"].append(np.mean(0.5 * np.mean(delta**2, axis=-1), axis=0))
-            aligns["network"].append(
-                np.mean([_alignment(k, y_np) for k in np.asarray(nets["ntk"])], axis=0)
-            )
-    arrays = {"times": np.asarray(times), "gamma0s": np.asarray(config.gamma0s)}
+    x, y, _ = teacher_data(config, data_key, dtype=dtype)
+    kx = x @ x.T / config.input_dim
+    times = jnp.linspace(0.0, config.t_max, config.num_times, dtype=dtype)
+    if config.activation == "linear":
+        options = dict(method="linear")
+    else:
+        options = dict(
+            method="deep",
+            key=dmft_key,
+            num_samples=config.num_samples,
+            num_response_samples=min(config.response_samples, config.num_samples),
+            response_chunk=min(16, config.response_samples, config.num_samples),
+        )
+    options.update(depth=config.depth, activation=config.activation)
+    # Three solves in one program (vmapping them over the methods is slower on CPU: the batched fixed-point
+    # loop runs until its slowest member converges).
+    solves = {
+        "full": theory.solve_dmft(kx, y, times, gamma0=gamma0, **options),
+        "gia": theory.solve_dmft(
+            kx, y, times, gamma0=gamma0, gradient_independence=True, **options
+        ),
+        "static": theory.solve_dmft(kx, y, times, gamma0=0.0 * gamma0, **options),
+    }
+    nets = train_networks(
+        x,
+        y,
+        times,
+        gamma0=gamma0,
+        width=config.net_width,
+        depth=config.depth,
+        activation=config.activation,
+        num_repeats=config.num_repeats,
+        key=net_key,
+        substeps=config.substeps,
+    )
+    out = {}
+    for name, res in solves.items():
+        out[f"loss_{name}"] = 0.5 * jnp.mean(res.delta_train**2, axis=-1)
+        out[f"alignment_{name}"] = _alignment(res.ntk, y)
+    out["loss_network"] = jnp.mean(0.5 * jnp.mean((y - nets["f_train"]) ** 2, axis=-1), axis=0)
+    out["alignment_network"] = jnp.mean(_alignment(nets["ntk"], y), axis=0)
+    status = jnp.maximum(
+        jnp.maximum(solves["full"].status, solves["gia"].status), solves["static"].status
+    )
+    finite = jnp.all(jnp.isfinite(out["loss_network"])) & jnp.all(
+        jnp.isfinite(out["alignment_network"])
+    )
+    out["status_full"] = solves["full"].status.astype(jnp.int32)
+    out["status_gia"] = solves["gia"].status.astype(jnp.int32)
+    out["status"] = jnp.where(finite, status, 2).astype(jnp.int32)
+    return out
+
+
+def summarise(config: Config, gamma0s, curves: dict[str, np.ndarray], metadata=None) -> Result:
+    """The figure's :class:`Result` from per-``gamma0`` curves (shared by :func:`run` and sweeps).
+
+    Args:
+      gamma0s: shape ``(G,)``.
+      curves: the outputs of :func:`point` stacked over ``gamma0`` (``(G, T)`` curves, ``(G,)`` statuses).
+    """
+    gamma0s = np.asarray(gamma0s, float)
+    arrays = {
+        "times": np.linspace(0.0, config.t_max, config.num_times),
+        "gamma0s": gamma0s,
+    }
     for m in METHODS:
-        arrays[f"loss_{m}"] = np.stack(losses[m])  # (G, T)
-        arrays[f"alignment_{m}"] = np.stack(aligns[m])  # (G, T)
-    keys = [f"{g:g}" for g in config.gamma0s]
+        arrays[f"loss_{m}"] = np.asarray(curves[f"loss_{m}"])  # (G, T)
+        arrays[f"alignment_{m}"] = np.asarray(curves[f"alignment_{m}"])  # (G, T)
+    keys = [f"{g:g}" for g in gamma0s]
     loss0 = arrays["loss_network"][:, :1]
+    statuses = {
+        m: [STATUS_CODES.get(int(c), "missing") for c in np.ravel(curves[f"status_{m}"])]
+        for m in ("full", "gia")
+    }
     summary = {
         "final_loss": {m: dict(zip(keys, arrays[f"loss_{m}"][:, -1].tolist())) for m in METHODS},
         "final_alignment": {
@@ -164,15 +199,45 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     }
     bad = [s for v in statuses.values() for s in v if s != "converged"]
     status = "ok" if not bad else f"DMFT not converged at some gamma0: {sorted(set(bad))}"
-    metadata = {
-        "loss": "(1/2P) sum (f - y)^2",
-        "alignment": "y^T K y / (|K|_F |y|^2) on training points",
-    }
     return Result(
         experiment=NAME,
         config=config,
         arrays=arrays,
         summary=summary,
         status=status,
-        metadata=metadata,
+        metadata={
+            "loss": "(1/2P) sum (f - y)^2",
+            "alignment": "y^T K y / (|K|_F |y|^2) on training points",
+            **(metadata or {}),
+        },
+    )
+
+
+def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
+    """All ``gamma0s`` as one vmapped, jitted :func:`point` (one compiled program), in float64."""
+    del progress  # a single compiled call
+    with jax.enable_x64(True):
+        gammas = jnp.asarray(config.gamma0s, jnp.float64)
+        curves = jax.jit(jax.vmap(lambda g: point(config, {"gamma0": g}, key)))(gammas)
+        curves = {k: np.asarray(v) for k, v in curves.items()}
+    return summarise(config, config.gamma0s, curves)
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished sweep over ``gamma0`` (curves averaged over ``seed``)."""
+    if "gamma0" not in ds.dims:
+        raise ValueError(
+            f"a dmft-richness sweep needs a `gamma0` axis, got dimensions {list(ds.dims)}."
+        )
+    curves = {}
+    for name in ds.data_vars:
+        var = ds[name]
+        if "seed" in var.dims:
+            var = var.max("seed") if name.startswith("status") else var.mean("seed")
+        curves[name] = np.asarray(var.transpose("gamma0", ...).values)
+    return summarise(
+        config,
+        ds["gamma0"].values,
+        curves,
+        metadata={"sweep_dims": list(ds.dims), "seeds_averaged": int(ds.sizes.get("seed", 1))},
     )

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich import dynamics, theory
+from lazyrich import _checks, dynamics, theory
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "bordelon2022_dmft_vs_width"
@@ -60,13 +60,10 @@ class Config:
             "deep_response_samples",
             "substeps",
         ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}.")
-        if self.num_test < 0:
-            raise ValueError(f"`num_test` must be >= 0, got {self.num_test}.")
+            _checks.check_int(name, getattr(self, name), minimum=1)
+        _checks.check_int("num_test", self.num_test, minimum=0)
         for name in ("num_times", "deep_num_times", "num_repeats"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"`{name}` must be >= 2, got {getattr(self, name)}.")
+            _checks.check_int(name, getattr(self, name), minimum=2)
         for name in ("widths", "deep_widths"):
             widths = getattr(self, name)
             if len(widths) < 2 or min(widths) < 1:
@@ -101,13 +98,13 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
-def teacher_data(config, key):
-    """Gaussian inputs with ``|x|^2 = D`` (train then test) and ``y = sign(beta . x)``; float64."""
+def teacher_data(config, key, *, dtype=jnp.float64):
+    """Gaussian inputs with ``|x|^2 = D`` (train then test) and ``y = sign(beta . x)`` (float64 default)."""
     kx_key, kb_key = jr.split(key)
     num = config.num_train + config.num_test
-    x = jr.normal(kx_key, (num, config.input_dim), jnp.float64)
+    x = jr.normal(kx_key, (num, config.input_dim), dtype)
     x = x / jnp.linalg.norm(x, axis=1, keepdims=True) * jnp.sqrt(float(config.input_dim))
-    beta = jr.normal(kb_key, (config.input_dim,), jnp.float64)
+    beta = jr.normal(kb_key, (config.input_dim,), dtype)
     y = jnp.sign(x @ beta)
     return x, y[: config.num_train], y[config.num_train :]
 

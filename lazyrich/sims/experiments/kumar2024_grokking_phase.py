@@ -167,6 +167,20 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     }
     fn = jax.jit(jax.vmap(lambda tr: point(config, tr, key)))
     out = {k: np.asarray(v).reshape(grid_a.shape + np.shape(v)[1:]) for k, v in fn(traced).items()}
+    return summarise(config, alphas, epsilons, out)
+
+
+def summarise(
+    config: Config, alphas, epsilons, out: dict[str, np.ndarray], metadata=None
+) -> Result:
+    """The figure's :class:`Result` from the outputs of :func:`point` on an (alpha, epsilon) grid.
+
+    Shared by :func:`run` and :func:`result_from_dataset`. ``out`` holds ``train_loss``/``test_loss``
+    ``(A, E, saves)``, ``t_train``, ``t_test``, ``grokking_time`` and ``status`` ``(A, E)``.
+    """
+    alphas = np.asarray(alphas, float)
+    epsilons = np.asarray(epsilons, float)
+    grid_a, grid_e = np.meshgrid(alphas, epsilons, indexing="ij")
     steps = _single.save_grid(config.num_steps, config.num_saves)
     trained = np.isfinite(out["t_train"])
     censored = trained & ~np.isfinite(out["t_test"])
@@ -202,6 +216,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             "grokking_time": "t_test(threshold) - t_train(threshold); censored runs report num_steps - t_train",
         },
         "axes": ["alpha", "epsilon"],
+        **(metadata or {}),
     }
     return Result(
         experiment=NAME,
@@ -210,4 +225,31 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         summary=summary,
         status=status,
         metadata=metadata,
+    )
+
+
+def result_from_dataset(config: Config, ds) -> Result:
+    """The figure's :class:`Result` from a finished (alpha, epsilon[, seed]) sweep.
+
+    Over ``seed`` the loss curves and the crossing times are averaged (a seed that never crosses makes the
+    point censored); the grokking time is recomputed from the averaged crossing times.
+    """
+    missing = [axis for axis in ("alpha", "epsilon") if axis not in ds.dims]
+    if missing:
+        raise ValueError(
+            f"a grokking-phase sweep needs `alpha` and `epsilon` axes, got dimensions {list(ds.dims)}."
+        )
+    out = {}
+    for name in ("train_loss", "test_loss", "t_train", "t_test", "status"):
+        var = ds[name]
+        if "seed" in var.dims:
+            var = var.max("seed") if name == "status" else var.mean("seed", skipna=False)
+        out[name] = np.asarray(var.transpose("alpha", "epsilon", ...).values)
+    out["grokking_time"] = out["t_test"] - out["t_train"]
+    return summarise(
+        config,
+        ds["alpha"].values,
+        ds["epsilon"].values,
+        out,
+        metadata={"seeds_averaged": int(ds.sizes.get("seed", 1))},
     )

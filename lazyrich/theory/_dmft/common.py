@@ -122,6 +122,12 @@ def validate_problem(kx, y_train, times, gamma0, y_test=None) -> tuple[int, int]
     return num_train, num_test
 
 
+def cast_problem(kx, y_train, times, gamma0):
+    """``(dtype, y_train, times, gamma0)`` cast to the dtype of ``kx`` (inside the jitted solvers)."""
+    dtype = kx.dtype
+    return dtype, jnp.asarray(y_train, dtype), jnp.asarray(times, dtype), jnp.asarray(gamma0, dtype)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Gaussian expectations at t = 0 (exact: closed forms for relu/erf/linear, Gauss-Hermite for tanh)
 

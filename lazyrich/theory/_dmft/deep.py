@@ -1,8 +1,8 @@
 """Deep DMFT: the alternating Monte-Carlo solver (nonlinear) and the closed equations (deep linear networks).
 
 Both solve the saddle-point equations (Bordelon & Pehlevan 2022, eq. 10) on the time grid ``t_0 = 0 < ... <
-t_{T-1}``, written with the ``1/P`` loss normalisation of this package and left-Riemann weights
-trapezoid weights ``omega_{ik}`` for the time integrals ``int_0^{t_i} ds F(s) ~ sum_{k <= i} omega_{ik} F(t_k)``
+t_{T-1}``, written with the ``1/P`` loss normalisation of this package and trapezoid weights
+``omega_{ik}`` for the time integrals ``int_0^{t_i} ds F(s) ~ sum_{k <= i} omega_{ik} F(t_k)``
 (``c_k = Delta_k / P``, zero on test points):
 
     h^l_i = u^l_i + sum_k Atil^{l-1}(i, k) g^l_k + gamma0 sum_{k <= i} omega_{ik} Phi^{l-1}(i, k) (c_k * g^l_k)
@@ -109,8 +109,12 @@ def _neighbours(kx, kernels: _Kernels, layer: int, num_times: int):
     return phi_prev, a_prev, g_next, b_here
 
 
-def _iterate(update, kx, y_train, times, kernels0, *, max_iterations, tol, damping):
-    """Damped fixed-point iteration ``kernels <- (1 - damping) kernels + damping update(kernels, f)``."""
+def _iterate(update, kx, y_train, times, kernels0, controls):
+    """Damped fixed-point iteration ``kernels <- (1 - damping) kernels + damping update(kernels, f)``.
+
+    ``controls = (max_iterations, tol, damping)`` (``max_iterations`` static).
+    """
+    max_iterations, tol, damping = controls
     dtype = kx.dtype
 
     def march(kernels):
@@ -238,7 +242,8 @@ def solve_dmft_linear(
       y_test: optional test targets, shape ``(Q,)``.
       max_iterations, tol, damping: fixed-point iteration controls (``tol=None``: 1e-10 in float64, 1e-5 in
         float32).
-      gradient_independence: drop the response functions (``A = B = 0``; papers.md §6.5 (ii)).
+      gradient_independence: drop the response functions (``A = B = 0``; papers.md §6.5 (ii)); a bool or a
+        traced 0/1 value.
 
     Returns:
       :class:`DMFTResult` with ``phi`` = ``H^l``, ``g`` = ``G^l``, the response functions, ``status``
@@ -254,8 +259,9 @@ def solve_dmft_linear(
     if tol is None:
         tol = 1e-10 if jnp.asarray(kx).dtype == jnp.float64 else 1e-5
     _check_common(depth, max_iterations, damping, tol)
-    # traced 0/1 switch: full DMFT and the gradient-independence ansatz share one compiled program
-    keep_responses = 0.0 if gradient_independence else 1.0
+    # traced 0/1 switch: full DMFT and the gradient-independence ansatz share one compiled program (a bool or a
+    # traced 0/1 value, so both can be vmapped together)
+    keep_responses = 1.0 - jnp.asarray(gradient_independence, jnp.result_type(float))
     return _solve_linear(
         kx,
         y_train,
@@ -274,10 +280,7 @@ def solve_dmft_linear(
 def _solve_linear(
     kx, y_train, times, gamma0, y_test, tol, damping, keep_responses, *, depth, max_iterations
 ):
-    dtype = kx.dtype
-    times = jnp.asarray(times, dtype)
-    y_train = jnp.asarray(y_train, dtype)
-    gamma0 = jnp.asarray(gamma0, dtype)
+    dtype, y_train, times, gamma0 = common.cast_problem(kx, y_train, times, gamma0)
     num_times, num_all, num_train = times.shape[0], kx.shape[0], y_train.shape[0]
     omega = _trapezoid_weights(times)
     eye = jnp.eye(num_times * num_all, dtype=dtype)
@@ -311,17 +314,10 @@ def _solve_linear(
             jnp.stack(phi), jnp.stack(g), jnp.stack(a[:-1] + [zeros]), jnp.stack([zeros] + b[1:])
         )
 
-    loop = _iterate(
-        update,
-        kx,
-        y_train,
-        times,
-        kernels0,
-        max_iterations=max_iterations,
-        tol=tol,
-        damping=damping,
+    controls = (max_iterations, tol, damping)
+    return _result(
+        kx, y_train, y_test, times, _iterate(update, kx, y_train, times, kernels0, controls)
     )
-    return _result(kx, y_train, y_test, times, loop)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -456,10 +452,7 @@ def _solve_deep(
     control_variate,
     gradient_independence,
 ):
-    dtype = kx.dtype
-    times = jnp.asarray(times, dtype)
-    y_train = jnp.asarray(y_train, dtype)
-    gamma0 = jnp.asarray(gamma0, dtype)
+    dtype, y_train, times, gamma0 = common.cast_problem(kx, y_train, times, gamma0)
     phi_fn, dphi_fn = common.activation_fns(activation)
     num_times, num_all, num_train = times.shape[0], kx.shape[0], y_train.shape[0]
     size = num_times * num_all
@@ -558,14 +551,7 @@ def _solve_deep(
         # a[l-1] = Atil^l; b[l-1] = Btil^{l-1}, stored as kernels.b[l-1] (Btil^{l-1}, l = 1..L).
         return _Kernels(jnp.stack(phi), jnp.stack(g), jnp.stack(a), jnp.stack(b))
 
-    loop = _iterate(
-        update,
-        kx,
-        y_train,
-        times,
-        kernels0,
-        max_iterations=max_iterations,
-        tol=tol,
-        damping=damping,
+    controls = (max_iterations, tol, damping)
+    return _result(
+        kx, y_train, y_test, times, _iterate(update, kx, y_train, times, kernels0, controls)
     )
-    return _result(kx, y_train, y_test, times, loop)

@@ -113,10 +113,7 @@ def _solve(
     control_variate,
     two_time,
 ):
-    dtype = kx.dtype
-    gamma0 = jnp.asarray(gamma0, dtype)
-    times = jnp.asarray(times, dtype)
-    y_train = jnp.asarray(y_train, dtype)
+    dtype, y_train, times, gamma0 = common.cast_problem(kx, y_train, times, gamma0)
     phi_fn, dphi_fn = common.activation_fns(activation)
     num_train = y_train.shape[0]
     num_all = kx.shape[0]
