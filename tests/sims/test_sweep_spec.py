@@ -61,7 +61,7 @@ def _refused(tmp_path, capsys, text, message, *, out_exists=False):
             "set in both `base` and `axes`",
         ),
         (
-            "experiment = 'jacot2018_ntk_convergence'\n[axes]\nseed = [0]",
+            "experiment = 'jacot2018_function_bands'\n[axes]\nseed = [0]",
             "does not implement the sweep protocol",
         ),
     ],
