@@ -12,8 +12,7 @@ the :math:`O \times O` block
 With ``trace_outputs=True`` the mean of the diagonal blocks :math:`\frac1O \sum_o
 \Theta_{ab}^{oo}` is
 returned (neural-tangents' ``trace_axes=(-1,)``, see ``anchors.md`` §2.3), the quantity that
-converges to the
-per-output infinite-width NTK.
+converges to the per-output infinite-width NTK.
 """
 
 from __future__ import annotations
@@ -50,9 +49,8 @@ def param_path(path: Sequence[Any]) -> str:
 
     Entries are joined with ``"/"``: a dict key gives ``str(key)``, a sequence index its integer, an
     attribute its name, a flattened index its key. A trailing ``.value`` attribute (how
-    ``nnx.State``
-    stores the array of an ``nnx.Param``) is dropped. Examples: ``{"layers": [{"w": w}]}`` gives
-    ``"layers/0/w"``; the kernel of the second layer of an ``nnx.Sequential`` gives
+    ``nnx.State`` stores the array of an ``nnx.Param``) is dropped. Examples: ``{"layers": [{"w":
+    w}]}`` gives ``"layers/0/w"``; the kernel of the second layer of an ``nnx.Sequential`` gives
     ``"layers/1/kernel"``.
     """
     parts = []
@@ -281,9 +279,9 @@ def empirical_ntk(
 
     * ``"jacobian"``: per-example Jacobians by reverse mode (``n O`` backward passes), contracted
       leaf by leaf; memory ``(n1 + n2) O P``.
-    * ``"ntvp"``: NTK-vector products, a VJP per (x2 example, output) basis vector followed by a
-    JVP on
-      x1 (``n1 n2 O`` forward-pass cost, no Jacobian of x1 stored); best for cheap forward passes.
+    * ``"ntvp"``: NTK-vector products, a VJP per (x2 example, output) basis vector followed by a JVP
+      on x1 (``n1 n2 O`` forward-pass cost, no Jacobian of x1 stored); best for cheap forward
+      passes.
     * ``"structured"``: dense layers (``dot_general`` with a parameter operand) and convolutions
       (``conv_general_dilated`` with a parameter kernel, no feature groups) are handled by their
       factors, the layer input :math:`a` (for a convolution, its input patches) and the output
@@ -292,8 +290,7 @@ def empirical_ntk(
       batched matmul (convolutions, whose kernels are small), whichever is cheaper. Only
       activation cotangents are back-propagated. Every other parameter (biases, weights inside
       ``lax.scan``, weights used more than once or through non-scalar transformations) falls back
-      to per-example Jacobians from the same backward pass, so the result is exact for every
-      model.
+      to per-example Jacobians from the same backward pass, so the result is exact for every model.
     * ``"auto"``: picks the strategy with the smallest cost estimate, counted from the jaxpr
       (forward FLOPs of dense and convolution layers, backward passes, Jacobian sizes weighted as
       memory-bound traffic, factor sizes; see :func:`_estimate_costs`).
@@ -330,8 +327,7 @@ def empirical_ntk(
         ``x1``/``x2`` feature shapes differ, ``wrt`` does not match ``params`` or selects nothing,
         ``batch_size < 1``.
       TypeError: if ``wrt`` leaves are not booleans, a selected leaf is not floating, or
-      ``batch_size``
-        is not an integer.
+        ``batch_size`` is not an integer.
 
     References:
       Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Sec. 4.
@@ -477,8 +473,7 @@ def empirical_nngp(
     ``lambda p, x: model.features(x)`` or an ``apply_fn`` of the network without its readout. With
     ``trace_outputs=True`` the result is the mean over the ``d`` features, shape ``(n1, n2)``, which
     converges to the infinite-width NNGP of that layer; otherwise the full ``(n1, n2, d, d)``
-    products
-    :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
+    products :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
 
     Raises:
       ValueError: if ``features_fn`` does not return ``(n, d)`` or feature shapes of ``x1``, ``x2``

@@ -5,16 +5,18 @@ One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (2023) (
 * the predictor is :math:`F(w, x) = \alpha[f(w, x) - f_0(x)]` with the stored initial outputs
   :math:`f_0 = f(w_0, X)`, and the objective :math:`\frac1P\sum_\mu \ell(F_\mu, y_\mu)/\alpha^{p}`
   (:mod:`lazyrich.dynamics` ``scaled_loss``);
-* ``method="gd"``: full-batch gradient descent :math:`w \leftarrow w - \eta\nabla\mathcal L(w)`. With a small
-  :math:`\eta` it is the Euler discretisation of gradient flow in the time :math:`t = \eta\cdot\mathrm{steps}`;
-* ``method="sgd"``: each step draws a uniformly random subset of B of the P training points (no replacement
-  within a step, independent across steps; the same law as the first B entries of a fresh permutation in the
-  paper's code) and steps along the batch-mean gradient. Its temperature is :math:`T = \eta/(Bh)`
-  (:func:`temperature`);
-* ``method="langevin"``: full-batch gradient plus Gaussian noise with the *same per-step mean and covariance*
-  as SGD at temperature T. Writing :math:`g_\mu = \nabla_w \ell_\mu/\alpha^p`, :math:`\bar g` their mean and
-  :math:`C = \frac1P\sum_\mu (g_\mu - \bar g)(g_\mu - \bar g)^\top`, a batch of B drawn without replacement
-  has :math:`\mathrm{Cov}[\hat g] = c_B C` with :math:`c_B = \frac{P - B}{B(P - 1)}`. The update
+* ``method="gd"``: full-batch gradient descent :math:`w \leftarrow w - \eta\nabla\mathcal L(w)`.
+  With a small :math:`\eta` it is the Euler discretisation of gradient flow in the time :math:`t =
+  \eta\cdot\mathrm{steps}`;
+* ``method="sgd"``: each step draws a uniformly random subset of B of the P training points (no
+  replacement within a step, independent across steps; the same law as the first B entries of a
+  fresh permutation in the paper's code) and steps along the batch-mean gradient. Its temperature is
+  :math:`T = \eta/(Bh)` (:func:`temperature`);
+* ``method="langevin"``: full-batch gradient plus Gaussian noise with the *same per-step mean and
+  covariance* as SGD at temperature T. Writing :math:`g_\mu = \nabla_w \ell_\mu/\alpha^p`,
+  :math:`\bar g` their mean and :math:`C = \frac1P\sum_\mu (g_\mu - \bar g)(g_\mu - \bar g)^\top`, a
+  batch of B drawn without replacement has :math:`\mathrm{Cov}[\hat g] = c_B C` with :math:`c_B =
+  \frac{P - B}{B(P - 1)}`. The update
 
   .. math::
       w \leftarrow w - \eta\,\nabla_w \frac1P\sum_\mu \bigl(1 + s\,(\xi_\mu - \bar\xi)\bigr)\,
@@ -25,23 +27,24 @@ One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (2023) (
   :math:`P C`). At temperature T and step :math:`\eta` the matching batch size is
   :math:`B_{\rm eff} = \eta/(T h)`, so :math:`s^2 = \frac{P}{P - 1}\,\max(0, PTh/\eta - 1)`; in the
   small-step limit both SGD and this update converge to the SDE
-  :math:`dw = -\nabla\mathcal L\,dt + \sqrt{T h\,(1 - B/P)\,C(w)}\,dW_t` in :math:`t = \eta\cdot\mathrm{steps}`
-  (for :math:`B \ll P`, diffusion :math:`T h\,C`). It costs one full-batch gradient per step and, unlike
-  Sclocchi et al.'s ``gd_sde`` (which uses the decoupled product
-  :math:`(1/B - 1/P)\,\overline{\ell'^2}\,\overline{\nabla f\nabla f^\top}`), reproduces the exact SGD
-  covariance. Isotropic Langevin noise does not share SGD's covariance and is not offered.
+  :math:`dw = -\nabla\mathcal L\,dt + \sqrt{T h\,(1 - B/P)\,C(w)}\,dW_t` in :math:`t =
+  \eta\cdot\mathrm{steps}` (for :math:`B \ll P`, diffusion :math:`T h\,C`). It costs one full-batch
+  gradient per step and, unlike Sclocchi et al.'s ``gd_sde`` (which uses the decoupled product
+  :math:`(1/B - 1/P)\,\overline{\ell'^2}\,\overline{\nabla f\nabla f^\top}`), reproduces the exact
+  SGD covariance. Isotropic Langevin noise does not share SGD's covariance and is not offered.
 
-**Stopping rule.** Every ``check_every`` steps the exact full training loss is recomputed. ``stop="fitted"``
-stops when every point is fitted with margin, :math:`y_\mu F_\mu \ge 1` for all :math:`\mu` -- the hinge loss
-is then exactly zero (the paper's criterion); ``stop="loss"`` stops when the scaled loss is
-:math:`\le` ``stop_tolerance``; ``stop="none"`` runs ``max_steps``. A non-finite loss or a relative weight
-change above ``max_weight_change`` ends the run as diverged. ``status``: 0 = fitted (or completed, with
-``stop="none"``), 1 = hit the step cap, 2 = diverged. Nothing raises inside the loop.
+**Stopping rule.** Every ``check_every`` steps the exact full training loss is recomputed.
+``stop="fitted"`` stops when every point is fitted with margin, :math:`y_\mu F_\mu \ge 1` for all
+:math:`\mu` -- the hinge loss is then exactly zero (the paper's criterion); ``stop="loss"`` stops
+when the scaled loss is :math:`\le` ``stop_tolerance``; ``stop="none"`` runs ``max_steps``. A
+non-finite loss or a relative weight change above ``max_weight_change`` ends the run as diverged.
+``status``: 0 = fitted (or completed, with ``stop="none"``), 1 = hit the step cap, 2 = diverged.
+Nothing raises inside the loop.
 
-**Observables** are recorded on a log-spaced grid of steps (multiples of ``check_every``, the last one
-``max_steps``) inside the compiled loop; after a run stops its state is frozen, so later grid points repeat
-the final values. Per-step randomness is ``fold_in(key, step)``, so trajectories do not depend on the save
-grid or on how the loop is chunked.
+**Observables** are recorded on a log-spaced grid of steps (multiples of ``check_every``, the last
+one ``max_steps``) inside the compiled loop; after a run stops its state is frozen, so later grid
+points repeat the final values. Per-step randomness is ``fold_in(key, step)``, so trajectories do
+not depend on the save grid or on how the loop is chunked.
 
 Continuous hyper-parameters (``alpha``, ``learning_rate``, ``temperature``) are traced leaves of
 :class:`TrainConfig`: a grid over them and over keys is one ``jax.vmap`` with no recompilation.
@@ -81,19 +84,20 @@ class TrainConfig:
       loss: ``"hinge"``, ``"mse"`` or ``"cross_entropy"``.
       loss_power: p in the prefactor 1/alpha**p: 1 (Sclocchi et al.) or 2 (Chizat et al.).
       batch_size: B for ``"sgd"`` (ignored otherwise).
-      width: h in T = lr/(B h), used by ``"langevin"`` to convert T to a noise level (1 for the perceptron).
+      width: h in T = lr/(B h), used by ``"langevin"`` to convert T to a noise level (1 for the
+        perceptron).
       max_steps: step cap (the last save point).
       check_every: steps between exact full-training-set stopping checks (t* is resolved to this).
       num_saves: number of log-spaced save points (fewer if rounding merges some).
       stop: ``"fitted"``, ``"loss"`` or ``"none"``.
       stop_tolerance: threshold for ``stop="loss"``.
       max_weight_change: ||w - w0|| / ||w0|| above which a run counts as diverged.
-      ntk_size: if > 0, the relative change of the empirical NTK on the first ``ntk_size`` training points is
-        recorded at every save point (costs ``ntk_size`` backward passes per save).
+      ntk_size: if > 0, the relative change of the empirical NTK on the first ``ntk_size`` training
+        points is recorded at every save point (costs ``ntk_size`` backward passes per save).
       alpha: output scale (traced; > 0).
       learning_rate: step size eta (traced; > 0).
-      temperature: T >= 0 for ``"langevin"`` (traced; ignored by the other methods, whose temperature is
-        lr/(B h) for SGD and 0 for GD).
+      temperature: T >= 0 for ``"langevin"`` (traced; ignored by the other methods, whose
+        temperature is lr/(B h) for SGD and 0 for GD).
     """
 
     method: str = _static("sgd")
@@ -167,10 +171,11 @@ class TrainResult(NamedTuple):
       time: ``learning_rate * num_steps`` (the code time of Sclocchi et al.).
       save_steps: int32 ``(S,)``, the save grid.
       curves: dict of ``(S,)`` arrays: ``train_loss`` (scaled loss), ``train_error`` (fraction with
-        :math:`yF \le 0`), ``train_unfit`` (fraction with :math:`yF < 1`), ``test_loss``, ``test_error`` (when a
-        test set is given), ``weight_change`` (total :math:`\|w - w_0\|/\|w_0\|`), ``layer_weight_change``
-        ``(S, num_leaves)`` in the order of ``jax.tree.leaves(params)``, and ``ntk_change``
-        (:math:`\|\Theta_t - \Theta_0\|_F/\|\Theta_0\|_F`) when ``ntk_size > 0``.
+        :math:`yF \le 0`), ``train_unfit`` (fraction with :math:`yF < 1`), ``test_loss``,
+        ``test_error`` (when a test set is given), ``weight_change`` (total :math:`\|w -
+        w_0\|/\|w_0\|`), ``layer_weight_change`` ``(S, num_leaves)`` in the order of
+        ``jax.tree.leaves(params)``, and ``ntk_change`` (:math:`\|\Theta_t -
+        \Theta_0\|_F/\|\Theta_0\|_F`) when ``ntk_size > 0``.
       train_outputs: final :math:`F` on the training set, ``(P,)``.
       test_outputs: final :math:`F` on the test set, ``(Q,)`` (``(0,)`` without a test set).
     """
@@ -269,9 +274,10 @@ def train(
 ) -> TrainResult:
     r"""Train :math:`F = \alpha(f - f_0)` from ``params0`` until fitted, capped or diverged.
 
-    See the module docstring for the update rules, the stopping rule and the observables. The function is
-    pure and jit/vmap-compatible: vmap it over keys, parameters and a :class:`TrainConfig` whose traced
-    fields are stacked arrays to run a whole (seed, alpha, T, learning-rate) grid as one program.
+    See the module docstring for the update rules, the stopping rule and the observables. The
+    function is pure and jit/vmap-compatible: vmap it over keys, parameters and a
+    :class:`TrainConfig` whose traced fields are stacked arrays to run a whole (seed, alpha, T,
+    learning-rate) grid as one program.
 
     Args:
       apply_fn: scalar-output model ``apply_fn(params, x) -> (P,)``.
@@ -282,16 +288,18 @@ def train(
       config: the :class:`TrainConfig`.
       x_test, y_test: optional test set ``(Q, ...)``, ``(Q,)``.
       f0_train, f0_test: stored initial outputs :math:`f(w_0, X)`; computed once here when omitted.
-      train_size: if given (may be traced), only the first ``train_size`` rows of ``x_train`` are the training
-        set: minibatches, gradients, the stopping rule and the train observables use them alone. This makes
-        the training-set size P a vmappable hyper-parameter (one compiled program for several P).
+      train_size: if given (may be traced), only the first ``train_size`` rows of ``x_train`` are
+        the training set: minibatches, gradients, the stopping rule and the train observables use
+        them alone. This makes the training-set size P a vmappable hyper-parameter (one compiled
+        program for several P).
 
     Returns:
       A :class:`TrainResult`.
 
     Raises:
-      ValueError: before any work, for ``alpha <= 0``, ``learning_rate <= 0``, ``temperature < 0`` (when
-        concrete), ``batch_size > P`` (or ``> train_size``), ``train_size`` outside ``[1, P]``, labels outside {-1, +1} for hinge/cross-entropy, or mismatched shapes.
+      ValueError: before any work, for ``alpha <= 0``, ``learning_rate <= 0``, ``temperature < 0``
+        (when concrete), ``batch_size > P`` (or ``> train_size``), ``train_size`` outside ``[1,
+        P]``, labels outside {-1, +1} for hinge/cross-entropy, or mismatched shapes.
       TypeError: for a non-typed key or a config of the wrong type.
 
     References:
