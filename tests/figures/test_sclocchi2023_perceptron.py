@@ -32,12 +32,13 @@ def test_perceptron_scaling_chi_settings():
 
 @pytest.mark.slow
 def test_perceptron_default_reproduction():
-    """The default setting (about 4 CPU-minutes; 17 min wall on the loaded 2-core machine).
+    """T2.1 at the default setting (d = 64; about 6 CPU-minutes, 8 min wall on the shared 2-core machine).
 
-    Measured (seed 0): ||w|| exponent 0.80 / 0.39 / 0.21 (chi = 0 / 1 / 3, theory 1 / 0.5 / 0.25, standard
-    errors 0.03 / 0.02 / 0.02); w1/||w_perp|| exponent 0.94 / 0.48 / 0.25; ||w_perp|| exponent -0.14 / -0.09 /
-    -0.03; delta 1.002 / 1.001 / 1.003. The ||w|| exponent misses the 0.1 tolerance for chi = 0 and 1: the
-    finite-size correction (||w_perp|| still shrinking with P) is documented in the experiment module.
+    Claim (papers.md §2.8): ||w|| ~ T P^gamma with gamma = 1/(1+chi), delta = 1, t* proportional to T.
+    Measured (seed 0): ||w|| exponent 0.92 / 0.44 / 0.21 (chi = 0 / 1 / 3, theory 1 / 0.5 / 0.25, standard
+    errors 0.016 / 0.014 / 0.010); w1/||w_perp|| exponent 0.97 / 0.48 / 0.25; ||w_perp|| exponent -0.03 / -0.04 /
+    -0.03; delta 0.997 / 0.999 / 1.003. The finite-d correction (||w_perp|| still shrinking with P, stronger at
+    d = 16: 0.80 / 0.39 / 0.21 there) is documented in the experiment module.
     """
     from lazyrich.sims.experiments import sclocchi2023_perceptron as exp
 
@@ -50,7 +51,5 @@ def test_perceptron_default_reproduction():
         assert abs(s["time_temperature_fit"][chi] - 1) < 0.05
         # The signal-to-noise ratio follows P^(1/(1+chi)) (5 standard errors ~ 0.1).
         assert abs(s["ratio_size_fit"][chi] - s["gamma_theory"][chi]) < 0.1
-        # ||w|| = sqrt(w1^2 + w_perp^2) ~ w1: its exponent is the ratio's plus the w_perp correction.
-        expected = s["ratio_size_fit"][chi] + s["w_perp_size_fit"][chi]
-        assert abs(s["gamma_fit"][chi] - expected) < 0.03
-    assert abs(s["gamma_fit"]["3"] - 0.25) < 0.1
+        # The issue's check: ||w|| exponent within 0.1 of 1/(1+chi) (bias 0.04-0.08, seed error 0.01-0.02).
+        assert abs(s["gamma_fit"][chi] - s["gamma_theory"][chi]) < 0.1
