@@ -66,9 +66,14 @@ def _dmft(solver, seed, **options):
     return run
 
 
-def two_layer_dmft(num_samples, seed=1):
+def two_layer_dmft(num_samples, seed=1, sampling="sobol"):
     return _dmft(
-        theory.solve_dmft_two_layer, seed, num_samples=num_samples, substeps=1, two_time=False
+        theory.solve_dmft_two_layer,
+        seed,
+        num_samples=num_samples,
+        substeps=1,
+        two_time=False,
+        sampling=sampling,
     )
 
 
