@@ -342,7 +342,7 @@ def solve_dmft_deep(
     damping: float = 1.0,
     control_variate: bool = True,
     gradient_independence: bool = False,
-    response_method: Literal["solve", "autodiff"] = "solve",
+    response_method: Literal["solve", "autodiff"] = "autodiff",
 ) -> common.DMFTResult:
     r"""Deep nonlinear DMFT by alternating Monte Carlo (Bordelon & Pehlevan 2022, Algorithm 1).
 
@@ -357,8 +357,8 @@ def solve_dmft_deep(
        ``Atil^l = <d phi(h^l) / d r^l>``, ``Btil^{l-1} = <d g^l / d u^l>`` on the first
        ``num_response_samples`` samples (``response_method="solve"``: per sample, one LU factorisation of
        the linearised causal system ``I - M_h E`` gives both Jacobians in closed form, see
-       ``solved_responses``; ``"autodiff"``: forward-mode autodiff through the sequential solve, ``P'T``
-       tangents; the two agree up to the three fixed-point sweeps of the equal-time terms, ``O((gamma0
+       ``solved_responses``; ``"autodiff"``, the default: forward-mode autodiff through the sequential
+       solve, ``P'T`` tangents; the two agree up to the three fixed-point sweeps of the equal-time terms, ``O((gamma0
        dt)^4)``);
     3. applies the damped update ``X <- (1 - damping) X + damping X_hat`` to ``Phi, G, A, B``;
 
@@ -381,8 +381,10 @@ def solve_dmft_deep(
       y_test: optional test targets ``(Q,)``. max_iterations, tol, damping: iteration controls.
       control_variate: use exact ``t = 0`` kernels as control variates.
       gradient_independence: drop the response functions (``A = B = 0``).
-      response_method: ``"solve"`` (default; dense BLAS-3 LU per response sample, several times faster)
-        or ``"autodiff"`` (``jax.jacfwd`` through the solve).
+      response_method: ``"autodiff"`` (default; ``jax.jacfwd`` through the solve) or ``"solve"`` (one dense
+        LU per response sample). Both cost ``O((P'T)^3)`` per sample; measured at P = 10, T = 50, S = 2000,
+        L = 2 on 2 CPU cores (``benchmarks/dmft.py``): 99 s with ``"solve"`` (load 2-4) against 132 s with
+        ``"autodiff"`` (load 8-10), i.e. no reliable saving, so the default is unchanged.
 
     Returns:
       :class:`DMFTResult` with ``status``, ``num_iterations`` and ``history`` (never raises on
@@ -529,7 +531,9 @@ def _solve_deep(
         ``dh = (I - M_h E)^{-1} M_h D_1 dr`` with ``D_1 = diag phi'(h)``,
         ``E = D_1 M_gb D_1 + diag(phi''(h) z)``; hence ``d phi(h) / d r = D_1 (I - M_h E)^{-1} M_h D_1`` and
         ``d g / d u = E (I - M_h E)^{-1}``: one LU factorisation per sample, shared by both, in BLAS-3
-        ``O((P'T)^3)`` flops instead of ``P'T`` forward-mode passes through the sequential solve.
+        ``O((P'T)^3)`` flops, the same order as ``P'T`` forward-mode passes through the sequential solve.
+        Samples are mapped one at a time (``lax.map``): a ``vmap``-batched LU inside the iteration's
+        ``while_loop`` deadlocked the XLA CPU runtime at ``P'T >= 100`` (jax 0.10.2, 2 cores).
         """
         m_h = _flat(m_h) * causal
         m_gb = _flat(m_gb) * causal
@@ -548,7 +552,7 @@ def _solve_deep(
             return a, b
 
         def chunk(total, inputs):
-            a, b = jax.vmap(one)(*inputs)
+            a, b = jax.lax.map(lambda hz: one(*hz), inputs)
             return (total[0] + jnp.sum(a, axis=0), total[1] + jnp.sum(b, axis=0)), None
 
         zero = jnp.zeros((size, size), dtype)
