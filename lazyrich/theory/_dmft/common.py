@@ -250,7 +250,7 @@ SAMPLINGS = ("iid", "antithetic", "sobol", "sobol-antithetic")
 _SOBOL_BITS = 32
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def _sobol_table(num_points: int, dim: int) -> np.ndarray:
     """The first ``num_points`` unscrambled Sobol' points in ``dim`` dimensions as 32-bit integers."""
     from scipy.stats import (
