@@ -5,26 +5,37 @@ Problem: ``P`` Gaussian inputs (D = 16, ``|x|^2 = D``), ``y = sign(x_1)``, richn
 
 Competitor: the mean over an ensemble of 10 mean-field networks of width 4,000 (two-layer, and ``L = 2`` tanh),
 trained by RK4 on the same grid (``lazyrich.dynamics.train_meanfield_gradient_flow``, ``substeps=1``; the ten
-networks vmapped, or mapped when that is faster -- the faster is timed).
+two-layer networks vmapped or mapped, whichever is faster; the ten deep networks run one after another, so one is
+timed and the ensemble time is 10x that).
 
 Accuracy (the same measure for both): ``err = max(max_t |Delta(t) - Delta_ref(t)| / |y|,
 max_t |K(t) - K_ref(t)|_F / |K_ref(t)|_F)``, residuals and NTK ``K(t, t)`` on the training points, against a
-high-accuracy reference: the DMFT itself with ``S_ref`` samples (two-layer: 320,000 samples, 8x the ensemble's
-40,000 neurons, on the same grid; deep: 8,000 samples and a grid twice as fine, so the reference also removes
-the DMFT's own time-discretisation error). The ensemble's error is measured once per problem (T = 50; the time
-horizon is fixed, so the Monte-Carlo accuracy does not depend on T); the DMFT sample count ``S`` is then the
-smallest of a ladder whose error (median over 3 seeds) is at most the ensemble's. That ``S`` is timed on every
-cell. Two-layer: calibrated for each P; deep: calibrated at P = 10 (its reference is the most expensive
-computation here) and used for every P.
+high-accuracy reference: the two-layer DMFT with S = 2^18 scrambled-Sobol' points on the same grid (its own error
+is checked against an independent 320,000-sample i.i.d. solve: ``reference_check`` in the JSON). For every P the
+ensemble's error is measured (T = 50; the horizon is fixed, so the Monte-Carlo accuracy does not depend on T) and
+the two-layer DMFT's ``S`` is the smallest of a ladder whose error (median over 3 seeds) is at most the
+ensemble's; that ``S`` is timed on every cell of that P. The two-layer DMFT is
+``solve_dmft_two_layer(sampling="sobol")``: randomised quasi-Monte Carlo over the ``1 + rank(K^x)``-dimensional
+Gaussian of the initial variables, which a network ensemble cannot use. The deep DMFT (``L = 2``) runs with a
+fixed, uncalibrated ``S = 2,000`` (16 response samples): its accuracy is not matched to the ensemble's.
 
-Timing: median of ``--repeats`` runs after a compile/warm-up run (compile time recorded separately); peak memory
-= XLA argument + output + temporary buffers of the compiled program (``memory_analysis``). A method whose
-cost, extrapolated from the previous cell (DMFT: ``(PT)^3`` deep, ``PT`` two-layer; ensemble: ``PT``), would
-exceed ``--budget`` seconds is skipped and recorded as such.
+Timing: two-layer: median of ``--repeats`` runs after a compile/warm-up run; deep: one run after an ahead-of-time
+compile (compile time recorded separately). Peak memory = XLA argument + output + temporary buffers of the
+compiled program (``memory_analysis``). Deep DMFT cells with ``P*T > --deep-max-pt`` and deep-ensemble cells
+with ``P*T > --deep-ensemble-max-pt`` are not run and are recorded with a cost estimate extrapolated from a
+measured cell (``(PT)^3`` for the DMFT's response functions, ``PT`` for the networks).
 
 Run (under the benchmark lock): ``flock /work/bench.lock env PYTHONPATH=$PWD /work/venv/bin/python
-benchmarks/dmft.py [--quick] [--budget SECONDS]``. Writes ``benchmarks/results/dmft.json`` and prints the table
-(time ratio = ensemble seconds / DMFT seconds; > 1: the DMFT is faster).
+benchmarks/dmft.py [--quick] [--deep-only --deep-max-pt 1000 --out FILE]``. Writes
+``benchmarks/results/dmft.json`` and prints the table (time ratio = ensemble seconds / DMFT seconds; > 1: the
+DMFT is faster).
+
+Results (2026-11-29, 2 shared CPU cores, load average 8-10; ``benchmarks/results/dmft.json``): the two-layer
+DMFT matches the ensemble's error with S = 8,192 / 6,144 / 4,096 Sobol' points at P = 10 / 20 / 40 and is faster
+than the ensemble on all 9 cells, ratio (ensemble / DMFT) 4.4, 2.2, 2.9 (P = 10; T = 50, 100, 200), 4.1, 5.5, 4.7
+(P = 20), 5.0, 6.5, 6.9 (P = 40). Deep L = 2 (uncalibrated S = 2,000): only P = 10, T = 50 was run, 132 s against
+281 s for the ensemble (ratio 2.1); at P*T >= 1,000 the ~(PT)^3 response cost (estimated >= 1,055 s) exceeds the
+ensembles' measured 290-1,001 s, so those cells were not run.
 """
 
 from __future__ import annotations
@@ -66,14 +77,25 @@ def _dmft(solver, seed, **options):
     return run
 
 
-def two_layer_dmft(num_samples, seed=1):
+def two_layer_dmft(num_samples, seed=1, sampling="sobol"):
     return _dmft(
-        theory.solve_dmft_two_layer, seed, num_samples=num_samples, substeps=1, two_time=False
+        theory.solve_dmft_two_layer,
+        seed,
+        num_samples=num_samples,
+        substeps=1,
+        two_time=False,
+        sampling=sampling,
     )
 
 
-def deep_dmft(num_samples, response_samples, seed=1):
-    options = dict(depth=2, num_response_samples=response_samples, max_iterations=16, tol=1e-3)
+def deep_dmft(num_samples, response_samples, seed=1, response_method="autodiff"):
+    options = dict(
+        depth=2,
+        num_response_samples=response_samples,
+        max_iterations=16,
+        tol=1e-3,
+        response_method=response_method,
+    )
     return _dmft(theory.solve_dmft_deep, seed, num_samples=num_samples, **options)
 
 
@@ -160,43 +182,76 @@ def calibrate(kind, num_train, *, ladder, ref_fn, ens_fn, dmft_fn, ref_refine, l
     return record
 
 
+def _time_once(fn, *args):
+    """``(seconds of one run, compile seconds)``: ahead-of-time compile, then a single timed run."""
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    return time.perf_counter() - start, compile_s
+
+
+def _timed(fn, x, y, times, *, repeats, info):
+    try:
+        if repeats:
+            seconds, compile_s, _ = _time(fn, x, y, times, repeats=repeats)
+        else:
+            seconds, compile_s = _time_once(fn, x, y, times)
+        return {
+            "seconds": seconds,
+            "compile_seconds": compile_s,
+            "peak_bytes": _peak_bytes(fn, x, y, times),
+            "status": "ok",
+            "load_average": os.getloadavg(),
+            **info,
+        }
+    except Exception as err:  # e.g. out of memory
+        return {"status": f"failed: {type(err).__name__}: {str(err)[:200]}", **info}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
-    parser.add_argument("--budget", type=float, default=300.0, help="seconds per timed run")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-deep", action="store_true")
-    parser.add_argument(
-        "--calibrate-deep",
-        action="store_true",
-        help="calibrate the deep sample count against a reference (expensive); else fixed samples",
-    )
     parser.add_argument("--deep-samples", type=int, default=2000)
+    parser.add_argument("--deep-response-samples", type=int, default=16)
+    parser.add_argument("--deep-response-method", default="autodiff", choices=("solve", "autodiff"))
+    parser.add_argument(
+        "--deep-only", action="store_true", help="time only the deep DMFT (no ensembles)"
+    )
+    parser.add_argument(
+        "--deep-max-pt", type=int, default=500, help="largest P*T for the deep DMFT (cost ~ (PT)^3)"
+    )
+    parser.add_argument(
+        "--deep-ensemble-max-pt",
+        type=int,
+        default=2000,
+        help="largest P*T at which the deep ensemble is timed (cost ~ P T N^2)",
+    )
     parser.add_argument(
         "--two-layer-samples",
         type=int,
         default=None,
         help="skip the two-layer calibration and use this sample count (e.g. from an earlier run)",
     )
-    parser.add_argument("--deep-max-pt", type=int, default=10**9, help="largest P*T for deep")
     parser.add_argument(
         "--out", default=str(pathlib.Path(__file__).parent / "results" / "dmft.json")
     )
     args = parser.parse_args()
     if args.quick:
         sizes_p, sizes_t, size, width = (4, 6), (10, 20), 2, 200
-        two_ladder, two_ref = (250, 1000, 4000), 16_000
-        deep_ladder, deep_ref, resp = (100, 400), 800, 16
+        two_ladder, two_ref = (256, 1024, 4096), 2**14
     else:
         sizes_p, sizes_t, size, width = (10, 20, 40), (50, 100, 200), 10, 4000
-        two_ladder, two_ref = (500, 1000, 2000, 4000, 8000, 16_000, 40_000), 320_000
-        deep_ladder, deep_ref, resp = (1000, 2000, 4000), 8000, 16
+        two_ladder = (1024, 2048, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152)
+        two_ref = 2**18
     path = pathlib.Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": "dmft",
         "quick": args.quick,
-        "budget_s": args.budget,
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "machine": platform.platform(),
@@ -205,6 +260,8 @@ def main():
         "problem": f"D={INPUT_DIM}, |x|^2=D, y=sign(x_1), gamma0={GAMMA0}, t in [0, {T_MAX}], float32",
         "competitor": f"mean of {size} mean-field networks of width {width}, RK4 on the same grid",
         "accuracy": "max(max_t |Delta-Delta_ref|/|y|, max_t |K-K_ref|_F/|K_ref|_F) on training points",
+        "two_layer_dmft": "solve_dmft_two_layer(sampling='sobol', substeps=1, two_time=False)",
+        "two_layer_reference": f"the same solver with S = {two_ref} Sobol' points (seed 0)",
         "calibration": {},
         "rows": [],
     }
@@ -216,129 +273,159 @@ def main():
         record["load_average_end"] = os.getloadavg()
         path.write_text(json.dumps(record, indent=2) + "\n")
 
-    # Faster competitor (vmapped or mapped ensemble), chosen on the smallest problem.
+    # Faster two-layer competitor (vmapped or mapped ensemble), chosen on the smallest problem.
     x, y, _, times = _problem(sizes_p[0], sizes_t[0])
-    batched = {}
-    batched[2] = False  # ten L = 2 networks of width 4,000 one after the other (memory)
-    for depth in (1,):
-        secs = {
-            mode: _time(ensemble(depth, size, width, batched=mode), x, y, times, repeats=1)[0]
+    secs = (
+        {}
+        if args.deep_only
+        else {
+            mode: _time(ensemble(1, size, width, batched=mode), x, y, times, repeats=1)[0]
             for mode in (True, False)
         }
-        batched[depth] = min(secs, key=secs.get)
-        log(f"ensemble depth {depth}: vmapped {secs[True]:.2f} s, mapped {secs[False]:.2f} s")
-    kinds = {
-        "two_layer": dict(
-            depth=1,
-            dmft=two_layer_dmft,
-            ladder=two_ladder,
-            ref=two_layer_dmft(two_ref, seed=0),
-            refine=1,
-            cost_exp=1.0,
-            per_p=True,
-        ),
+    )
+    batched = min(secs, key=secs.get) if secs else False
+    log(f"two-layer ensemble: {secs}")
+    if not (
+        args.quick or args.deep_only
+    ):  # the reference's own error: an independent i.i.d. reference
+        ref_sobol = jax.jit(two_layer_dmft(two_ref, seed=0))(x, y, times)
+        ref_iid = jax.jit(two_layer_dmft(320_000, seed=0, sampling="iid"))(x, y, times)
+        record["reference_check"] = {
+            "P": sizes_p[0],
+            "iid_320000_vs_sobol_reference": error(ref_iid, ref_sobol, y),
+        }
+        save()
+    deep_info = {
+        "response_method": args.deep_response_method,
+        "num_samples": args.deep_samples,
+        "num_response_samples": args.deep_response_samples,
+        "accuracy": "not calibrated (fixed sample count)",
     }
-    if not args.skip_deep:
-        kinds["deep_L2"] = dict(
-            depth=2,
-            dmft=lambda s, seed=1: deep_dmft(s, resp, seed),
-            ladder=deep_ladder,
-            ref=deep_dmft(deep_ref, resp, seed=0),
-            refine=2,
-            cost_exp=3.0,
-            per_p=False,
-        )
-    samples = {}
-    if "deep_L2" in kinds and not args.calibrate_deep:
-        samples[("deep_L2", sizes_p[0])] = args.deep_samples
-        record["calibration"]["deep_L2"] = {
-            "num_samples": args.deep_samples,
-            "matched": None,
-            "note": "not calibrated (fixed sample count; run with --calibrate-deep)",
-        }
-        kinds["deep_L2"]["skip_calibration"] = True
-    if args.two_layer_samples is not None:
-        for num_train in sizes_p:
-            samples[("two_layer", num_train)] = args.two_layer_samples
-        record["calibration"]["two_layer"] = {
-            "num_samples": args.two_layer_samples,
-            "note": "given by --two-layer-samples (not calibrated in this run)",
-        }
-        kinds["two_layer"]["skip_calibration"] = True
-    last = {}  # (name) -> (seconds, P*T) of the last timed cell
+    deep_fn = deep_dmft(
+        args.deep_samples, args.deep_response_samples, response_method=args.deep_response_method
+    )
+
+    def time_deep(x, y, times):
+        return _timed(deep_fn, x, y, times, repeats=0, info=deep_info)
+
+    deep_first = None  # (seconds, P*T) of the first timed deep DMFT cell
+    deep_ens_first = None  # the same for the deep ensemble
     for num_train in sizes_p:
-        # calibrate before timing this P, so a partial table is usable
-        for kind, spec in kinds.items():
-            if spec.get("skip_calibration") or not (spec["per_p"] or num_train == sizes_p[0]):
-                continue
+        if args.deep_only:
+            samples = None
+        elif args.two_layer_samples is None:
             cal = calibrate(
-                kind,
+                "two_layer",
                 num_train,
-                ladder=spec["ladder"],
-                ref_fn=spec["ref"],
-                ens_fn=ensemble(spec["depth"], size, width, batched=batched[spec["depth"]]),
-                dmft_fn=spec["dmft"],
-                ref_refine=spec["refine"],
+                ladder=two_ladder,
+                ref_fn=two_layer_dmft(two_ref, seed=0),
+                ens_fn=ensemble(1, size, width, batched=batched),
+                dmft_fn=two_layer_dmft,
+                ref_refine=1,
                 log=log,
             )
-            record["calibration"][f"{kind}_P{num_train}"] = cal
-            samples[(kind, num_train)] = cal["num_samples"]
+            record["calibration"][f"two_layer_P{num_train}"] = cal
+            samples = cal["num_samples"]
             save()
+        else:
+            samples = args.two_layer_samples
         for num_times in sizes_t:
             x, y, _, times = _problem(num_train, num_times)
             row = {"P": num_train, "T": num_times}
             record["rows"].append(row)
-            for kind, spec in kinds.items():
-                s = samples.get((kind, num_train), samples.get((kind, sizes_p[0])))
-                methods = {
-                    f"dmft_{kind}": (spec["dmft"](s), spec["cost_exp"], {"num_samples": s}),
-                    f"ensemble_{kind}": (
-                        ensemble(spec["depth"], size, width, batched=batched[spec["depth"]]),
-                        1.0,
-                        {"size": size, "width": width},
-                    ),
-                }
-                for name, (fn, exponent, info) in methods.items():
-                    if kind == "deep_L2" and num_train * num_times > args.deep_max_pt:
-                        row[name] = {"status": f"skipped: P*T > --deep-max-pt {args.deep_max_pt}"}
-                        log(f"P={num_train} T={num_times} {name}: {row[name]['status']}")
-                        continue
-                    if name in last:
-                        prev_seconds, prev_pt = last[name]
-                        estimate = prev_seconds * (num_train * num_times / prev_pt) ** exponent
-                        if estimate > args.budget:
-                            row[name] = {
-                                "status": f"skipped: estimated {estimate:.0f} s > budget",
-                                **info,
-                            }
-                            log(f"P={num_train} T={num_times} {name}: {row[name]['status']}")
-                            continue
-                    try:
-                        seconds, compile_s, _ = _time(fn, x, y, times, repeats=args.repeats)
-                        row[name] = {
-                            "seconds": seconds,
-                            "compile_seconds": compile_s,
-                            "peak_bytes": _peak_bytes(fn, x, y, times),
-                            "status": "ok",
-                            **info,
-                        }
-                        last[name] = (seconds, num_train * num_times)
-                    except Exception as err:  # e.g. out of memory
-                        row[name] = {"status": f"failed: {type(err).__name__}: {str(err)[:200]}"}
-                        last[name] = (float("inf"), num_train * num_times)
-                    log(f"P={num_train} T={num_times} {name}: {row[name]}")
+            if args.deep_only:
+                pt = num_train * num_times
+                if pt <= args.deep_max_pt:
+                    row["dmft_deep_L2"] = time_deep(x, y, times)
+                    log(f"P={num_train} T={num_times} deep DMFT: {row}")
                     save()
-                a = row[f"dmft_{kind}"].get("seconds")
-                b = row[f"ensemble_{kind}"].get("seconds")
-                row[f"ratio_{kind}"] = (b / a) if a and b else None
+                continue
+            row["dmft_two_layer"] = _timed(
+                two_layer_dmft(samples),
+                x,
+                y,
+                times,
+                repeats=args.repeats,
+                info={"num_samples": samples, "sampling": "sobol"},
+            )
+            row["ensemble_two_layer"] = _timed(
+                ensemble(1, size, width, batched=batched),
+                x,
+                y,
+                times,
+                repeats=args.repeats,
+                info={"size": size, "width": width},
+            )
+            log(f"P={num_train} T={num_times} two-layer: {row}")
             save()
+            if args.skip_deep:
+                continue
+            pt = num_train * num_times
+            if pt <= args.deep_max_pt:
+                row["dmft_deep_L2"] = time_deep(x, y, times)
+                if deep_first is None and "seconds" in row["dmft_deep_L2"]:
+                    deep_first = (row["dmft_deep_L2"]["seconds"], pt)
+            else:
+                estimate = (
+                    f"estimated {deep_first[0] * (pt / deep_first[1]) ** 3:.0f} s from the "
+                    f"(PT)^3 scaling of the P*T = {deep_first[1]} cell"
+                    if deep_first
+                    else "no measured cell to extrapolate from"
+                )
+                row["dmft_deep_L2"] = {
+                    "status": f"not run: P*T = {pt} > --deep-max-pt {args.deep_max_pt}; {estimate}",
+                    **deep_info,
+                }
+            # The 10 deep networks (width 4,000, L = 2) run one after another (lax.map): one network is
+            # timed and the ensemble's time is 10x that (the mapped loop is exactly 10 repeats).
+            if pt > args.deep_ensemble_max_pt:
+                first = deep_ens_first
+                estimate = (
+                    f"; estimated {first[0] * pt / first[1]:.0f} s (linear in P*T from the P*T = "
+                    f"{first[1]} cell)"
+                    if first
+                    else ""
+                )
+                row["ensemble_deep_L2"] = {
+                    "status": f"not run: P*T = {pt} > --deep-ensemble-max-pt{estimate}",
+                    "size": size,
+                    "width": width,
+                }
+                log(f"P={num_train} T={num_times} deep: {row}")
+                save()
+                continue
+            one = _timed(
+                ensemble(2, 1, width, batched=False),
+                x,
+                y,
+                times,
+                repeats=0,
+                info={"size": 1, "width": width},
+            )
+            if "seconds" in one and deep_ens_first is None:
+                deep_ens_first = (size * one["seconds"], pt)
+            if "seconds" in one:
+                one["seconds_one_network"] = one["seconds"]
+                one["seconds"] = size * one["seconds"]
+                one["size"] = size
+                one["note"] = f"time of 1 network x {size} (they run sequentially)"
+            row["ensemble_deep_L2"] = one
+            log(f"P={num_train} T={num_times} deep: {row}")
+            save()
+    for row in record["rows"]:
+        for kind in ("two_layer", "deep_L2"):
+            a = row.get(f"dmft_{kind}", {}).get("seconds")
+            b = row.get(f"ensemble_{kind}", {}).get("seconds")
+            row[f"ratio_{kind}"] = (b / a) if a and b else None
+    save()
+    kinds = ("two_layer",) if args.skip_deep else ("two_layer", "deep_L2")
     names = [f"{p}_{k}" for k in kinds for p in ("dmft", "ensemble")]
     print(f"{'P':>3} {'T':>4} | " + " | ".join(f"{n:>24}" for n in names) + " | ratios")
     for row in record["rows"]:
         cells = [
             f"{row[n]['seconds']:9.2f}s {(row[n]['peak_bytes'] or 0) / 2**20:9.1f}MiB"
-            if "seconds" in row[n]
-            else f"{row[n]['status'][:24]:>24}"
+            if "seconds" in row.get(n, {})
+            else f"{row.get(n, {}).get('status', '-')[:24]:>24}"
             for n in names
         ]
         ratios = [f"{row[f'ratio_{k}']:7.2f}" if row[f"ratio_{k}"] else "      -" for k in kinds]

@@ -19,6 +19,7 @@ Conventions (papers.md §0.3, §0.5, §6.1), used by every solver of this packag
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal, NamedTuple
 
@@ -239,3 +240,63 @@ def residual_march(ntk_tt, y_train, times):
     f0 = jnp.zeros(ntk_tt.shape[-1], ntk_tt.dtype)
     _, fs = jax.lax.scan(step, f0, (k_mid, dts))
     return jnp.concatenate([f0[None], fs], axis=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gaussian sources for the sampled solvers: i.i.d., antithetic, randomised quasi-Monte Carlo (Sobol')
+
+Sampling = Literal["iid", "antithetic", "sobol", "sobol-antithetic"]
+SAMPLINGS = ("iid", "antithetic", "sobol", "sobol-antithetic")
+_SOBOL_BITS = 32
+
+
+@functools.lru_cache(maxsize=4)
+def _sobol_table(num_points: int, dim: int) -> np.ndarray:
+    """The first ``num_points`` unscrambled Sobol' points in ``dim`` dimensions as 32-bit integers."""
+    from scipy.stats import (
+        qmc,
+    )  # scipy is a dependency; imported lazily (only the Sobol' rule needs it)
+
+    m = max(int(math.ceil(math.log2(num_points))), 0)
+    points = qmc.Sobol(dim, scramble=False, bits=_SOBOL_BITS).random_base2(m)[:num_points]
+    return np.asarray(np.round(points * 2.0**_SOBOL_BITS), np.uint32)
+
+
+def sobol_table(num_points: int, dim: int) -> jax.Array:
+    """:func:`_sobol_table` as a ``uint32`` array ``(num_points, dim)`` (built outside ``jit``, cached)."""
+    return jnp.asarray(_sobol_table(int(num_points), int(dim)))
+
+
+def scrambled_sobol_normals(table, key, dtype):
+    """Randomised Sobol' points mapped to standard normals, shape ``table.shape``.
+
+    Each coordinate's 32-bit integer ``x`` is scrambled by a random linear matrix scramble and a random digital
+    shift (Matousek 1998): ``y_j = x_j XOR (XOR_{k < j} M_{jk} x_k) XOR e_j`` on the bits ``j = 0`` (most
+    significant) ... 31, with random binary ``M`` (lower triangular, unit diagonal) and ``e``, drawn per
+    dimension from ``key``. Every scrambled point is uniform on the ``2^32`` dyadic cells and the net
+    structure (hence the low discrepancy) is kept, so ``mean_i F(Phi^{-1}(y_i))`` is an unbiased estimator of
+    ``E F(z)``, ``z ~ N(0, I)``, whose error for smooth ``F`` falls close to ``S^{-1}`` instead of
+    ``S^{-1/2}``.
+    """
+    num_points, dim = table.shape
+    key_m, key_e = jax.random.split(key)
+    bits = jnp.arange(_SOBOL_BITS, dtype=jnp.uint32)  # j = 0 is the most significant bit
+    lower = bits[:, None] > bits[None, :]  # strictly lower part of M (j > k)
+    random_bits = jax.random.bits(key_m, (dim, _SOBOL_BITS, _SOBOL_BITS), jnp.uint32)  # dtype-free
+    m = ((random_bits & jnp.uint32(1)) == 1) & lower
+    m = m | (bits[:, None] == bits[None, :])
+    # column k of M as a 32-bit mask: bit (31 - j) set where M[j, k] = 1
+    weights = jnp.left_shift(jnp.uint32(1), jnp.uint32(_SOBOL_BITS - 1) - bits)  # (32,)
+    columns = jnp.sum(jnp.where(m, weights[None, :, None], jnp.uint32(0)), axis=1, dtype=jnp.uint32)
+    shift = jax.random.bits(key_e, (dim,), jnp.uint32)
+
+    def scramble(k, out):
+        bit_k = jnp.right_shift(table, jnp.uint32(_SOBOL_BITS - 1) - k.astype(jnp.uint32))
+        return out ^ ((bit_k & jnp.uint32(1)) * columns[None, :, k])
+
+    out = jax.lax.fori_loop(0, _SOBOL_BITS, scramble, jnp.broadcast_to(shift, table.shape))
+    # keep as many bits as ``(cell + 1/2) / 2^bits`` represents exactly strictly inside (0, 1)
+    keep = min(int(jnp.finfo(dtype).nmant), _SOBOL_BITS)
+    cells = jnp.right_shift(out, jnp.uint32(_SOBOL_BITS - keep)).astype(dtype)
+    uniform = (cells + 0.5) / jnp.asarray(2.0**keep, dtype)
+    return jax.scipy.special.ndtri(uniform)
