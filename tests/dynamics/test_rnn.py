@@ -64,6 +64,29 @@ def test_tangent_kernel_equals_direct_jacobian(getkey, dtype):
         np.testing.assert_allclose(k11 / scale, direct[:24, :24] / scale, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_tangent_kernel_causal_lag_algorithm(getkey, activation):
+    # The symmetric lag-pair path (x2 = None, no tiling) against the direct Jacobian Gram for the other
+    # nonlinearities (phi' from h), and the cross-kernel path against its transpose; T = 1 gives K = 0
+    # (y_0 does not depend on W_h).
+    p, x = _setup(getkey(), n=7, t=5, b=2)
+    _, x2 = _setup(getkey(), n=7, t=5, b=1)
+    leak = 0.4
+
+    def flat(w_h):
+        return dynamics.rnn_apply(dict(p, w_h=w_h), x, leak=leak, activation=activation).reshape(-1)
+
+    jac = jax.jacrev(flat)(p["w_h"]).reshape(-1, 49)
+    direct = jac @ jac.T
+    k = dynamics.recurrent_tangent_kernel(p, x, leak=leak, activation=activation)
+    scale = float(jnp.abs(direct).max())
+    np.testing.assert_allclose(k / scale, direct / scale, **TOLERANCE["float32"])
+    k12 = dynamics.recurrent_tangent_kernel(p, x, x2, leak=leak, activation=activation)
+    k21 = dynamics.recurrent_tangent_kernel(p, x2, x, leak=leak, activation=activation)
+    np.testing.assert_allclose(k12 / scale, k21.T / scale, **TOLERANCE["float32"])
+    assert not np.any(dynamics.recurrent_tangent_kernel(p, x[:, :1], leak=leak))
+
+
 def test_train_rnn_reproducible_and_learns(getkey):
     p, _ = _setup(getkey(), n=16)
     key = getkey()

@@ -91,7 +91,7 @@ class Config:
     aligned: bool = True
     aligned_fit_steps: int = 500
     aligned_fit_learning_rate: float = 0.01
-    kernel_batch_size: int = 8
+    kernel_batch_size: int = 32  # >= num_kernel_trials: one symmetric pass (fastest, small memory)
     log_every: int = 100
 
     def __post_init__(self):
@@ -121,7 +121,9 @@ class Config:
             raise ValueError(
                 f"`num_kernel_trials` ({self.num_kernel_trials}) must be <= `num_probe` ({self.num_probe})."
             )
-        if self.num_kernel_trials % self.kernel_batch_size:
+        if self.kernel_batch_size < self.num_kernel_trials and (
+            self.num_kernel_trials % self.kernel_batch_size
+        ):
             raise ValueError(
                 f"`kernel_batch_size` ({self.kernel_batch_size}) must divide `num_kernel_trials` "
                 f"({self.num_kernel_trials})."
@@ -152,7 +154,7 @@ def default_config(*, quick: bool = False) -> Config:
             learning_rate=0.01,  # fewer steps: a larger step size for a comparable training time
             num_probe=64,
             num_kernel_trials=8,
-            kernel_batch_size=4,
+            kernel_batch_size=8,
             log_every=50,
             aligned_fit_steps=200,
         )
@@ -222,7 +224,9 @@ def _kernels(config: Config, params, probe):
         params,
         probe.inputs[: config.num_kernel_trials],
         leak=config.leak,
-        batch_size=config.kernel_batch_size,
+        batch_size=None
+        if config.kernel_batch_size >= config.num_kernel_trials
+        else config.kernel_batch_size,
     )
 
 
