@@ -20,9 +20,10 @@ On a shared, oversubscribed CPU, PyTorch with more than one OpenMP thread spins 
 parallel op while the other thread is descheduled (measured 0.29 s per backward with 2 threads against 0.019 s with
 1 thread at load average ~15 on 2 cores), so the 2-thread mode is only meaningful on an idle machine.
 
-Measured 2026-11-29 (2 shared AMD EPYC cores, AVX2; other helpers' jobs running): ``--threads 1`` at load average
-6.2: torch 14.2 s wall / 10.4 s CPU, lazyrich structured 0.29 s / 0.19 s: 49x wall, 54x CPU (dense jacrev 1.0x,
-generic ``empirical_ntk`` 0.8x CPU). ``--threads 2`` at load 5.0: torch 87.7 s / 55.1 s (OpenMP spinning),
+Measured 2026-11-29 (2 shared AMD EPYC cores, AVX2): ``--threads 1`` at load average 2.2 (one other long job of
+ours on the other core): torch 10.04 s wall / 10.01 s CPU, lazyrich structured 0.228 s / 0.228 s: 43.9x wall, 44.0x
+CPU (dense jacrev 0.9x, generic ``empirical_ntk`` 0.8x); at load 6.2: 14.2 s / 10.4 s against 0.29 s / 0.19 s,
+49x / 54x. ``--threads 2`` at load 5.0: torch 87.7 s / 55.1 s (OpenMP spinning),
 lazyrich 0.41 s / 0.22 s: 212x / 256x.
 """
 
