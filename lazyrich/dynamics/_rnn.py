@@ -13,6 +13,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import jax
@@ -326,13 +327,21 @@ def recurrent_tangent_kernel(
                 f"`x1` and `x2` must have the same number of steps, got {x1.shape} and {x2.shape}."
             )
     _checks.check_choice("activation", activation, tuple(_ACTIVATIONS))
-    num1, num_steps = x1.shape[0], x1.shape[1]
+    num1 = x1.shape[0]
     if batch_size is not None:
         _checks.check_int("batch_size", batch_size, minimum=1)
         if num1 % batch_size:
             raise ValueError(
                 f"`batch_size` ({batch_size}) must divide the number of trials in `x1` ({num1})."
             )
+    return _tangent_kernel(params, x1, x2, leak, activation=activation, batch_size=batch_size)
+
+
+@functools.partial(jax.jit, static_argnames=("activation", "batch_size"))
+def _tangent_kernel(params, x1, x2, leak, *, activation, batch_size):
+    """The validated body of :func:`recurrent_tangent_kernel`, compiled as one program (eager dispatch of its
+    many small lag-pair ops would compile each of them separately)."""
+    num1, num_steps = x1.shape[0], x1.shape[1]
     o = params["w_y"].shape[0]
     num2 = num1 if x2 is None else x2.shape[0]
     if num_steps < 2:  # y_0 = W_y phi(W_x x_0) does not depend on W_h
