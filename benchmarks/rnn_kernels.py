@@ -1,7 +1,7 @@
 """Benchmark: W_h-only tangent-kernel alignment of an N = 300 RNN over 768 trial-steps (32 trials x 8 steps x 3
 outputs), lazyrich (JAX) against a PyTorch autograd-loop implementation of the same measure (CPU, separate venv).
 
-Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/rnn_kernels.py [--repeats 3] [--threads 1]``. The torch
+Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/rnn_kernels.py [--repeats 3] [--threads 1|2]``. The torch
 interpreter is ``$LAZYRICH_TORCH_PYTHON`` (default ``/work/torchvenv/bin/python``); if it is missing the torch
 column is skipped with a message. Writes ``benchmarks/results/rnn_kernels.json``.
 
@@ -9,11 +9,22 @@ The torch side is the research code's measure: one forward pass over the 32 prob
 ``torch.autograd.grad(y[b, t, k], W_h, retain_graph=True)`` per output row (768 backward passes), stacking the
 rows into the 768 x N^2 Jacobian and taking J J^T: ~4 s per kernel on one core (~5 ms per backward).
 
-Threads: both sides use ``--threads`` (default 1). On a shared, oversubscribed CPU, PyTorch with more than one
-OpenMP thread spins at the barrier of every small parallel op while the other thread is descheduled: measured
-0.29 s per backward with 2 threads against 0.019 s with 1 thread at load average ~15 on 2 cores (15x), which is why
-an earlier 2-thread run did not finish. With ``--threads 1`` JAX is restricted to one thread too
-(``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), so the ratio compares one core each.
+Fair thread count: ``--threads n`` (default 1) pins BOTH processes to the same n cores with
+``os.sched_setaffinity`` before JAX or torch is imported (the torch child pins itself first thing), and sets
+``torch.set_num_threads(n)``; XLA then sees n cores. (The earlier ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1`` restriction does not hold in jax 0.10: CPU time was ~2x wall.) Wall and CPU
+(process) times and both ratios are reported; with one core CPU time <= wall time on both sides. Results go to
+``benchmarks/results/rnn_kernels.json`` (1 thread) or ``rnn_kernels_threads{n}.json``.
+
+On a shared, oversubscribed CPU, PyTorch with more than one OpenMP thread spins at the barrier of every small
+parallel op while the other thread is descheduled (measured 0.29 s per backward with 2 threads against 0.019 s with
+1 thread at load average ~15 on 2 cores), so the 2-thread mode is only meaningful on an idle machine.
+
+Measured 2026-11-29 (2 shared AMD EPYC cores, AVX2): ``--threads 1`` at load average 2.2 (one other long job of
+ours on the other core): torch 10.04 s wall / 10.01 s CPU, lazyrich structured 0.228 s / 0.228 s: 43.9x wall, 44.0x
+CPU (dense jacrev 0.9x, generic ``empirical_ntk`` 0.8x); at load 6.2: 14.2 s / 10.4 s against 0.29 s / 0.19 s,
+49x / 54x. ``--threads 2`` at load 5.0: torch 87.7 s / 55.1 s (OpenMP spinning),
+lazyrich 0.41 s / 0.22 s: 212x / 256x.
 """
 
 from __future__ import annotations
@@ -32,9 +43,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _time(fn, repeats):
+    """Wall-clock times after a warm-up; CPU (process) times are printed too, robust on a shared machine."""
     import jax
 
-    """Wall-clock times after a warm-up; CPU (process) times are printed too, robust on a shared machine."""
     jax.block_until_ready(fn())  # compile + warm up
     times, cpu_times = [], []
     for _ in range(repeats):
@@ -62,11 +73,11 @@ def main():
         "--skip-generic", action="store_true", help="skip the generic empirical_ntk(wrt=...)"
     )
     args = parser.parse_args()
-    if args.threads == 1:  # before importing JAX: single-threaded XLA CPU, like the torch side
-        os.environ["XLA_FLAGS"] = (
-            os.environ.get("XLA_FLAGS", "")
-            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        )
+    available = sorted(os.sched_getaffinity(0))
+    if not 1 <= args.threads <= len(available):
+        parser.error(f"`--threads` must be in [1, {len(available)}], got {args.threads}.")
+    cores = available[: args.threads]
+    os.sched_setaffinity(0, cores)  # before importing JAX: XLA's thread pool sees only these cores
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -90,15 +101,15 @@ def main():
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
         "threads": args.threads,
+        "cores": cores,
+        "pinning": "os.sched_setaffinity on both processes before importing jax / torch",
     }
 
-    structured = jax.jit(
-        lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx, batch_size=8)
-    )
+    structured = jax.jit(lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx))
     value = float(structured(params0, params1, x))
     results["lazyrich_structured"] = {
         "alignment": value,
-        **_time(lambda: structured(params0, params1, x), args.repeats),
+        **_time(lambda: structured(params0, params1, x), max(args.repeats, 7)),  # ms-scale: more
     }
 
     def jacobian_kernel(p):
@@ -160,6 +171,7 @@ def main():
                 x=np.asarray(x),
                 leak=1.0,
                 threads=args.threads,
+                cores=np.asarray(cores),
             )
             subprocess.run(
                 [
@@ -175,7 +187,7 @@ def main():
             )
             results["torch_autograd_loop"] = json.loads(out.read_text())
             k0_torch = np.load(str(out) + ".k0.npy")
-        k0 = np.asarray(dynamics.recurrent_tangent_kernel(params0, x, batch_size=8))
+        k0 = np.asarray(dynamics.recurrent_tangent_kernel(params0, x))
         # The torch rows are ordered (trial, step, output), the same as lazyrich's kernel.
         results["max_rel_kernel_difference_vs_torch"] = float(
             np.abs(k0 - k0_torch).max() / np.abs(k0).max()
@@ -213,7 +225,9 @@ def main():
                 results[f"speedup_{short}_vs_torch"] = base / results[name]["median_s"]
                 results[f"cpu_speedup_{short}_vs_torch"] = base_cpu / results[name]["median_cpu_s"]
     results["load_average"] = os.getloadavg()
-    path = HERE / "results" / "rnn_kernels.json"
+    print(f"load average (1, 5, 15 min): {results['load_average']}")
+    suffix = "" if args.threads == 1 else f"_threads{args.threads}"
+    path = HERE / "results" / f"rnn_kernels{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")

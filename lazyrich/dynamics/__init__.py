@@ -75,6 +75,7 @@ from ._rnn_measures import representation_alignment as representation_alignment
 from ._rnn_measures import weight_change as weight_change
 from ._rnn_train import TrainRNNResult as TrainRNNResult
 from ._rnn_train import fit_rank_one_connectivity as fit_rank_one_connectivity
+from ._rnn_train import fit_rank_one_network as fit_rank_one_network
 from ._rnn_train import masked_cross_entropy as masked_cross_entropy
 from ._rnn_train import train_rnn as train_rnn
 from ._scaled import LOSSES as LOSSES
@@ -176,6 +177,7 @@ __all__ = [
     "train_perceptron",
     "train_rnn",
     "fit_rank_one_connectivity",
+    "fit_rank_one_network",
     "TrainConfig",
     "TrainRecord",
     "TrainResult",

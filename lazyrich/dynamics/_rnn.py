@@ -13,6 +13,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import jax
@@ -204,19 +205,74 @@ class LeakyRNN(nnx.Module):
         return rnn_apply(self.params(), x, leak=self.leak, activation=self.activation)
 
 
-def _output_jacobian_wrt_preactivations(params, x, *, leak, activation):
-    """Per trial, d y_{t,o} / d u_s of shape (B, T, O, T, N), and the hidden states (B, T, N)."""
+def _activation_derivative(h, activation):
+    """:math:`\\phi'(u_t)` from the hidden states :math:`h_t = \\phi(u_t)` (ReLU: 1 where h > 0, as ``jax.nn.relu``)."""
+    if activation == "relu":
+        return (h > 0).astype(h.dtype)
+    if activation == "tanh":
+        return 1.0 - h * h
+    return jnp.ones_like(h)
 
-    def single(xb):
-        def out(eps):
-            h = _scan(params, xb[None], leak=leak, activation=activation, perturbation=eps[None])[0]
-            return h @ params["w_y"].T, h
 
-        eps0 = jnp.zeros((xb.shape[0], params["w_h"].shape[0]), xb.dtype)
-        jac, h = jax.jacrev(out, has_aux=True)(eps0)
-        return jac, h
+def _backpropagated_by_lag(params, x, *, leak, activation):
+    r"""Causal backpropagated vectors :math:`\delta^{(t,o)}_s = \partial\hat y_{t,o}/\partial u_s`, packed by lag.
 
-    return jax.vmap(single)(x)
+    :math:`\delta^{(t,o)}_t = \phi'(u_t)\odot W_y[o]` and
+    :math:`\delta^{(t,o)}_s = \phi'(u_s)\odot M^\top\delta^{(t,o)}_{s+1}` with
+    :math:`M = (1 - a) I + a W_h`, for :math:`s < t`; they vanish for :math:`s > t` (causality). Only the
+    :math:`s \ge 1` (0-based) vectors enter the kernel, since :math:`h_{s-1} = h_{-1} = 0` at s = 0.
+
+    Returns:
+      ``lags``: list over lag k = t - s = 0..T-2 of ``(B, T-1-k, O, N)`` arrays, entry ``[:, j]`` the vector
+      of s = j + 1, t = j + 1 + k; and ``h`` ``(B, T, N)``.
+    """
+    h = _scan(params, x, leak=leak, activation=activation)
+    dphi = _activation_derivative(h, activation)
+    num_steps = x.shape[1]
+    lag = dphi[:, :, None, :] * params["w_y"][None, None]  # (B, T, O, N), s = t = 0..T-1
+    lags = [lag[:, 1:]]
+    for k in range(1, num_steps - 1):
+        prev = lag[:, 1:]  # t = k..T-1 at s + 1 = t - k + 1
+        lag = dphi[:, : num_steps - k, None, :] * (
+            (1.0 - leak) * prev + leak * (prev @ params["w_h"])
+        )
+        lags.append(lag[:, 1:])  # drop s = 0
+    return lags, h
+
+
+def _kernel_from_lags(lags1, h1, lags2, h2, *, symmetric):
+    r"""Assemble :math:`K_{ab} = \sum_{s,s'}(\delta^a_s\cdot\delta^b_{s'})(h^{(a)}_{s-1}\cdot h^{(b)}_{s'-1})`
+    (without the :math:`a_{\rm leak}^2`) as a ``(B1, T, O, B2, T, O)`` array, one matmul per lag k of ``x1``
+    against the lags l of ``x2`` (only l >= k when ``symmetric``: the (l, k) block is the transpose)."""
+    b1, num_steps, n = h1.shape
+    b2, o = h2.shape[0], lags1[0].shape[2]
+    dtype = h1.dtype
+    # C[i, s, j, s'] = h^i_{s-1} . h^j_{s'-1} for s, s' >= 1 (0-based), i.e. h at 0..T-2.
+    gram_h = jnp.einsum("isn,jun->isju", h1[:, :-1], h2[:, :-1])
+    packed2 = jnp.concatenate([g.reshape(-1, n) for g in lags2], axis=0)
+    offsets = [0]
+    for g in lags2:
+        offsets.append(offsets[-1] + g.shape[0] * g.shape[1] * o)
+    upper = jnp.zeros((b1, num_steps, o, b2, num_steps, o), dtype)
+    diag = jnp.zeros_like(upper) if symmetric else None
+    for k, g1 in enumerate(lags1):
+        first = k if symmetric else 0
+        rows = g1.reshape(-1, n)
+        dots = rows @ packed2[offsets[first] :].T  # (B1 (T-1-k) O, sum_l B2 (T-1-l) O)
+        col = 0
+        for l in range(first, len(lags2)):
+            width = offsets[l + 1] - offsets[l]
+            block = dots[:, col : col + width].reshape(b1, num_steps - 1 - k, o, b2, -1, o)
+            col += width
+            c = gram_h[:, : num_steps - 1 - k, :, : num_steps - 1 - l]
+            block = block * c[:, :, None, :, :, None]
+            if symmetric and l == k:
+                diag = diag.at[:, k + 1 :, :, :, l + 1 :, :].add(block)
+            else:
+                upper = upper.at[:, k + 1 :, :, :, l + 1 :, :].add(block)
+    if symmetric:
+        upper = upper + jnp.transpose(upper, (3, 4, 5, 0, 1, 2)) + diag
+    return upper
 
 
 def recurrent_tangent_kernel(
@@ -230,13 +286,20 @@ def recurrent_tangent_kernel(
 
     over trials ``b``, steps ``t`` and outputs ``o`` (Liu et al.'s K; flattened in (trial, step, output)
     order). It uses the factorisation
-    :math:`\partial \hat y_a/\partial W_h = a_{\rm leak}\sum_s \delta^a_s h_{s-1}^\top`, with
-    :math:`\delta^a_s = \partial \hat y_a/\partial u_s`, so that
+    :math:`\partial \hat y_a/\partial W_h = a_{\rm leak}\sum_{s \le t} \delta^a_s h_{s-1}^\top`, with
+    :math:`\delta^a_s = \partial \hat y_a/\partial u_s` (zero for s > t: causality), so that
 
-    .. math:: K_{ab} = a_{\rm leak}^2 \sum_{s,s'} (\delta^a_s\cdot\delta^b_{s'})\,(h^{(a)}_{s-1}\cdot h^{(b)}_{s'-1})
+    .. math:: K_{ab} = a_{\rm leak}^2 \sum_{s \le t,\, s' \le t'} (\delta^a_s\cdot\delta^b_{s'})\,
+        (h^{(a)}_{s-1}\cdot h^{(b)}_{s'-1})
 
-    and never forms the ``(B T O) x N^2`` Jacobian: the cost is :math:`O(B^2 T^3 O N)` instead of
-    :math:`O(B^2 T^2 O^2 N^2)`. It equals ``empirical_ntk(..., trace_outputs=False)`` restricted to ``w_h``.
+    and never forms the ``(B T O) x N^2`` Jacobian. The :math:`\delta` are computed by one backward
+    recursion per lag t - s (a matmul by :math:`W_h` over all trials and outputs), only for
+    :math:`1 \le s \le t` (:math:`h_{-1} = 0` removes s = 0), and grouped by lag, so that the
+    :math:`\delta\cdot\delta` products are one matmul per lag over the packed non-zero vectors; for
+    ``x2 = None`` the kernel is symmetric and only lag pairs l >= k are formed. Cost: with
+    :math:`P = B\,O\,T(T-1)/2` non-zero vectors, :math:`O(P^2 N/2)` for the products (instead of
+    :math:`O((BOT^2)^2 N)` without causality) plus :math:`O(P N^2)` for the recursion. It equals
+    ``empirical_ntk(..., trace_outputs=False)`` restricted to ``w_h``.
 
     Args:
       params: RNN parameters (see :func:`rnn_apply`).
@@ -244,7 +307,9 @@ def recurrent_tangent_kernel(
       x2: inputs ``(B2, T, D)``; ``None`` means ``x1``.
       leak: :math:`a_{\rm leak}`.
       activation: nonlinearity.
-      batch_size: process the rows of ``x1`` in chunks of this many trials (bounded memory); ``None`` = all.
+      batch_size: process the rows of ``x1`` in chunks of this many trials (memory ``O(batch_size T O B2 T O)``
+        per chunk instead of the whole kernel at once; the symmetric saving is then not used);
+        ``None`` or ``B1`` = all at once (fastest).
 
     Returns:
       ``(B1 T O, B2 T O)`` kernel.
@@ -257,6 +322,10 @@ def recurrent_tangent_kernel(
     if x2 is not None:
         _check_inputs(x2, d)
         _checks.check_same_features("x1", x1, "x2", x2)
+        if x2.shape[1] != x1.shape[1]:
+            raise ValueError(
+                f"`x1` and `x2` must have the same number of steps, got {x1.shape} and {x2.shape}."
+            )
     _checks.check_choice("activation", activation, tuple(_ACTIVATIONS))
     num1 = x1.shape[0]
     if batch_size is not None:
@@ -265,29 +334,31 @@ def recurrent_tangent_kernel(
             raise ValueError(
                 f"`batch_size` ({batch_size}) must divide the number of trials in `x1` ({num1})."
             )
+    return _tangent_kernel(params, x1, x2, leak, activation=activation, batch_size=batch_size)
 
-    jac1, h1 = _output_jacobian_wrt_preactivations(params, x1, leak=leak, activation=activation)
-    if x2 is None:
-        jac2, h2 = jac1, h1
-    else:
-        jac2, h2 = _output_jacobian_wrt_preactivations(params, x2, leak=leak, activation=activation)
-    # h_{s-1} with h_0 = 0.
-    hp1 = jnp.concatenate([jnp.zeros_like(h1[:, :1]), h1[:, :-1]], axis=1)
-    hp2 = jnp.concatenate([jnp.zeros_like(h2[:, :1]), h2[:, :-1]], axis=1)
 
-    def rows(block):
-        jb, hb = block  # (b, T, O, T, N), (b, T, N)
-        c = jnp.einsum("isn,jun->ijsu", hb, hp2)  # (b, B2, T_s, T_s')
-        z = jnp.einsum("ijsu,jpqun->ijpqsn", c, jac2)  # (b, B2, T, O, T_s, N)
-        return jnp.einsum("itosn,ijpqsn->itojpq", jb, z)
-
+@functools.partial(jax.jit, static_argnames=("activation", "batch_size"))
+def _tangent_kernel(params, x1, x2, leak, *, activation, batch_size):
+    """The validated body of :func:`recurrent_tangent_kernel`, compiled as one program (eager dispatch of its
+    many small lag-pair ops would compile each of them separately)."""
+    num1, num_steps = x1.shape[0], x1.shape[1]
+    o = params["w_y"].shape[0]
+    num2 = num1 if x2 is None else x2.shape[0]
+    if num_steps < 2:  # y_0 = W_y phi(W_x x_0) does not depend on W_h
+        return jnp.zeros((num1 * num_steps * o, num2 * num_steps * o), x1.dtype)
+    kw = dict(leak=leak, activation=activation)
+    lags2, h2 = _backpropagated_by_lag(params, x1 if x2 is None else x2, **kw)
     if batch_size is None or batch_size == num1:
-        k = rows((jac1, hp1))
+        if x2 is None:
+            k = _kernel_from_lags(lags2, h2, lags2, h2, symmetric=True)
+        else:
+            lags1, h1 = _backpropagated_by_lag(params, x1, **kw)
+            k = _kernel_from_lags(lags1, h1, lags2, h2, symmetric=False)
     else:
-        shape = (num1 // batch_size, batch_size)
-        k = jax.lax.map(
-            rows, (jac1.reshape(shape + jac1.shape[1:]), hp1.reshape(shape + hp1.shape[1:]))
-        )
-        k = k.reshape((num1,) + k.shape[2:])
-    t, o = jac1.shape[1], jac1.shape[2]
-    return (leak**2) * k.reshape(num1 * t * o, -1)
+
+        def rows(xb):
+            lags1, h1 = _backpropagated_by_lag(params, xb, **kw)
+            return _kernel_from_lags(lags1, h1, lags2, h2, symmetric=False)
+
+        k = jax.lax.map(rows, x1.reshape((num1 // batch_size, batch_size) + x1.shape[1:]))
+    return (leak**2) * k.reshape(num1 * num_steps * o, num2 * num_steps * o)

@@ -64,6 +64,29 @@ def test_tangent_kernel_equals_direct_jacobian(getkey, dtype):
         np.testing.assert_allclose(k11 / scale, direct[:24, :24] / scale, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_tangent_kernel_causal_lag_algorithm(getkey, activation):
+    # The symmetric lag-pair path (x2 = None, no tiling) against the direct Jacobian Gram for the other
+    # nonlinearities (phi' from h), and the cross-kernel path against its transpose; T = 1 gives K = 0
+    # (y_0 does not depend on W_h).
+    p, x = _setup(getkey(), n=7, t=5, b=2)
+    _, x2 = _setup(getkey(), n=7, t=5, b=1)
+    leak = 0.4
+
+    def flat(w_h):
+        return dynamics.rnn_apply(dict(p, w_h=w_h), x, leak=leak, activation=activation).reshape(-1)
+
+    jac = jax.jacrev(flat)(p["w_h"]).reshape(-1, 49)
+    direct = jac @ jac.T
+    k = dynamics.recurrent_tangent_kernel(p, x, leak=leak, activation=activation)
+    scale = float(jnp.abs(direct).max())
+    np.testing.assert_allclose(k / scale, direct / scale, **TOLERANCE["float32"])
+    k12 = dynamics.recurrent_tangent_kernel(p, x, x2, leak=leak, activation=activation)
+    k21 = dynamics.recurrent_tangent_kernel(p, x2, x, leak=leak, activation=activation)
+    np.testing.assert_allclose(k12 / scale, k21.T / scale, **TOLERANCE["float32"])
+    assert not np.any(dynamics.recurrent_tangent_kernel(p, x[:, :1], leak=leak))
+
+
 def test_train_rnn_reproducible_and_learns(getkey):
     p, _ = _setup(getkey(), n=16)
     key = getkey()
@@ -131,6 +154,39 @@ def test_fit_rank_one_connectivity_keeps_rank_norm_and_lowers_the_loss(getkey):
     np.testing.assert_allclose(s[0], float(jnp.linalg.norm(p["w_h"])), rtol=1e-5)
     assert s[1] < 1e-5 * s[0]
     assert loss.shape == (200,) and float(loss[-20:].mean()) < float(loss[:20].mean())
+
+
+def test_fit_rank_one_network_is_rank_one_keeps_w_x_and_solves_better(getkey):
+    # Guaranteed by construction: W_h exactly rank 1 (norm fixed when fit_scale=False), W_x untouched,
+    # W_y fitted; and the fit lowers the loss on the same batch stream below that of the random rank-1
+    # start, which the training run then sees.
+    p, _ = _setup(getkey(), n=16)
+    p = dict(p, w_h=dynamics.truncate_rank(p["w_h"], 1))
+    key = jax.random.key(5)
+
+    @jax.jit
+    def fits(q):
+        free, loss = dynamics.fit_rank_one_network(
+            q, _parity_batches, key=key, num_steps=150, learning_rate=0.02
+        )
+        fixed, _ = dynamics.fit_rank_one_network(
+            q, _parity_batches, key=key, num_steps=5, fit_scale=False, fit_readout=False
+        )
+        return free, loss, fixed
+
+    free, loss, fixed = fits(p)
+    for out in (free, fixed):
+        s = np.linalg.svd(np.asarray(out["w_h"]), compute_uv=False)
+        assert s[1] < 1e-5 * s[0]
+        np.testing.assert_array_equal(out["w_x"], p["w_x"])
+    np.testing.assert_allclose(
+        np.linalg.norm(np.asarray(fixed["w_h"])), float(jnp.linalg.norm(p["w_h"])), rtol=1e-5
+    )
+    np.testing.assert_array_equal(fixed["w_y"], p["w_y"])
+    assert not np.array_equal(free["w_y"], p["w_y"])
+    assert loss.shape == (150,) and float(loss[-20:].mean()) < 0.8 * float(loss[:20].mean())
+    with pytest.raises(ValueError, match="`optimizer`"):
+        dynamics.fit_rank_one_network(p, _parity_batches, key=key, num_steps=2, optimizer="rmsprop")
 
 
 def test_measures_identities(getkey):

@@ -40,10 +40,11 @@ def _claim(summary, tasks):
 
 
 def _aligned_is_lazier(summary, tasks):
-    # The fitted (task-aligned) rank-1 initialisation keeps its tangent kernel better than the random rank-1
-    # one of the same norm. papers.md T4.3 asks for KA ~ 1 and a minimal weight change; measured at N = 64 the
-    # alignment is 0.37-0.83 and the weight change is sometimes larger than the random rank-1 init's (see
-    # lazyrich.dynamics.fit_rank_one_connectivity), so only the kernel-alignment ordering is asserted.
+    # The fitted (task-aligned: rank-1 W_h and readout) rank-1 initialisation keeps its tangent kernel better
+    # than the random rank-1 one. papers.md T4.3 asks for KA ~ 1 and a minimal weight change; measured at
+    # N = 300 (2 seeds, 1000 updates) KA is 0.61 / 0.94 / 0.995 (2AF / DMS / CXT) against 0.12-0.19, but on DMS
+    # and CXT the fit sits on a chance-level decision plateau (see lazyrich.dynamics.fit_rank_one_network), so
+    # only the kernel-alignment ordering is asserted.
     for task in tasks:
         s = summary[task]
         assert s["aligned_rank1_kernel_alignment"] > s["mean_kernel_alignment"][0], s
