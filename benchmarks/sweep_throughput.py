@@ -22,6 +22,13 @@ AVX2 + FMA at 2.45 GHz, fp32 peak about 157 GFLOP/s; FC 3x64 as the quick experi
 matmuls would be 4.9x faster than (b): the 10x goal is out of reach at this model size on this machine
 (expected to shrink further for a larger model such as the paper's FC 5x128, where (b) carries less
 per-step overhead relative to its arithmetic; not measured).
+
+Re-measured 2026-11-29 17:49 (bench lock, load average 1.5, 500 steps, torch skipped): (a) 2.24 s, (b) 2.96 s,
+(a)/(b) = 1.3x, matmul ceiling 4.8x. Where (b)'s time goes: the per-step minibatch draw (uniform + top-k over
+P = 256) alone takes 1.77 s for the 64 unbatched runs (about 55 us per draw) and 0.31 s batched, and the
+matmuls run at 54 GFLOP/s for one small (16 x 64) x (64 x 64) product against 37-55 GFLOP/s batched, so
+batching gains little per FLOP on this CPU. At the best of those rates the 64 runs' matmuls alone need about
+1.4 ms per step, while a 10x ratio would need the whole vmapped step in 1.06 ms: out of reach on 2 cores.
 """
 
 from __future__ import annotations
