@@ -48,10 +48,26 @@ class TrainRNNResult(NamedTuple):
     opt_state: optax.OptState = None
 
 
-class _State(NamedTuple):
-    params: dict
-    opt_state: optax.OptState
-    step: jax.Array
+def _optimizer(optimizer: str, learning_rate, momentum) -> optax.GradientTransformation:
+    """The validated optax transformation: ``"sgd"`` (heavy-ball ``momentum``) or ``"adam"``."""
+    _checks.check_choice("optimizer", optimizer, ("sgd", "adam"))
+    if optimizer == "sgd":
+        return optax.sgd(learning_rate, momentum=momentum)
+    return optax.adam(learning_rate)
+
+
+def _optax_scan(loss_fn, theta, opt_state, tx, batch_fn, key, steps):
+    """Minimise ``loss_fn(theta, x, labels, mask) -> (loss, aux)`` with ``tx``, one update per entry of
+    ``steps`` on the batch ``batch_fn(fold_in(key, step))``; returns ``(theta, opt_state), (losses, auxs)``."""
+
+    def step(carry, index):
+        theta, opt_state = carry
+        x, labels, mask = batch_fn(jr.fold_in(key, index))
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(theta, x, labels, mask)
+        updates, opt_state = tx.update(grads, opt_state, theta)
+        return (optax.apply_updates(theta, updates), opt_state), (loss, aux)
+
+    return jax.lax.scan(step, (theta, opt_state), steps)
 
 
 def train_rnn(
@@ -96,11 +112,7 @@ def train_rnn(
     """
     _checks.check_key("key", key)
     _checks.check_int("num_steps", num_steps, minimum=1)
-    _checks.check_choice("optimizer", optimizer, ("sgd", "adam"))
-    if optimizer == "sgd":
-        tx = optax.sgd(learning_rate, momentum=momentum)
-    else:
-        tx = optax.adam(learning_rate)
+    tx = _optimizer(optimizer, learning_rate, momentum)
 
     def loss_fn(p, x, labels, mask):
         logits = rnn_apply(p, x, leak=leak, activation=activation)
@@ -109,20 +121,13 @@ def train_rnn(
         accuracy = jnp.sum(correct * m) / jnp.maximum(jnp.sum(m), 1.0)
         return masked_cross_entropy(logits, labels, mask), accuracy
 
-    def step(state: _State, _):
-        x, labels, mask = batch_fn(jr.fold_in(key, state.step))
-        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, x, labels, mask
-        )
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return _State(params, opt_state, state.step + 1), (loss, accuracy)
-
     if opt_state is None:
         opt_state = tx.init(params)
-    init = _State(params, opt_state, jnp.asarray(initial_step, jnp.int32))
-    final, (losses, accuracies) = jax.lax.scan(step, init, length=num_steps)
-    return TrainRNNResult(final.params, losses, accuracies, final.opt_state)
+    steps = jnp.asarray(initial_step, jnp.int32) + jnp.arange(num_steps, dtype=jnp.int32)
+    (params, opt_state), (losses, accuracies) = _optax_scan(
+        loss_fn, params, opt_state, tx, batch_fn, key, steps
+    )
+    return TrainRNNResult(params, losses, accuracies, opt_state)
 
 
 def fit_rank_one_network(
@@ -212,7 +217,7 @@ def fit_rank_one_network(
     """
     _checks.check_key("key", key)
     _checks.check_int("num_steps", num_steps, minimum=1)
-    _checks.check_choice("optimizer", optimizer, ("sgd", "adam"))
+    tx = _optimizer(optimizer, learning_rate, momentum)
     w_h = params["w_h"]
     c = jnp.sqrt(jnp.sum(w_h * w_h)) if target_norm is None else jnp.asarray(target_norm, w_h.dtype)
     u, _, vt = jnp.linalg.svd(w_h, full_matrices=False)
@@ -225,24 +230,14 @@ def fit_rank_one_network(
 
     def loss_fn(theta, x, labels, mask):
         logits = rnn_apply(network(theta), x, leak=leak, activation=activation)
-        return masked_cross_entropy(logits, labels, mask)
-
-    if optimizer == "sgd":
-        tx = optax.sgd(learning_rate, momentum=momentum)
-    else:
-        tx = optax.adam(learning_rate)
-
-    def step(carry, i):
-        theta, opt_state = carry
-        x, labels, mask = batch_fn(jr.fold_in(key, i))
-        loss, grads = jax.value_and_grad(loss_fn)(theta, x, labels, mask)
-        updates, opt_state = tx.update(grads, opt_state, theta)
-        return (optax.apply_updates(theta, updates), opt_state), loss
+        return masked_cross_entropy(logits, labels, mask), None
 
     theta0 = {"u": u[:, 0], "v": vt[0], "log_scale": jnp.zeros((), w_h.dtype)}
     if fit_readout:
         theta0["w_y"] = params["w_y"]
-    (theta, _), losses = jax.lax.scan(step, (theta0, tx.init(theta0)), jnp.arange(num_steps))
+    (theta, _), (losses, _) = _optax_scan(
+        loss_fn, theta0, tx.init(theta0), tx, batch_fn, key, jnp.arange(num_steps)
+    )
     return network(theta), losses
 
 
