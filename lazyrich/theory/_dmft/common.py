@@ -253,9 +253,8 @@ _SOBOL_BITS = 32
 @functools.lru_cache(maxsize=4)
 def _sobol_table(num_points: int, dim: int) -> np.ndarray:
     """The first ``num_points`` unscrambled Sobol' points in ``dim`` dimensions as 32-bit integers."""
-    from scipy.stats import (
-        qmc,
-    )  # scipy is a dependency; imported lazily (only the Sobol' rule needs it)
+    # scipy is a dependency; imported lazily (only the Sobol' rule needs it)
+    from scipy.stats import qmc
 
     m = max(int(math.ceil(math.log2(num_points))), 0)
     points = qmc.Sobol(dim, scramble=False, bits=_SOBOL_BITS).random_base2(m)[:num_points]

@@ -148,10 +148,6 @@ def solve_dmft_two_layer(
 
 def _sources(kx, key, dtype, table, *, sampling, num_samples, odd):
     """Initial fields ``u`` ``(S, P')`` (``~ N(0, kx)``) and readouts ``r`` ``(S,)`` (``~ N(0, 1)``)."""
-    if sampling == "iid":
-        key_u, key_r = jr.split(key)
-        u = jr.normal(key_u, (num_samples, kx.shape[0]), dtype) @ common.psd_sqrt(kx)
-        return u, jr.normal(key_r, (num_samples,), dtype)
     flips = 2 if odd else 4
     num_base = num_samples // flips if sampling.endswith("antithetic") else num_samples
     if sampling.startswith("sobol"):
