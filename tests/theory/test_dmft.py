@@ -460,3 +460,40 @@ def test_deep_tanh_matches_finite_networks(x64):
     assert int(res.status) == 0
     assert np.max(_rel(out["ntk"].mean(0), res.ntk, (1, 2))) < 0.04
     assert np.max(_rel(y - out["f_train"].mean(0), res.delta_train, 1)) < 0.05
+
+
+def test_deep_response_control_variate_reduces_response_noise(x64):
+    """The first-order control variate keeps the response estimate centred on the all-sample average and
+    shrinks its error: on the same 1024 samples (one iteration from the lazy kernels), 32 response samples
+    with the control variate are closer to the 1024-sample Jacobian average than 32 plain ones. Measured RMS
+    error ratios (4 keys): 0.21 for A, 0.13 for B (L = 2); 0.16 and 0.09 at L = 3."""
+    x, y, kx = _data(num_train=3, num_test=0)
+    times = jnp.linspace(0.0, 2.0, 5)
+
+    def responses(key, num_response, cv):
+        res = theory.solve_dmft_deep(
+            kx,
+            y,
+            times,
+            gamma0=1.5,
+            depth=2,
+            key=key,
+            num_samples=1024,
+            num_response_samples=num_response,
+            response_chunk=32,
+            max_iterations=1,
+            response_method="solve",
+            response_control_variate=cv,
+        )
+        return np.asarray(res.response_a[0]), np.asarray(res.response_b[1])
+
+    err = {True: np.zeros(2), False: np.zeros(2)}
+    for seed in range(4):
+        key = jr.key(seed)
+        full = responses(key, 1024, False)
+        for cv in (True, False):
+            est = responses(key, 32, cv)
+            for i in range(2):
+                err[cv][i] += np.sum((est[i] - full[i]) ** 2) / np.sum(full[i] ** 2)
+    ratio = np.sqrt(err[True] / err[False])
+    assert np.all(ratio < 0.5), ratio
