@@ -36,6 +36,16 @@ than the ensemble on all 9 cells, ratio (ensemble / DMFT) 4.4, 2.2, 2.9 (P = 10;
 (P = 20), 5.0, 6.5, 6.9 (P = 40). Deep L = 2 (uncalibrated S = 2,000): only P = 10, T = 50 was run, 132 s against
 281 s for the ensemble (ratio 2.1); at P*T >= 1,000 the ~(PT)^3 response cost (estimated >= 1,055 s) exceeds the
 ensembles' measured 290-1,001 s, so those cells were not run.
+
+Deep accuracy calibration (``--deep-calibrate``, P = 10, T = 50, L = 2 tanh, float32; 2026-11-29, one core of the
+2-core machine, the other busy; ``benchmarks/results/dmft_deep_calibration.json``): reference = deep DMFT with
+S = 131,072 samples and 128 response samples (``response_method="solve"``, first-order control variate; 2,077 s);
+a second reference with other samples differs from it by 5.6e-3. The 10-network width-4,000 ensemble's error is
+1.49e-2 (174 s including its compile). The deep DMFT with 64 response samples: S = 4,096 gives 1.66e-2 / 1.69e-2
+(2 keys) in 43 / 47 s; S = 16,384 gives 1.06e-2 / 1.00e-2 in 171 / 173 s. So the deep DMFT reaches the
+ensemble's accuracy at about the ensemble's time on the smallest cell (ratio ~1.0; 3.9x faster at 1.13x its
+error), and its cost grows as S (PT)^2 + R (PT)^3 against the ensemble's P T N^2: the larger cells are out of
+reach, as Bordelon & Pehlevan's own cost table says (the DMFT wins only for N >> PT).
 """
 
 from __future__ import annotations
@@ -88,12 +98,13 @@ def two_layer_dmft(num_samples, seed=1, sampling="sobol"):
     )
 
 
-def deep_dmft(num_samples, response_samples, seed=1, response_method="autodiff"):
+def deep_dmft(num_samples, response_samples, seed=1, response_method="autodiff", tol=1e-3):
     options = dict(
         depth=2,
         num_response_samples=response_samples,
+        response_chunk=min(16, response_samples),
         max_iterations=16,
-        tol=1e-3,
+        tol=tol,
         response_method=response_method,
     )
     return _dmft(theory.solve_dmft_deep, seed, num_samples=num_samples, **options)
@@ -182,6 +193,48 @@ def calibrate(kind, num_train, *, ladder, ref_fn, ens_fn, dmft_fn, ref_refine, l
     return record
 
 
+def deep_calibration(num_train, *, ladder, ref_samples, ref_response, response, log, seeds=(1, 2)):
+    """Deep (L = 2, tanh) accuracy at T = 50: the 10-network ensemble's error and the DMFT's error against
+    ``S`` (``response`` response samples, ``response_method="solve"`` with the first-order control
+    variate), all against a DMFT reference with ``ref_samples`` samples and ``ref_response`` response
+    samples; each DMFT run is timed (one run after an ahead-of-time compile)."""
+    x, y, _, times = _problem(num_train, 50)
+    start = time.perf_counter()
+    ref = jax.jit(deep_dmft(ref_samples, ref_response, seed=0, response_method="solve", tol=1e-4))(
+        x, y, times
+    )
+    ref = tuple(np.asarray(a) for a in ref)
+    out = {"reference_seconds": time.perf_counter() - start, "reference_samples": ref_samples}
+    out["reference_response_samples"] = ref_response
+    log(f"  deep reference P={num_train}: {out}")
+    # The reference's own error: a second reference-sized solve with other samples.
+    other = jax.jit(
+        deep_dmft(ref_samples, ref_response, seed=7, response_method="solve", tol=1e-4)
+    )(x, y, times)
+    out["reference_self_error"] = error(other, ref, y)
+    log(f"  deep reference self error {out['reference_self_error']:.2e}")
+    fn = ensemble(2, 10, 4000, batched=False)
+    start = time.perf_counter()
+    out["ensemble_error"] = error(jax.jit(fn)(x, y, times), ref, y)
+    out["ensemble_seconds_with_compile"] = time.perf_counter() - start
+    log(
+        f"  deep ensemble error {out['ensemble_error']:.2e} ({out['ensemble_seconds_with_compile']:.0f} s)"
+    )
+    out["dmft"] = {}
+    for samples in ladder:
+        errs, secs = [], []
+        for seed in seeds:
+            fn = deep_dmft(samples, response, seed=seed, response_method="solve")
+            compiled = jax.jit(fn).lower(x, y, times).compile()
+            start = time.perf_counter()
+            res = jax.block_until_ready(compiled(x, y, times))
+            secs.append(time.perf_counter() - start)
+            errs.append(error(res, ref, y))
+        out["dmft"][str(samples)] = {"errors": errs, "seconds": secs, "load": os.getloadavg()}
+        log(f"  deep DMFT S={samples} R={response}: errors {errs} seconds {secs}")
+    return out
+
+
 def _time_once(fn, *args):
     """``(seconds of one run, compile seconds)``: ahead-of-time compile, then a single timed run."""
     start = time.perf_counter()
@@ -239,7 +292,27 @@ def main():
     parser.add_argument(
         "--out", default=str(pathlib.Path(__file__).parent / "results" / "dmft.json")
     )
+    parser.add_argument(
+        "--deep-calibrate",
+        action="store_true",
+        help="only the deep accuracy calibration at P = 10, T = 50 (writes --out)",
+    )
     args = parser.parse_args()
+    if args.deep_calibrate:
+        path = pathlib.Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cal = deep_calibration(
+            4 if args.quick else 10,
+            ladder=(512, 1024) if args.quick else (4096, 16384),
+            ref_samples=4096 if args.quick else 131072,
+            ref_response=32 if args.quick else 128,
+            response=16 if args.quick else 64,
+            log=lambda msg: print(msg, flush=True),
+        )
+        cal.update(jax=jax.__version__, cpu_count=os.cpu_count(), quick=args.quick)
+        path.write_text(json.dumps(cal, indent=2) + "\n")
+        print("wrote", path)
+        return
     if args.quick:
         sizes_p, sizes_t, size, width = (4, 6), (10, 20), 2, 200
         two_ladder, two_ref = (256, 1024, 4096), 2**14
