@@ -214,12 +214,16 @@ def summarise(config: Config, gamma0s, curves: dict[str, np.ndarray], metadata=N
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
-    """All ``gamma0s`` as one vmapped, jitted :func:`point` (one compiled program), in float64."""
+    """Every ``gamma0`` through one compiled :func:`point` (``gamma0`` traced), in float64."""
     del progress  # a single compiled call
     with jax.enable_x64(True):
         gammas = jnp.asarray(config.gamma0s, jnp.float64)
-        curves = jax.jit(jax.vmap(lambda g: point(config, {"gamma0": g}, key)))(gammas)
-        curves = {k: np.asarray(v) for k, v in curves.items()}
+        # One compiled point (gamma0 traced) per gamma0: the vmapped grid (every solver's while_loop batched
+        # into one program) hangs the multi-threaded XLA CPU runtime (jax 0.10.2, 2 cores: no progress after
+        # 300 s at ~20 s of CPU time); the three calls take ~11 s in all, compile included.
+        one = jax.jit(lambda g: point(config, {"gamma0": g}, key))
+        outs = [one(g) for g in gammas]
+        curves = {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}
     return summarise(config, config.gamma0s, curves)
 
 
