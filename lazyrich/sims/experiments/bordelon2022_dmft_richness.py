@@ -215,7 +215,7 @@ def summarise(config: Config, gamma0s, curves: dict[str, np.ndarray], metadata=N
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     """Every ``gamma0`` through one compiled :func:`point` (``gamma0`` traced), in float64."""
-    del progress  # a single compiled call
+    del progress  # one short call per gamma0
     with jax.enable_x64(True):
         gammas = jnp.asarray(config.gamma0s, jnp.float64)
         # One compiled point (gamma0 traced) per gamma0: the vmapped grid (every solver's while_loop batched

@@ -68,7 +68,8 @@ Measured (CPU, 2 shared cores, load 6-18; Spearman over (seed, rank), per task 2
   So at the paper's setting, trained to its accuracy level, both alignments grow with rank on every task (the
   representation alignment saturating on 2AF) and rank 1 is the richest, but the weight change does not
   decrease with rank above rank 30 on DMS and CXT (nor above 100 on 2AF). The same orderings held at every
-  checkpoint recorded (1000-9000 updates for DMS and CXT, 3000 for 2AF). One CXT rank-1 network (seed 2) diverged (NaN) and is left out of the means.
+  checkpoint recorded (1000-9000 updates for DMS and CXT, 3000 for 2AF). One CXT rank-1 network (seed 2)
+  diverged (NaN) and is left out of the means.
 """
 
 from __future__ import annotations
