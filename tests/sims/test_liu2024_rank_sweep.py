@@ -31,12 +31,17 @@ def test_config_validation():
     )
 
 
-def _claim(summary, tasks):
+def _claim_alignments(summary, tasks):
     for task in tasks:
         s = summary[task]
-        assert s["weight_change_spearman"] < 0, (task, s)
         assert s["kernel_alignment_spearman"] > 0, (task, s)
         assert s["representation_alignment_spearman"] > 0, (task, s)
+
+
+def _claim(summary, tasks):
+    _claim_alignments(summary, tasks)
+    for task in tasks:
+        assert summary[task]["weight_change_spearman"] < 0, (task, summary[task])
 
 
 def _aligned_is_lazier(summary, tasks):
@@ -70,25 +75,48 @@ def test_qualitative_claim_reduced_setting():
     _aligned_is_lazier(result.summary, config.tasks)
 
 
+@pytest.fixture(scope="module")
+def default_result():
+    # The paper's setting (N = 300, 10k steps, 5 seeds, three tasks): ~84 TFLOP of training, i.e. about 1.5
+    # hours on an idle CPU core (see the module docstring), ~2 minutes on one GPU.
+    return sims.run(rank_sweep, rank_sweep.default_config(), seed=0)
+
+
 @pytest.mark.slow
-def test_qualitative_claim_default_setting():
-    # The paper's setting (N = 300, 10k steps, 5 seeds, three tasks): ~84 TFLOP of training, i.e. hours on
-    # an idle CPU core (see the module docstring), minutes on a GPU. Asserts papers.md T4.1 (every task: the
-    # seed-mean weight change strictly decreases with rank and both alignments strictly increase) and T4.3.
-    result = sims.run(rank_sweep, rank_sweep.default_config(), seed=0)
+def test_default_setting_alignments_and_richest_rank_one(default_result):
+    # papers.md T4.1 for the alignments, T4.3 (ordering only) for the aligned rank-1 networks, and rank 1 as
+    # the richest (largest weight change) on every task. Representation alignment saturates at 0.95-0.99 above
+    # rank 30, so only its correlation with rank and rank 1's lowest value are asserted.
     tasks = ("2af", "dms", "cxt")
-    _claim(result.summary, tasks)
+    _claim_alignments(default_result.summary, tasks)
     for task in tasks:
-        s = result.summary[task]
-        assert s["weight_change_decreasing"], (task, s)
+        s = default_result.summary[task]
         assert s["kernel_alignment_increasing"], (task, s)
-        assert s["representation_alignment_increasing"], (task, s)
-    _aligned_is_lazier(result.summary, tasks)
+        wc, ra = s["mean_weight_change"], s["mean_representation_alignment"]
+        assert wc[0] > max(wc[1:]) and ra[0] < min(ra[1:]), (task, s)
+    _aligned_is_lazier(default_result.summary, tasks)
 
 
-@pytest.mark.slow  # compiles point and the flat-axis programs: ~1-2 CPU-minutes
-def test_run_equals_vmapped_point():
-    config = rank_sweep.Config(tasks=("2af", "dms"), aligned_fit_steps=3, **TINY)
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="papers.md T4.1's weight-change monotonicity does not hold at the paper's setting: from rank 30 to "
+    "300 the weight change grows on DMS and CXT (20/20 and 18/20 seeds; examples/results/"
+    "liu2024_rank_sweep_protocols_10000_updates.json), also with the paper code's per-rank draws",
+)
+def test_default_setting_weight_change_decreases(default_result):
+    for task in ("2af", "dms", "cxt"):
+        s = default_result.summary[task]
+        assert s["weight_change_decreasing"], (task, s)
+        assert s["weight_change_spearman"] < 0, (task, s)
+
+
+@pytest.mark.slow  # compiles point and the flat-axis programs: ~1-2 CPU-minutes each
+@pytest.mark.parametrize("redraw", [False, True])
+def test_run_equals_vmapped_point(redraw):
+    config = rank_sweep.Config(
+        tasks=("2af", "dms"), aligned_fit_steps=3, redraw_per_rank=redraw, **TINY
+    )
     items = list(rank_sweep.iterate(config, key=jax.random.key(0), checkpoints=(2,)))
     assert [step for step, _ in items] == [2, 4]
     result = items[-1][1]
@@ -120,3 +148,41 @@ def test_point_protocol_shapes():
     out = jax.jit(lambda k: rank_sweep.point(config, traced, k))(jax.random.key(0))
     assert out["kernel_alignment"].shape == (1, 2) and out["loss_curve"].shape == (1, 2, 2)
     assert out["status"].dtype == np.int32 and int(out["status"]) == 0
+
+
+def test_status_is_per_seed_and_ignores_undefined_alignments():
+    # A NaN alignment (all-zero ReLU states give a Gram matrix with no direction) is not a divergence; a
+    # non-finite loss is, and only for its own seed.
+    config = rank_sweep.Config(**dict(TINY, tasks=("2af", "dms"), num_seeds=3, aligned=False))
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 2)
+    arrays = {
+        m: rng.uniform(0.1, 1.0, shape)
+        for m in ("weight_change", "kernel_alignment", "representation_alignment", "accuracy")
+    }
+    arrays["loss_curve"] = rng.uniform(0.1, 1.0, shape + (2,))
+    arrays["representation_alignment"][1, 0, 1] = np.nan
+    result = rank_sweep._result(config, arrays, num_steps_done=4)
+    assert result.status == "ok" and result.arrays["status"].tolist() == [0, 0, 0]
+    assert np.isfinite(result.summary["dms"]["mean_representation_alignment"]).all()
+    arrays["loss_curve"][0, 2, 0, 1] = np.inf
+    result = rank_sweep._result(config, arrays, num_steps_done=4)
+    assert result.status == "diverged" and result.arrays["status"].tolist() == [0, 0, 2]
+
+
+def test_redraw_per_rank_keys():
+    # Shared protocol: every rank of a seed starts from the same draws; the paper code's protocol: one
+    # independent key per rank, the same for every seed's rank index across calls.
+    seeds = jax.random.split(jax.random.key(3), 2)
+    grid = jax.numpy.stack([seeds] * 3, axis=1)  # (seed, rank)
+
+    def bits(keys):
+        return np.asarray(jax.random.key_data(keys)).reshape(keys.shape + (-1,))
+
+    shared = rank_sweep.Config(ranks=(1, 30, 300))
+    redraw = rank_sweep.Config(ranks=(1, 30, 300), redraw_per_rank=True)
+    same = bits(rank_sweep._rank_keys(shared, grid))
+    assert (same == same[:, :1]).all()
+    fresh = bits(rank_sweep._rank_keys(redraw, grid))
+    assert len({tuple(k) for k in fresh.reshape(-1, fresh.shape[-1])}) == 6
+    np.testing.assert_array_equal(fresh, bits(rank_sweep._rank_keys(redraw, grid)))
