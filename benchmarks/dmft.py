@@ -46,6 +46,14 @@ a second reference with other samples differs from it by 5.6e-3. The 10-network 
 ensemble's accuracy at about the ensemble's time on the smallest cell (ratio ~1.0; 3.9x faster at 1.13x its
 error), and its cost grows as S (PT)^2 + R (PT)^3 against the ensemble's P T N^2: the larger cells are out of
 reach, as Bordelon & Pehlevan's own cost table says (the DMFT wins only for N >> PT).
+
+Deep timing on an accelerator (``--deep-timing``; one NVIDIA H200, jax 0.11.2, float32 at "highest" matmul
+precision, 2026-11-29; ``benchmarks/results/dmft_deep_gpu.json``): the deep DMFT at the sample counts that match
+the ensemble's accuracy on the smallest cell (S = 16,384, 64 response samples) against the 10 width-4,000
+networks: (P, T) = (10, 50) 1.66 s vs 0.32 s, (20, 100) 7.0 s vs 0.69 s, (40, 200) 62.6 s vs 1.9 s, (10, 200)
+8.5 s vs 1.27 s, i.e. the ensemble is 5-33x faster there. The networks' N^2 matrix products are what a GPU does
+best, while the DMFT's time-causal solves and (PT)^3 response Jacobians are not, so the accelerator widens the
+gap that the CPU calibration shows; the DMFT output differs from the ensemble's by 1.5-2.0e-2 on these cells.
 """
 
 from __future__ import annotations
@@ -235,6 +243,37 @@ def deep_calibration(num_train, *, ladder, ref_samples, ref_response, response, 
     return out
 
 
+def deep_timing(cells, *, num_samples, response, width, log):
+    """Deep (L = 2) DMFT at a fixed ``num_samples`` / ``response`` against the 10-network ensemble of
+    ``width`` (vmapped and mapped), cell by cell: one timed run after an ahead-of-time compile each, plus the
+    DMFT-to-ensemble difference (the accuracy of both is set by the ``--deep-calibrate`` run: at S = 16,384 and
+    64 response samples the DMFT's error is below the ensemble's at P = 10, T = 50)."""
+    rows = []
+    for num_train, num_times in cells:
+        x, y, _, times = _problem(num_train, num_times)
+        row, outs = {"P": num_train, "T": num_times}, {}
+        for name, fn in (
+            ("ensemble_vmap", ensemble(2, 10, width, batched=True)),
+            ("ensemble_map", ensemble(2, 10, width, batched=False)),
+            ("dmft", deep_dmft(num_samples, response, seed=1, response_method="solve")),
+        ):
+            start = time.perf_counter()
+            compiled = jax.jit(fn).lower(x, y, times).compile()
+            compile_s = time.perf_counter() - start
+            start = time.perf_counter()
+            outs[name] = jax.block_until_ready(compiled(x, y, times))
+            row[name] = {"seconds": time.perf_counter() - start, "compile": compile_s}
+            log(f"  P={num_train} T={num_times} {name}: {row[name]}")
+        for name in ("ensemble_vmap", "ensemble_map"):
+            row[name]["dmft_vs_this_error"] = error(outs["dmft"], outs[name], y)
+        row["ratio"] = (
+            min(row["ensemble_vmap"]["seconds"], row["ensemble_map"]["seconds"])
+            / row["dmft"]["seconds"]
+        )
+        rows.append(row)
+    return rows
+
+
 def _time_once(fn, *args):
     """``(seconds of one run, compile seconds)``: ahead-of-time compile, then a single timed run."""
     start = time.perf_counter()
@@ -297,7 +336,30 @@ def main():
         action="store_true",
         help="only the deep accuracy calibration at P = 10, T = 50 (writes --out)",
     )
+    parser.add_argument(
+        "--deep-timing",
+        action="store_true",
+        help="only time the deep DMFT (S = 16,384, 64 response samples) against the deep ensemble on "
+        "(P, T) = (10, 50), (20, 100), (40, 200), (10, 200) (writes --out; meant for an accelerator)",
+    )
     args = parser.parse_args()
+    if args.deep_timing:
+        path = pathlib.Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cells = [(4, 10)] if args.quick else [(10, 50), (20, 100), (40, 200), (10, 200)]
+        samples, response, width = (512, 8, 200) if args.quick else (16384, 64, 4000)
+        rows = deep_timing(
+            cells,
+            num_samples=samples,
+            response=response,
+            width=width,
+            log=lambda msg: print(msg, flush=True),
+        )
+        record = {"jax": jax.__version__, "devices": str(jax.devices()), "num_samples": samples}
+        record.update(num_response_samples=response, width=width, quick=args.quick, rows=rows)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print("wrote", path)
+        return
     if args.deep_calibrate:
         path = pathlib.Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)

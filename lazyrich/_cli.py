@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from lazyrich import _xla_flags
+
+    _xla_flags.serial_cpu_scheduler()  # before any JAX computation: see its docstring
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

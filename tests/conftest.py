@@ -12,8 +12,14 @@ if os.environ.get("LAZYRICH_TEST_FULL_OPT", "0") != "1":
     if "xla_backend_optimization_level" not in _flags:
         os.environ["XLA_FLAGS"] = (_flags + " --xla_backend_optimization_level=0").strip()
 
+# XLA's concurrency-optimised CPU scheduler can wedge the CPU runtime on a 2-core machine (lazyrich/_xla_flags.py);
+# the command line turns it off, and so does the suite. Subprocesses inherit it.
+from lazyrich import _xla_flags  # noqa: E402
+
+_xla_flags.serial_cpu_scheduler()
+
 import jax  # noqa: E402
-import pytest
+import pytest  # noqa: E402
 
 # Tolerances keyed by dtype (neural-tangents' choices); any other tolerance in a test carries its derivation.
 TOLERANCE = {"float32": dict(rtol=5e-3, atol=5e-3), "float64": dict(rtol=1e-5, atol=1e-8)}

@@ -65,3 +65,35 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "lazyrich", "figures", "list"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert "ntk-convergence" in proc.stdout
+
+
+def test_serial_cpu_scheduler_flag():
+    from lazyrich import _xla_flags
+
+    flag = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+    env = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
+    assert _xla_flags.serial_cpu_scheduler(env)
+    assert env["XLA_FLAGS"] == f"--xla_backend_optimization_level=0 {flag}"
+    assert not _xla_flags.serial_cpu_scheduler(env)  # already there: unchanged
+    assert env["XLA_FLAGS"].count("concurrency_optimized_scheduler") == 1
+    user = {
+        "XLA_FLAGS": "--xla_cpu_enable_concurrency_optimized_scheduler=true"
+    }  # the user's choice wins
+    assert not _xla_flags.serial_cpu_scheduler(user)
+    assert user["XLA_FLAGS"] == "--xla_cpu_enable_concurrency_optimized_scheduler=true"
+    opted_out = {_xla_flags.OPT_OUT: "1"}
+    assert not _xla_flags.serial_cpu_scheduler(opted_out) and "XLA_FLAGS" not in opted_out
+    empty = {}
+    assert _xla_flags.serial_cpu_scheduler(empty) and empty["XLA_FLAGS"] == flag
+
+
+def test_command_line_sets_the_flag_first(monkeypatch, capsys):
+    import os
+
+    from lazyrich import _cli, _xla_flags
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nonexistent-unused")
+    monkeypatch.delenv(_xla_flags.OPT_OUT, raising=False)
+    assert _cli.main(["figures", "list"]) == 0
+    assert _xla_flags.FLAG in os.environ["XLA_FLAGS"]
+    assert "dmft-richness" in capsys.readouterr().out

@@ -34,6 +34,28 @@ def test_dmft_vs_width_figure(tmp_path):
     assert summary["error_slope"] < 0
 
 
+def test_dmft_richness_quick_command_finishes(tmp_path):
+    """`lazyrich figures make dmft-richness --quick` as a user runs it, in a fresh process (~20 s on 2 cores).
+
+    Regression test: the quick run once vmapped the gamma0 grid into one program, which hung XLA's CPU runtime
+    on a 2-core machine (no progress in 300 s); `run` now calls one compiled point per gamma0.
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "lazyrich", "figures", "make", "dmft-richness", "--quick"]
+    done = subprocess.run(
+        cmd + ["--quiet", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (path,) = tmp_path.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "ok", record["status"]
+    final = record["summary"]["final_loss"]["full"]
+    gammas = sorted(final, key=float)
+    assert final[gammas[-1]] < final[gammas[0]]  # richer training learns faster
+
+
 @pytest.mark.slow  # same point/summarise path as the default sweep test below
 def test_dmft_richness_figure(tmp_path):
     plan = lazyrich.figures.prepare(
