@@ -233,10 +233,8 @@ def deep_calibration(num_train, *, ladder, ref_samples, ref_response, response, 
         errs, secs = [], []
         for seed in seeds:
             fn = deep_dmft(samples, response, seed=seed, response_method="solve")
-            compiled = jax.jit(fn).lower(x, y, times).compile()
-            start = time.perf_counter()
-            res = jax.block_until_ready(compiled(x, y, times))
-            secs.append(time.perf_counter() - start)
+            seconds, _, res = _time_once(fn, x, y, times)
+            secs.append(seconds)
             errs.append(error(res, ref, y))
         out["dmft"][str(samples)] = {"errors": errs, "seconds": secs, "load": os.getloadavg()}
         log(f"  deep DMFT S={samples} R={response}: errors {errs} seconds {secs}")
@@ -257,12 +255,8 @@ def deep_timing(cells, *, num_samples, response, width, log):
             ("ensemble_map", ensemble(2, 10, width, batched=False)),
             ("dmft", deep_dmft(num_samples, response, seed=1, response_method="solve")),
         ):
-            start = time.perf_counter()
-            compiled = jax.jit(fn).lower(x, y, times).compile()
-            compile_s = time.perf_counter() - start
-            start = time.perf_counter()
-            outs[name] = jax.block_until_ready(compiled(x, y, times))
-            row[name] = {"seconds": time.perf_counter() - start, "compile": compile_s}
+            seconds, compile_s, outs[name] = _time_once(fn, x, y, times)
+            row[name] = {"seconds": seconds, "compile": compile_s}
             log(f"  P={num_train} T={num_times} {name}: {row[name]}")
         for name in ("ensemble_vmap", "ensemble_map"):
             row[name]["dmft_vs_this_error"] = error(outs["dmft"], outs[name], y)
@@ -275,13 +269,13 @@ def deep_timing(cells, *, num_samples, response, width, log):
 
 
 def _time_once(fn, *args):
-    """``(seconds of one run, compile seconds)``: ahead-of-time compile, then a single timed run."""
+    """``(seconds of one run, compile seconds, output)``: ahead-of-time compile, then a single timed run."""
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    return time.perf_counter() - start, compile_s
+    out = jax.block_until_ready(compiled(*args))
+    return time.perf_counter() - start, compile_s, out
 
 
 def _timed(fn, x, y, times, *, repeats, info):
@@ -289,7 +283,7 @@ def _timed(fn, x, y, times, *, repeats, info):
         if repeats:
             seconds, compile_s, _ = _time(fn, x, y, times, repeats=repeats)
         else:
-            seconds, compile_s = _time_once(fn, x, y, times)
+            seconds, compile_s, _ = _time_once(fn, x, y, times)
         return {
             "seconds": seconds,
             "compile_seconds": compile_s,
