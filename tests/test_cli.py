@@ -76,9 +76,8 @@ def test_serial_cpu_scheduler_flag():
     assert env["XLA_FLAGS"] == f"--xla_backend_optimization_level=0 {flag}"
     assert not _xla_flags.serial_cpu_scheduler(env)  # already there: unchanged
     assert env["XLA_FLAGS"].count("concurrency_optimized_scheduler") == 1
-    user = {
-        "XLA_FLAGS": "--xla_cpu_enable_concurrency_optimized_scheduler=true"
-    }  # the user's choice wins
+    # The user's own choice wins.
+    user = {"XLA_FLAGS": "--xla_cpu_enable_concurrency_optimized_scheduler=true"}
     assert not _xla_flags.serial_cpu_scheduler(user)
     assert user["XLA_FLAGS"] == "--xla_cpu_enable_concurrency_optimized_scheduler=true"
     opted_out = {_xla_flags.OPT_OUT: "1"}

@@ -37,8 +37,9 @@ def test_dmft_vs_width_figure(tmp_path):
 def test_dmft_richness_quick_command_finishes(tmp_path):
     """`lazyrich figures make dmft-richness --quick` as a user runs it, in a fresh process (~20 s on 2 cores).
 
-    Regression test: the quick run once vmapped the gamma0 grid into one program, which hung XLA's CPU runtime
-    on a 2-core machine (no progress in 300 s); `run` now calls one compiled point per gamma0.
+    Regression test: the quick run once vmapped the gamma0 grid into one program, which wedged XLA's CPU
+    runtime on a 2-core machine (no progress in 300 s). `run` now calls one compiled point per gamma0, and the
+    command line turns off the scheduler that wedged (lazyrich/_xla_flags.py).
     """
     import subprocess
     import sys

@@ -218,9 +218,10 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     del progress  # one short call per gamma0
     with jax.enable_x64(True):
         gammas = jnp.asarray(config.gamma0s, jnp.float64)
-        # One compiled point (gamma0 traced) per gamma0: the vmapped grid (every solver's while_loop batched
-        # into one program) hangs the multi-threaded XLA CPU runtime (jax 0.10.2, 2 cores: no progress after
-        # 300 s at ~20 s of CPU time); the three calls take ~11 s in all, compile included.
+        # One compiled point (gamma0 traced) per gamma0: the vmapped grid as one program wedged XLA's CPU
+        # runtime under its concurrency-optimised scheduler (jax 0.10.2, 2 cores: no progress after 300 s at
+        # ~20 s of CPU time; see lazyrich/_xla_flags.py, which the command line applies). The loop also runs
+        # where that flag is not set (e.g. a notebook); the three calls take ~11 s in all, compile included.
         one = jax.jit(lambda g: point(config, {"gamma0": g}, key))
         outs = [one(g) for g in gammas]
         curves = {k: np.stack([np.asarray(o[k]) for o in outs]) for k in outs[0]}

@@ -144,9 +144,8 @@ class Config:
     aligned_fit_learning_rate: float = 0.003
     kernel_batch_size: int = 32  # >= num_kernel_trials: one symmetric pass (fastest, small memory)
     log_every: int = 100
-    redraw_per_rank: bool = (
-        False  # True: the paper code's protocol (fresh W_h draw, W_x, W_y, batches per rank)
-    )
+    # True: the paper code's protocol (a fresh W_h draw, W_x, W_y and batch stream per rank).
+    redraw_per_rank: bool = False
 
     def __post_init__(self):
         if not self.tasks or any(t not in _TASKS for t in self.tasks):
