@@ -1,4 +1,4 @@
-"""The layering rules of style.md §1.2, checked on every import statement in the package."""
+"""The layering rules of the package (theory and dynamics below sims, sims below figures), checked on every import statement in the package."""
 
 import ast
 import pathlib

@@ -6,7 +6,7 @@ compiles one program.
 
 References:
   Liu, Baratin, Cornford, Mihalas, Shea-Brown, Lajoie (ICLR 2024), "How connectivity structure shapes rich and
-  lazy learning in neural circuits", https://arxiv.org/abs/2310.08513, Sec. 3 (papers.md §4.2).
+  lazy learning in neural circuits", https://arxiv.org/abs/2310.08513, Sec. 3 and the authors' code ``Helena-Yuhan-Liu/BioRNN_RichLazy``.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def truncate_rank(w: jax.Array, rank, *, norm: Norm = "fro") -> jax.Array:
 def low_rank_connectivity(
     key: jax.Array, width: int, rank, *, gain=1.25, norm: Norm = "fro", dtype=jnp.float32
 ) -> jax.Array:
-    """Rank-r truncation of one Gaussian draw ``g Z / sqrt(N)``, matched in norm to that draw (papers.md §4.2).
+    """Rank-r truncation of one Gaussian draw ``g Z / sqrt(N)``, matched in norm to that draw (Liu et al.).
 
     ``low_rank_connectivity(key, N, r)`` equals ``truncate_rank(gaussian_connectivity(key, N), r)``; with the
     same key, all ranks share the singular vectors of one draw, as in the paper's code.

@@ -11,7 +11,7 @@ the :math:`O \times O` block
 
 With ``trace_outputs=True`` the mean of the diagonal blocks :math:`\frac1O \sum_o
 \Theta_{ab}^{oo}` is
-returned (neural-tangents' ``trace_axes=(-1,)``, see ``anchors.md`` §2.3), the quantity that
+returned (neural-tangents' ``trace_axes=(-1,)``; ``docs/conventions.md`` §5), the quantity that
 converges to the per-output infinite-width NTK.
 """
 
@@ -272,7 +272,7 @@ def empirical_ntk(
     With ``trace_outputs=True`` returns :math:`\frac1O\sum_o \Theta_{ab}^{oo}`, shape ``(n1,
     n2)``: the
     mean over the O diagonal output blocks, the convention of neural-tangents' default
-    ``trace_axes=(-1,)`` (``anchors.md`` §2.3), comparable with the per-output infinite-width NTK.
+    ``trace_axes=(-1,)`` (``docs/conventions.md`` §5), comparable with the per-output infinite-width NTK.
     Otherwise returns the full ``(n1, n2, O, O)`` array ``K[a, b, o, p]``.
 
     Strategies (all give the same kernel to float tolerance):

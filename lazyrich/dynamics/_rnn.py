@@ -4,7 +4,7 @@
     u_t = (1 - a)\\, h_{t-1} + a\\,(W_x x_t + W_h h_{t-1}),\\qquad h_t = \\phi(u_t),\\qquad
     \\hat y_t = W_y h_t,\\qquad h_0 = 0,
 
-with leak :math:`a = dt/\tau` (``leak``), :math:`\\phi` = ReLU by default, no biases (papers.md §4.1). Parameters
+with leak :math:`a = dt/\tau` (``leak``), :math:`\\phi` = ReLU by default, no biases (Liu et al.). Parameters
 are a dict ``{"w_x": (N, D), "w_h": (N, N), "w_y": (O, N)}`` acting on column vectors.
 
 References:

@@ -6,7 +6,7 @@ Loss: masked cross-entropy
 
 with labels ``c`` (B, T) and weights ``m`` (B, T): all steps (Liu et al.'s neurogym runs; fixation label 0
 outside the decision), the decision period, or the last step (sMNIST) depending on the mask the batch provides
-(papers.md §0.3, §4.1).
+(``docs/conventions.md`` §3).
 """
 
 from __future__ import annotations

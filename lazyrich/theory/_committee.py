@@ -1,13 +1,13 @@
 r"""Exact sufficient-statistics dynamics of Kumar et al.'s grokking committee machine (model-free).
 
-Model (papers.md §5.1, Kumar et al. eq. 3): :math:`f(x) = \frac{\alpha}{N}\sum_i \phi(w_i\cdot x)` with
+Model (Kumar et al. eq. 3): :math:`f(x) = \frac{\alpha}{N}\sum_i \phi(w_i\cdot x)` with
 :math:`\phi(h) = h + \frac\epsilon2 h^2`, readouts fixed to one. It depends on the weights only through
 
 .. math::
     \bar w = \frac1N\sum_i w_i, \qquad M = \frac1N\sum_i w_i w_i^\top, \qquad
     f(x) = \alpha\,\bar w\cdot x + \frac{\alpha\epsilon}{2}\,x^\top M x .
 
-Training (papers.md §5.2): full-batch GD on :math:`L = \frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with
+Training (Kumar et al. eqs. 4-7; the recursion below is derived here): full-batch GD on :math:`L = \frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with
 learning rate :math:`\eta = \eta_0 N/\alpha^2`, where :math:`\tilde f = f - f_0` (centred, Kumar eq. 7 with
 :math:`f` already holding :math:`\alpha`) or :math:`\tilde f = f`. With :math:`\Delta_\mu = y_\mu - \tilde
 f_\mu`, :math:`v = \frac1P\sum_\mu\Delta_\mu x_\mu`, :math:`C = \frac1P\sum_\mu \Delta_\mu x_\mu x_\mu^\top` and
@@ -24,7 +24,7 @@ The recursion is exact at any width (tested against the network of :mod:`lazyric
 
 References:
   Kumar, Bordelon, Gershman, Pehlevan, "Grokking as the transition from lazy to rich training dynamics"
-  (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7; papers.md §5.
+  (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
     r"""Kumar et al.'s eq. 5 kernel :math:`K = (x\cdot x')[1 + \epsilon\bar w\cdot(x + x') + \epsilon^2 x^\top M x']`.
 
     The true gradient kernel :math:`\sum_i \partial_{w_i} f(x)\cdot\partial_{w_i} f(x')` is :math:`(\alpha^2/N)`
-    times this (papers.md §5.1); alignments do not depend on that factor.
+    times this (``docs/conventions.md`` §5); alignments do not depend on that factor.
 
     Args:
       x1: shape ``(P, D)``; x2: shape ``(Q, D)``; w_bar: ``(D,)``; M: ``(D, D)``; epsilon: scalar.

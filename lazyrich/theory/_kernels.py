@@ -1,4 +1,4 @@
-r"""Infinite-width NNGP and NTK of fully connected networks (papers.md §1.3).
+r"""Infinite-width NNGP and NTK of fully connected networks (Jacot et al. 2018, https://arxiv.org/abs/1806.07572).
 
 The network is ``depth`` times (Dense, activation) followed by a Dense readout, the convention of
 neural-tangents' ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``.

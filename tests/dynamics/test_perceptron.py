@@ -1,4 +1,4 @@
-"""Event-driven and per-step SGD simulators of the perceptron (papers.md §2.1-2.3, §2.8)."""
+"""Event-driven and per-step SGD simulators of the perceptron (Sclocchi, Geiger, Wyart 2023, Sec. 5)."""
 
 import jax
 import jax.numpy as jnp

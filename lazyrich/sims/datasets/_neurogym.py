@@ -2,7 +2,7 @@
 
 Every neurogym task has 8 steps of dt = 100 ms, input noise sd 0.1 (sigma / sqrt(dt) with sigma = 1 in
 neurogym's units) and 3 actions: label 0 ("fixate") at every step except the decision step, where the label is
-the correct choice 1 or 2 (papers.md §4.5, table). Generators are pure functions of a typed key, jit- and
+the correct choice 1 or 2 (the task definitions of neurogym 0.0.2 used by Liu et al., ICLR 2024). Generators are pure functions of a typed key, jit- and
 vmap-able; ``batch_size`` is static.
 
 References:

@@ -1,6 +1,6 @@
 r"""Lazy/feature crossover in alpha at several widths (Chizat, Oyallon, Bach 2019; Geiger et al. 2020).
 
-A bias-free FC network with mean-field readout (papers.md §2.1) is centred and scaled,
+A bias-free FC network with mean-field readout (Sclocchi et al.'s ``mlp``; ``docs/conventions.md`` §6) is centred and scaled,
 :math:`F = \alpha(f - f_0)`, and trained by full-batch gradient descent with a small step (Euler gradient flow)
 on :math:`\alpha^{-2}\,\frac1P\sum_\mu \tfrac12 (F_\mu - y_\mu)^2` (Chizat et al.'s normalisation,
 ``loss_power=2``) for a fixed time :math:`t = \eta\cdot\mathrm{steps}`, with :math:`\eta` = ``lr_per_width``

@@ -1,6 +1,6 @@
 r"""Grokking as the lazy-to-rich transition: Kumar et al. (ICLR 2024) Fig. 1 in the committee machine.
 
-Protocol (papers.md §5.1-5.3, the authors' notebook for Fig. 1): teacher :math:`\beta_\star \sim N(0, I_D)`,
+Protocol (Kumar et al. eqs. 3-7 and the authors' supplementary notebook for Fig. 1): teacher :math:`\beta_\star \sim N(0, I_D)`,
 inputs :math:`x \sim N(0, I/D)`, target :math:`y = (\beta_\star\cdot x)^2/2`; network
 :math:`f = \frac\alpha N\sum_i\phi(w_i\cdot x)`, :math:`\phi(h) = h + \frac\epsilon2h^2`, :math:`W_{ij}\sim N(0,1)`;
 full-batch GD on the centred MSE :math:`\frac1P\sum(f - f_0 - y)^2` (no 1/2) with learning rate

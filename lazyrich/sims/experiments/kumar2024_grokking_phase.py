@@ -14,7 +14,7 @@ instead of 20 at P = 550). The whole grid is one ``vmap`` with traced ``alpha`` 
 program); data, teacher and initial weights are shared across the grid (common random numbers).
 
 Expected (paper): grokking time grows with alpha (laziness) and shrinks with epsilon (initial alignment); the
-heuristic of papers.md §5.2 is a delay :math:`\propto \alpha/\epsilon` up to logarithms.
+heuristic (derived from the reduced dynamics, not stated in the paper) is a delay :math:`\propto \alpha/\epsilon` up to logarithms.
 """
 
 from __future__ import annotations

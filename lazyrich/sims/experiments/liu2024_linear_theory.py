@@ -29,7 +29,7 @@ TRACED = ("init_scale", "learning_rate")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    """Settings (defaults: papers.md §4.6 check, d = 20, h = 40, sigma = 1e-3)."""
+    """Settings (defaults: d = 20, h = 40, sigma = 1e-3)."""
 
     input_dim: int = 20
     hidden_dim: int = 40
@@ -56,7 +56,7 @@ class Config:
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """papers.md §4.6 setting; quick uses 64 teachers, 1500 steps of size 0.1 (the same gradient-flow time)."""
+    """d = 20, h = 40, sigma = 1e-3; quick uses 64 teachers, 1500 steps of size 0.1 (the same gradient-flow time)."""
     if quick:
         return Config(num_teachers=64, num_steps=1500, learning_rate=0.1)
     return Config()

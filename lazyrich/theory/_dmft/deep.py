@@ -220,7 +220,7 @@ def solve_dmft_linear(
     r"""DMFT of a deep linear network (``phi(h) = h``): the closed equations, no sampling.
 
     With every field linear in the Gaussian sources, the layer-``l`` process is
-    ``h = u + C g``, ``g = r + D h`` with the causal operators (``PT x PT`` matrices, papers.md §6.4)
+    ``h = u + C g``, ``g = r + D h`` with the causal operators (``PT x PT`` matrices; Bordelon & Pehlevan eqs. 11-12)
     ``C = Atil^{l-1} + gamma0 [Phi^{l-1} omega c]_<=`` and ``D = Btil^l + gamma0 [G^{l+1} omega c]_<=``
     (trapezoid weights ``omega``, ``c = Delta / P``), so
     (Bordelon & Pehlevan 2022, eqs. 11-12)
@@ -242,7 +242,7 @@ def solve_dmft_linear(
       y_test: optional test targets, shape ``(Q,)``.
       max_iterations, tol, damping: fixed-point iteration controls (``tol=None``: 1e-10 in float64, 1e-5 in
         float32).
-      gradient_independence: drop the response functions (``A = B = 0``; papers.md §6.5 (ii)); a bool or a
+      gradient_independence: drop the response functions (``A = B = 0``; Bordelon & Pehlevan Sec. 5); a bool or a
         traced 0/1 value.
 
     Returns:
@@ -368,7 +368,7 @@ def solve_dmft_deep(
     The standard normals behind the samples are drawn once (common random numbers), so the iteration is a
     deterministic map whose fixed point carries an O(S^{-1/2}) Monte-Carlo error. With
     ``control_variate=True`` kernels are estimated as ``exact(0) + [MC(t, s) - MC(0, 0)]``.
-    ``gradient_independence=True`` keeps ``A = B = 0`` (the gradient-independence ansatz, papers.md §6.5).
+    ``gradient_independence=True`` keeps ``A = B = 0`` (the gradient-independence ansatz, Bordelon & Pehlevan Sec. 5).
     With ``response_control_variate=True`` (default) the response average uses the Jacobians' first-order
     terms (``D_1 M_h D_1`` and ``D_1 M_gb D_1 + diag(phi'' z)``, averaged over all ``S`` samples at
     ``O(S (P'T)^2)``) as control variates: ``<J> = <J - J_1>_{S_resp} + <J_1>_S``, unbiased, with the

@@ -37,7 +37,7 @@ def solve_dmft_two_layer(
 ) -> common.DMFTResult:
     r"""Mean-field (DMFT) dynamics of a two-layer network trained by gradient flow on MSE.
 
-    The single-neuron process of Bordelon & Pehlevan (2022) for ``L = 1`` (papers.md §6.3), with the
+    The single-neuron process of Bordelon & Pehlevan (2022) for ``L = 1`` (their eq. 10), with the
     ``1/P`` loss normalisation of :mod:`lazyrich.theory` (see ``common`` conventions):
 
     .. math::
