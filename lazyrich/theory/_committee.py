@@ -125,8 +125,7 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
 
 def _kernel_target_alignment(K, y):
     """Centred kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` (column-centred K, as in
-    Kumar et al.'s code). A local copy: the shared ``centered_kernel_alignment`` of ``lazyrich._linalg`` was not
-    available on this branch."""
+    Kumar et al.'s code; ``docs/conventions.md`` §5 on how it differs from the double-centred alignment)."""
     y_c = y - jnp.mean(y)
     K_c = K - jnp.mean(K, axis=0, keepdims=True)
     return (y_c @ K_c @ y_c) / (jnp.linalg.norm(K_c) * jnp.sum(y_c**2))

@@ -14,8 +14,8 @@ alongside. Recorded against alpha, per width:
   :math:`\|F - \bar F\|/\|\bar F\|` -- also O(1/alpha);
 * the test error of both.
 
-With ReLU the prediction difference decays only as about alpha^-0.5 (measured: slope -0.49 at width 64, while the
-kernel change still decays as 1/alpha), the kinks breaking the quadratic linearisation error that Chizat et
+With ReLU the prediction difference decays only as about alpha^-0.5 while the kernel change still decays as
+1/alpha (``docs/reproductions.md``), the kinks breaking the quadratic linearisation error that Chizat et
 al.'s smooth-model bound assumes; the default is therefore the smooth (normalised) GELU, where the measured slope
 is -1.00.
 

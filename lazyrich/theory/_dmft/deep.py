@@ -390,9 +390,8 @@ def solve_dmft_deep(
       gradient_independence: drop the response functions (``A = B = 0``).
       response_control_variate: estimate the responses with the first-order control variate (above).
       response_method: ``"autodiff"`` (default; ``jax.jacfwd`` through the solve) or ``"solve"`` (one dense
-        LU per response sample). Both cost ``O((P'T)^3)`` per sample; measured at P = 10, T = 50, S = 2000,
-        L = 2 on 2 CPU cores (``benchmarks/dmft.py``): 99 s with ``"solve"`` (load 2-4) against 132 s with
-        ``"autodiff"`` (load 8-10), i.e. no reliable saving, so the default is unchanged.
+        LU per response sample). Both cost ``O((P'T)^3)`` per sample; ``"solve"`` gave no reliable saving
+        (``benchmarks/results/dmft.json``, ``deep_response_method_check``).
 
     Returns:
       :class:`DMFTResult` with ``status``, ``num_iterations`` and ``history`` (never raises on
