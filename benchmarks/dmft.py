@@ -1,4 +1,7 @@
-"""DMFT solvers against simulating an ensemble of finite networks to the same accuracy (Bordelon & Pehlevan 2022, Algorithm 1 and App. B).
+"""DMFT solvers against simulating an ensemble of finite networks to the same accuracy.
+
+The solvers follow Bordelon & Pehlevan (NeurIPS 2022), https://arxiv.org/abs/2205.09653, Algorithm 1 and
+App. B.
 
 Problem: ``P`` Gaussian inputs (D = 16, ``|x|^2 = D``), ``y = sign(x_1)``, richness ``gamma0 = 1``, gradient flow on
 ``t in [0, 5]`` saved on ``T`` equally spaced times, float32, for P in {10, 20, 40} and T in {50, 100, 200}.

@@ -1,4 +1,4 @@
-"""The layering rules of the package (theory and dynamics below sims, sims below figures), checked on every import statement in the package."""
+"""The package's layering rules (theory and dynamics below sims, sims below figures), on every import."""
 
 import ast
 import pathlib

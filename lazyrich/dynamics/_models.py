@@ -1,4 +1,6 @@
-r"""Bias-free MLPs and a small CNN in the NTK and mean-field parameterizations (``docs/conventions.md`` §2 and §6).
+r"""Bias-free MLPs and a small CNN in the NTK and mean-field parameterizations.
+
+Conventions: ``docs/conventions.md`` §2 (output scale) and §6 (parameterizations).
 
 Fully connected network with ``depth`` hidden layers of ``width`` h, weights :math:`W \sim N(0, 1)`, no
 biases and a unit-second-moment activation :math:`\phi` (:func:`normalized_activation`):

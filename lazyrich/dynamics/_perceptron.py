@@ -1,8 +1,8 @@
 r"""SGD on the perceptron with Sclocchi et al.'s alpha-scaled hinge loss, trained until every point is fitted.
 
-Model and loss (Sclocchi, Geiger, Wyart 2023, Sec. 5). The perceptron is :math:`f(w, x) = w\cdot x/\sqrt d`; only
-:math:`\Delta w = w - w_0` enters the centred predictor :math:`F = \alpha(f(w, x) - f(w_0, x))`, and the
-per-sample loss is
+Model and loss (Sclocchi, Geiger, Wyart 2023, Sec. 5). The perceptron is :math:`f(w, x) = w\cdot
+x/\sqrt d`; only :math:`\Delta w = w - w_0` enters the centred predictor :math:`F = \alpha(f(w, x) -
+f(w_0, x))`, and the per-sample loss is
 
 .. math::
     \ell_\alpha = \tfrac1\alpha \max(0, 1 - \alpha y\,\Delta w\cdot x/\sqrt d),
@@ -14,10 +14,10 @@ indices (independently across steps) and updates
     \Delta w \leftarrow \Delta w + \frac{dt}{B} \sum_{\mu \in \text{batch},\ \alpha y_\mu f_\mu < 1}
     \frac{y_\mu x_\mu}{\sqrt d},
 
-so every *unfit* point of the batch kicks :math:`\Delta w` by :math:`T y x/\sqrt d` with the temperature
-:math:`T = dt/B` (``h = 1``, the ``sclocchi2023`` convention, ``docs/conventions.md`` §4). Training stops when
-:math:`\alpha y_\mu f_\mu \ge 1` for every training point (the loss is exactly zero); time is
-:math:`t = dt \times \text{steps} = T B \times \text{steps}`.
+so every *unfit* point of the batch kicks :math:`\Delta w` by :math:`T y x/\sqrt d` with the
+temperature :math:`T = dt/B` (``h = 1``, the ``sclocchi2023`` convention, ``docs/conventions.md``
+§4). Training stops when :math:`\alpha y_\mu f_\mu \ge 1` for every training point (the loss is
+exactly zero); time is :math:`t = dt \times \text{steps} = T B \times \text{steps}`.
 
 Two exact simulators are provided:
 

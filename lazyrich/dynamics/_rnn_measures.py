@@ -1,6 +1,7 @@
 """Laziness measures of Liu et al. (ICLR 2024) and the effective-rank functionals it compares.
 
-All compare the network at initialisation (0) with the end of training (f) (Liu et al. Sec. 3 and the authors' code):
+All compare the network at initialisation (0) with the end of training (f) (Liu et al. Sec. 3 and
+the authors' code):
 
 * weight change :math:`\\|W_h^{(f)} - W_h^{(0)}\\|_F` (smaller = lazier);
 * representation alignment :math:`A(H_0 H_0^\\top, H_f H_f^\\top)`, H = hidden states at the decision step

@@ -176,8 +176,9 @@ def fit_rank_one_network(
     sharp minimum (loop gain :math:`c\,\hat u\cdot\hat v` of -8) that SGD then leaves with a large weight
     change.
 
-    How lazy the fitted networks are when trained, task by task, is recorded in ``docs/reproductions.md``
-    (``lowrank-rnn``): the fit raises the kernel alignment on every task, but solves only some tasks.
+    How lazy the fitted networks are when trained, task by task, is recorded in
+    ``docs/reproductions.md`` (``lowrank-rnn``): the fit raises the kernel alignment on every task,
+    but solves only some tasks.
 
     Args:
       params: ``{"w_x", "w_h", "w_y"}``; ``w_h`` supplies the starting pair, ``w_x`` stays fixed.

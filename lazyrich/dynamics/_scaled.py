@@ -1,4 +1,6 @@
-r"""Centred, alpha-scaled predictors, their linearisation, and the alpha-scaled loss family (``docs/conventions.md`` §2-3).
+r"""Centred, alpha-scaled predictors, their linearisation, and the alpha-scaled loss family.
+
+Conventions: ``docs/conventions.md`` §2 (output scale and centring) and §3 (loss normalisation).
 
 The lazy/rich knob of Chizat, Oyallon and Bach (2019), Geiger et al. (2020) and Sclocchi et al. (2023):
 

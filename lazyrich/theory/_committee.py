@@ -7,12 +7,13 @@ Model (Kumar et al. eq. 3): :math:`f(x) = \frac{\alpha}{N}\sum_i \phi(w_i\cdot x
     \bar w = \frac1N\sum_i w_i, \qquad M = \frac1N\sum_i w_i w_i^\top, \qquad
     f(x) = \alpha\,\bar w\cdot x + \frac{\alpha\epsilon}{2}\,x^\top M x .
 
-Training (Kumar et al. eqs. 4-7; the recursion below is derived here): full-batch GD on :math:`L = \frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with
-learning rate :math:`\eta = \eta_0 N/\alpha^2`, where :math:`\tilde f = f - f_0` (centred, Kumar eq. 7 with
-:math:`f` already holding :math:`\alpha`) or :math:`\tilde f = f`. With :math:`\Delta_\mu = y_\mu - \tilde
-f_\mu`, :math:`v = \frac1P\sum_\mu\Delta_\mu x_\mu`, :math:`C = \frac1P\sum_\mu \Delta_\mu x_\mu x_\mu^\top` and
-:math:`\kappa = 2\eta_0/\alpha`, every neuron moves as :math:`w_i \leftarrow w_i + \kappa(v + \epsilon C w_i)`,
-which closes exactly on :math:`(\bar w, M)`:
+Training (Kumar et al. eqs. 4-7; the recursion below is derived here): full-batch GD on :math:`L =
+\frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with learning rate :math:`\eta = \eta_0
+N/\alpha^2`, where :math:`\tilde f = f - f_0` (centred, Kumar eq. 7 with :math:`f` already holding
+:math:`\alpha`) or :math:`\tilde f = f`. With :math:`\Delta_\mu = y_\mu - \tilde f_\mu`, :math:`v =
+\frac1P\sum_\mu\Delta_\mu x_\mu`, :math:`C = \frac1P\sum_\mu \Delta_\mu x_\mu x_\mu^\top` and
+:math:`\kappa = 2\eta_0/\alpha`, every neuron moves as :math:`w_i \leftarrow w_i + \kappa(v +
+\epsilon C w_i)`, which closes exactly on :math:`(\bar w, M)`:
 
 .. math::
     \bar w &\leftarrow \bar w + \kappa(v + \epsilon C\bar w), \\
@@ -125,7 +126,8 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
 
 def _kernel_target_alignment(K, y):
     """Centred kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` (column-centred K, as in
-    Kumar et al.'s code; ``docs/conventions.md`` §5 on how it differs from the double-centred alignment)."""
+    Kumar et al.'s code; ``docs/conventions.md`` §5: how it differs from the double-centred
+    alignment)."""
     y_c = y - jnp.mean(y)
     K_c = K - jnp.mean(K, axis=0, keepdims=True)
     return (y_c @ K_c @ y_c) / (jnp.linalg.norm(K_c) * jnp.sum(y_c**2))

@@ -1,9 +1,9 @@
 r"""Scaling theory of SGD on the perceptron with depleted data near the decision boundary.
 
-Setting (Sclocchi, Geiger, Wyart 2023, Sec. 5): :math:`f = w\cdot x/\sqrt d`, data with :math:`\rho(x_1) \propto |x_1|^\chi
-e^{-x_1^2/2}` and labels :math:`y = \mathrm{sign}(x_1)`, SGD at temperature :math:`T` on the hinge with a
-vanishing margin (:math:`\alpha T \gg 1`), trained until every point is fitted. Write
-:math:`\Delta w = (w_1, w_\perp)`.
+Setting (Sclocchi, Geiger, Wyart 2023, Sec. 5): :math:`f = w\cdot x/\sqrt d`, data with
+:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}` and labels :math:`y = \mathrm{sign}(x_1)`, SGD at
+temperature :math:`T` on the hinge with a vanishing margin (:math:`\alpha T \gg 1`), trained until
+every point is fitted. Write :math:`\Delta w = (w_1, w_\perp)`.
 
 * Noise. Unfit points kick :math:`w_\perp` randomly by :math:`\sim T`, and the hinge's restoring drift balances
   them, so :math:`\|w_\perp\| \propto T` (stationary).

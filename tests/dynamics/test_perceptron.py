@@ -1,4 +1,4 @@
-"""Event-driven and per-step SGD simulators of the perceptron (Sclocchi, Geiger, Wyart 2023, Sec. 5)."""
+"""Event-driven and per-step SGD simulators of the perceptron (Sclocchi et al. 2023, Sec. 5)."""
 
 import jax
 import jax.numpy as jnp

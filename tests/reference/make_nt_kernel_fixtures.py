@@ -6,8 +6,7 @@ directory where `lazyrich` is not importable:
     cd /tmp && /work/ntvenv/bin/python /path/to/tests/reference/make_nt_kernel_fixtures.py
 
 Writes `nt_kernels.npz` (float64 arrays) and `nt_kernels.json` (the environment and the settings)
-next to
-this script. The tests read only these files; they never import neural-tangents.
+next to this script. The tests read only these files; they never import neural-tangents.
 """
 
 import json

@@ -127,9 +127,9 @@ def test_trained_rnn_solves_delay_match_sample():
 @pytest.mark.slow
 @pytest.mark.parametrize("task, threshold", [("2af", 0.82), ("dms", 0.98), ("cxt", 0.82)])
 def test_trained_rnn_reaches_near_bayes_accuracy(task, threshold):
-    # Bayes-optimal decision accuracy (derived from the tasks' trial statistics): 2AF ~0.88 (coh 0 is a coin
-    # flip, coh 6.4 gives ~88% with 7 noisy samples); CXT ~0.87 (coh 5 ~69%, 15 ~93%, 50 ~100%); DMS ~1.
-    # Measured with N = 64, 600 Adam steps: 2AF 0.877, DMS 1.000, CXT 0.854.
+    # Bayes-optimal decision accuracy (derived from the tasks' trial statistics): 2AF ~0.88 (coh 0
+    # is a coin flip, coh 6.4 gives ~88% with 7 noisy samples); CXT ~0.87 (coh 5 ~69%, 15 ~93%, 50
+    # ~100%); DMS ~1. Measured with N = 64, 600 Adam steps: 2AF 0.877, DMS 1.000, CXT 0.854.
     assert _trained_accuracy(task, width=64, num_steps=600, key=jax.random.key(0)) > threshold
 
 

@@ -23,7 +23,8 @@ def _task(dtype, D=20, N=50, P=60, Q=200, seed=0):
     "dtype, centered", [("float32", True), ("float64", True), ("float64", False)]
 )
 def test_reduced_dynamics_equal_network_gd(dtype, centered):
-    # Check of the exact reduced dynamics: D = 20, N = 50, P = 60, alpha = 2, eps = 0.25, eta0 = 0.5, 300 full-batch steps.
+    # Check of the exact reduced dynamics: D = 20, N = 50, P = 60, alpha = 2, eps = 0.25, eta0 =
+    # 0.5, 300 full-batch steps.
     with jax.enable_x64(dtype == "float64"):
         teacher, x, y, x_test, y_test, w0 = _task(dtype)
         kw = dict(

@@ -1,4 +1,4 @@
-"""DMFT solvers (Bordelon & Pehlevan 2022): contracts, exact limits, theory against finite mean-field networks."""
+"""DMFT solvers (Bordelon & Pehlevan 2022): contracts, exact limits, theory vs finite networks."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,6 @@
-"""Binary tasks of Sclocchi, Geiger, Wyart (ICML 2023, https://arxiv.org/abs/2301.13703) and Gaussian teacher-student data.
+"""Binary tasks of Sclocchi, Geiger, Wyart (2023) and Gaussian teacher-student data.
+
+Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703.
 
 All return ``(x_train, y_train, x_test, y_test)`` with float32 inputs and float32 labels in {-1, +1} (or real
 targets for the regression teacher), a disjoint random split drawn from ``key`` over the *union* of the
@@ -64,7 +66,7 @@ def cifar_animal_labels(labels) -> np.ndarray:
 def cifar_animals(
     path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array, flatten: bool = False
 ):
-    r"""CIFAR-10 animals (+1) versus vehicles (-1) from the official binary files in ``path`` (Sclocchi et al.'s data set).
+    r"""CIFAR-10 animals (+1) versus vehicles (-1) from the official binary files in ``path``.
 
     Inputs :math:`(x - 120.93118286)/64.14186096`, shape ``(n, 32, 32, 3)`` (NHWC) or flattened ``(n, 3072)``.
 

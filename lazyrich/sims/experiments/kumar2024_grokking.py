@@ -1,12 +1,13 @@
 r"""Grokking as the lazy-to-rich transition: Kumar et al. (ICLR 2024) Fig. 1 in the committee machine.
 
-Protocol (Kumar et al. eqs. 3-7 and the authors' supplementary notebook for Fig. 1): teacher :math:`\beta_\star \sim N(0, I_D)`,
-inputs :math:`x \sim N(0, I/D)`, target :math:`y = (\beta_\star\cdot x)^2/2`; network
-:math:`f = \frac\alpha N\sum_i\phi(w_i\cdot x)`, :math:`\phi(h) = h + \frac\epsilon2h^2`, :math:`W_{ij}\sim N(0,1)`;
-full-batch GD on the centred MSE :math:`\frac1P\sum(f - f_0 - y)^2` (no 1/2) with learning rate
-:math:`\eta_0 N/\alpha^2` (:math:`\eta_0 = 1`: the notebook's ``eta = N / alpha**2``); time in steps (epochs).
-Fig. 1 uses D = 100, P = 550, N = 500, :math:`\epsilon = 0.02`, :math:`\alpha = 1`, :math:`10^5` epochs and
-1000 test points.
+Protocol (Kumar et al. eqs. 3-7 and the authors' supplementary notebook for Fig. 1): teacher
+:math:`\beta_\star \sim N(0, I_D)`, inputs :math:`x \sim N(0, I/D)`, target :math:`y =
+(\beta_\star\cdot x)^2/2`; network :math:`f = \frac\alpha N\sum_i\phi(w_i\cdot x)`, :math:`\phi(h) =
+h + \frac\epsilon2h^2`, :math:`W_{ij}\sim N(0,1)`; full-batch GD on the centred MSE
+:math:`\frac1P\sum(f - f_0 - y)^2` (no 1/2) with learning rate :math:`\eta_0 N/\alpha^2`
+(:math:`\eta_0 = 1`: the notebook's ``eta = N / alpha**2``); time in steps (epochs). Fig. 1 uses D =
+100, P = 550, N = 500, :math:`\epsilon = 0.02`, :math:`\alpha = 1`, :math:`10^5` epochs and 1000
+test points.
 
 ``method="reduced"`` (default) integrates the exact :math:`(\bar w, M)` recursion of
 :func:`lazyrich.theory.committee_gd` from the statistics of an actual :math:`W_0` of width N (identical to the

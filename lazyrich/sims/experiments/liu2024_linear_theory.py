@@ -56,7 +56,7 @@ class Config:
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """d = 20, h = 40, sigma = 1e-3; quick uses 64 teachers, 1500 steps of size 0.1 (the same gradient-flow time)."""
+    """d = 20, h = 40, sigma = 1e-3; quick: 64 teachers, 1500 steps of size 0.1 (same gradient-flow time)."""
     if quick:
         return Config(num_teachers=64, num_steps=1500, learning_rate=0.1)
     return Config()

@@ -1,38 +1,42 @@
 """Liu et al. (ICLR 2024), Fig. 1: laziness of RNN learning against the rank of the initial connectivity.
 
-For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated SVD of one
-Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (Liu et al. Sec. 3 and the authors' code
-``Helena-Yuhan-Liu/BioRNN_RichLazy``; :func:`lazyrich.dynamics.low_rank_connectivity`). W_x and W_y are shared
-across ranks and every rank sees the same training batches (the paper's code re-draws all of them per rank;
-holding them fixed is the cleaner control; ``redraw_per_rank=True`` gives the paper's protocol: a fresh
-Gaussian draw, W_x, W_y and batch stream per rank). Each network is trained with SGD + momentum on the
+For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated
+SVD of one Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (Liu et al. Sec. 3 and the
+authors' code ``Helena-Yuhan-Liu/BioRNN_RichLazy``;
+:func:`lazyrich.dynamics.low_rank_connectivity`). W_x and W_y are shared across ranks and every rank
+sees the same training batches (the paper's code re-draws all of them per rank; holding them fixed
+is the cleaner control; ``redraw_per_rank=True`` gives the paper's protocol: a fresh Gaussian draw,
+W_x, W_y and batch stream per rank). Each network is trained with SGD + momentum on the
 cross-entropy over all steps. The paper's three laziness measures are recorded: ``weight_change``
-||W_h^f - W_h^0||_F, ``representation_alignment`` (Gram of the decision-step hidden states on ``num_probe``
-probe trials) and ``kernel_alignment`` (W_h-only NTK over all 8 steps x the first ``num_kernel_trials`` probe
-trials x 3 outputs).
+||W_h^f - W_h^0||_F, ``representation_alignment`` (Gram of the decision-step hidden states on
+``num_probe`` probe trials) and ``kernel_alignment`` (W_h-only NTK over all 8 steps x the first
+``num_kernel_trials`` probe trials x 3 outputs).
 
-The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`) is the rank-1 matrix
-c e^l û v̂ᵀ and readout W_y that solve the task with the seed's fixed W_x, found by ``aligned_fit_steps``
-SGD-momentum steps (the training optimiser, step ``aligned_fit_learning_rate``) on (u, v, l, W_y) started from
-the random rank-1 pair, its norm c and the shared W_y, on a batch stream independent of the training batches.
-It is the RNN analogue of Liu et al.'s Proposition 1 (W_1(0) ∝ u β̂ᵀ: the initial rank-1 structure already
-carries the solution, so learning only refines it and the tangent kernel keeps its direction). The readout has
-to be part of it: the W_h-only kernel depends on W_y through the backpropagated vectors, and with the random
+The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`) is the rank-1
+matrix c e^l û v̂ᵀ and readout W_y that solve the task with the seed's fixed W_x, found by
+``aligned_fit_steps`` SGD-momentum steps (the training optimiser, step
+``aligned_fit_learning_rate``) on (u, v, l, W_y) started from the random rank-1 pair, its norm c and
+the shared W_y, on a batch stream independent of the training batches. It is the RNN analogue of Liu
+et al.'s Proposition 1 (W_1(0) ∝ u β̂ᵀ: the initial rank-1 structure already carries the solution,
+so learning only refines it and the tangent kernel keeps its direction). The readout has to be part
+of it: the W_h-only kernel depends on W_y through the backpropagated vectors, and with the random
 W_y held fixed no rank-1 W_h solves the tasks. It is then trained like the others.
 
-Compute layout: every (task, seed, rank) network and the aligned rank-1 networks share one flat vmapped axis
-(ranks change only the initial W_h, not shapes), so one compiled program trains the whole grid, in resumable
-segments of ``log_every`` updates; :func:`iterate` also yields partial results at chosen update counts, so a
-long run stopped early still reports honest numbers (``summary["num_steps_done"]``). The paper's default
-(N = 300, batch 32, 8 steps, 3 tasks x 5 seeds x 4 ranks = 60 networks, 10k updates) costs about 140 MFLOP per
-network update and 4 GFLOP per W_h kernel (768 x 768) and measurement.
+Compute layout: every (task, seed, rank) network and the aligned rank-1 networks share one flat
+vmapped axis (ranks change only the initial W_h, not shapes), so one compiled program trains the
+whole grid, in resumable segments of ``log_every`` updates; :func:`iterate` also yields partial
+results at chosen update counts, so a long run stopped early still reports honest numbers
+(``summary["num_steps_done"]``). The paper's default (N = 300, batch 32, 8 steps, 3 tasks x 5 seeds
+x 4 ranks = 60 networks, 10k updates) costs about 140 MFLOP per network update and 4 GFLOP per W_h
+kernel (768 x 768) and measurement.
 
-Convention: loss = mean cross-entropy over (trial, step) (``docs/conventions.md`` §3), one fresh batch per
-update.
+Convention: loss = mean cross-entropy over (trial, step) (``docs/conventions.md`` §3), one fresh
+batch per update.
 
-Measured results at the quick and default settings, under both protocols and both of the paper's gains, and
-where they differ from the paper (the weight change grows from rank 30 to rank 300 on DMS and CXT): see
-``docs/reproductions.md`` (``lowrank-rnn``) and ``examples/results/liu2024_rank_sweep_*.json``.
+Measured results at the quick and default settings, under both protocols and both of the paper's
+gains, and where they differ from the paper (the weight change grows from rank 30 to rank 300 on DMS
+and CXT): see ``docs/reproductions.md`` (``lowrank-rnn``) and
+``examples/results/liu2024_rank_sweep_*.json``.
 """
 
 from __future__ import annotations

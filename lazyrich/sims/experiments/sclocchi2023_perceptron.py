@@ -1,11 +1,13 @@
 r"""Perceptron scaling laws of SGD noise: :math:`\|w\| \sim T P^{\gamma}`, :math:`\gamma = 1/(1+\chi)`, :math:`t_\star \propto T`.
 
-Protocol (Sclocchi, Geiger, Wyart, ICML 2023, https://arxiv.org/abs/2301.13703, Sec. 5): depleted-sign data (:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}`,
-:math:`y = \mathrm{sign}(x_1)`) in ``input_dim`` dimensions; perceptron :math:`f = w\cdot x/\sqrt d`; SGD with
-batches of ``batch_size`` distinct points on the hinge :math:`\ell = \frac1\alpha\max(0, 1-\alpha y(f-f_0))`
-at temperature :math:`T = dt/B` (``h = 1``), run until every training point is fitted; time
-:math:`t_\star = dt \times \text{steps} = T B \times \text{steps}`. The paper's grid is :math:`\alpha = 32768`,
-:math:`B = 2`, :math:`P = 1024 \ldots 16384`, :math:`d \in \{16, \ldots, 128\}`, 5 seeds.
+Protocol (Sclocchi, Geiger, Wyart, ICML 2023, https://arxiv.org/abs/2301.13703, Sec. 5):
+depleted-sign data (:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}`, :math:`y =
+\mathrm{sign}(x_1)`) in ``input_dim`` dimensions; perceptron :math:`f = w\cdot x/\sqrt d`; SGD with
+batches of ``batch_size`` distinct points on the hinge :math:`\ell = \frac1\alpha\max(0, 1-\alpha
+y(f-f_0))` at temperature :math:`T = dt/B` (``h = 1``), run until every training point is fitted;
+time :math:`t_\star = dt \times \text{steps} = T B \times \text{steps}`. The paper's grid is
+:math:`\alpha = 32768`, :math:`B = 2`, :math:`P = 1024 \ldots 16384`, :math:`d \in \{16, \ldots,
+128\}`, 5 seeds.
 
 The simulator is :func:`lazyrich.dynamics.train_perceptron` (exact event-driven SGD). For each seed the data and
 the SGD noise key are shared across temperatures (common random numbers), so the temperature scan isolates the
@@ -13,18 +15,18 @@ effect of :math:`T`. Fits are least squares of per-seed logarithms on ``[1, log 
 :math:`\log\|w\| = \delta\log T + \gamma\log P + c` and :math:`\log t_\star = \delta_t \log T + b \log P + c'`.
 
 Finite-size corrections. The prediction :math:`\|w\| \approx w_1 \sim T P^{1/(1+\chi)}` combines two
-asymptotic statements (:func:`lazyrich.theory.perceptron_norm_exponent`): the signal-to-noise ratio needed
-to fit the point nearest the boundary, :math:`r = w_1/\|w_\perp\| \sim P^{1/(1+\chi)}`, and a *stationary* noise
-:math:`\|w_\perp\| \propto T` (the kicks on :math:`w_\perp` balance the restoring drift of the unfit points;
-derived: :math:`\|w_\perp\| \to T\sqrt d/(2c_\chi)` with :math:`c_\chi = E|z|` over the density
-:math:`\propto |z|^{1+\chi} e^{-z^2/2}`, i.e. 2.26 / 1.77 / 1.33 at d = 32 for chi = 0 / 1 / 3, close to the
-large-P values measured). The second statement holds only for :math:`r \gg 1`: at finite r the
-Gaussian factor of :math:`\rho(x_1)` at :math:`|x_1| \sim 1/r` and the few unfit points left near the stop
-keep :math:`\|w_\perp\|` above its limit, and it still shrinks with P, so the :math:`\|w\|` exponent is
-:math:`\gamma` *minus* that slope. The correction depends on d and on where r starts: it is
-larger at d = 16 than at the default d = 64 (``docs/reproductions.md``). The summary reports all three
-slopes (``gamma_fit`` of :math:`\|w\|`, ``ratio_size_fit`` of r, ``w_perp_size_fit``) and the standard error
-of ``gamma_fit`` over seeds.
+asymptotic statements (:func:`lazyrich.theory.perceptron_norm_exponent`): the signal-to-noise ratio
+needed to fit the point nearest the boundary, :math:`r = w_1/\|w_\perp\| \sim P^{1/(1+\chi)}`, and a
+*stationary* noise :math:`\|w_\perp\| \propto T` (the kicks on :math:`w_\perp` balance the restoring
+drift of the unfit points; derived: :math:`\|w_\perp\| \to T\sqrt d/(2c_\chi)` with :math:`c_\chi =
+E|z|` over the density :math:`\propto |z|^{1+\chi} e^{-z^2/2}`, i.e. 2.26 / 1.77 / 1.33 at d = 32
+for chi = 0 / 1 / 3, close to the large-P values measured). The second statement holds only for
+:math:`r \gg 1`: at finite r the Gaussian factor of :math:`\rho(x_1)` at :math:`|x_1| \sim 1/r` and
+the few unfit points left near the stop keep :math:`\|w_\perp\|` above its limit, and it still
+shrinks with P, so the :math:`\|w\|` exponent is :math:`\gamma` *minus* that slope. The correction
+depends on d and on where r starts: it is larger at d = 16 than at the default d = 64
+(``docs/reproductions.md``). The summary reports all three slopes (``gamma_fit`` of :math:`\|w\|`,
+``ratio_size_fit`` of r, ``w_perp_size_fit``) and the standard error of ``gamma_fit`` over seeds.
 
 The exponents measured at the default setting, and how far they sit from the theory, are recorded in
 ``docs/reproductions.md`` (``perceptron-scaling``).
