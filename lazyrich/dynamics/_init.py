@@ -186,7 +186,7 @@ def aligned_rank_one_connectivity(
     latter is *not* lazy when trained (its kernel alignment stays low and its weight change exceeds
     the random rank-1 init's), because the pilot's weight change is useful only together with the
     pilot's full-rank bulk; the ``lowrank-rnn`` figure uses
-    :func:`lazyrich.dynamics.fit_rank_one_connectivity` instead.
+    :func:`lazyrich.dynamics.rnn.fit_rank_one_connectivity` instead.
 
     Args:
       direction: square ``(N, N)`` matrix, finite.

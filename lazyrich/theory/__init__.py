@@ -1,7 +1,9 @@
 """Infinite-width theory: NNGP/NTK kernels, closed-form predictions, DMFT and toy-model theory.
 
-Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks)."""
+Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks).
+Conventions (loss normalisations, time units, kernel normalisations): ``docs/conventions.md``."""
 
+from lazyrich._deprecation import deprecated_getattr as _deprecated_getattr
 from lazyrich.theory._committee import CommitteeStatistics as CommitteeStatistics
 from lazyrich.theory._committee import committee_gd as committee_gd
 from lazyrich.theory._committee import committee_ntk as committee_ntk
@@ -18,7 +20,6 @@ from lazyrich.theory._perceptron import (
     perceptron_temperature_exponent as perceptron_temperature_exponent,
 )
 from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
-from lazyrich.theory._random_walk import check_roughness as check_roughness
 from lazyrich.theory._random_walk import diffusion_exponent as diffusion_exponent
 from lazyrich.theory._random_walk import ultraslow_distance as ultraslow_distance
 
@@ -42,7 +43,6 @@ from ._linear_rank import (
 )
 
 __all__ = [
-    "check_roughness",
     "committee_gd",
     "committee_ntk",
     "committee_ntk_alignment",
@@ -76,3 +76,14 @@ __all__ = [
     "ultraslow_distance",
     "whitened_linear_dmft",
 ]
+
+# Deprecated for this release: internals that were exported.
+__getattr__ = _deprecated_getattr(
+    __name__,
+    {
+        "check_roughness": (
+            "nothing: it is internal (lazyrich.theory._random_walk.check_roughness)",
+            "lazyrich.theory._random_walk:check_roughness",
+        ),
+    },
+)

@@ -49,7 +49,7 @@ def _aligned_is_lazier(summary, tasks):
     # kernel better than the random rank-1 one. Liu et al.'s Proposition 1 analogue asks for KA ~ 1
     # and a minimal weight change; measured at N = 300 (2 seeds, 1000 updates) KA is 0.61 / 0.94 /
     # 0.995 (2AF / DMS / CXT) against 0.12-0.19, but on DMS and CXT the fit sits on a chance-level
-    # decision plateau (see lazyrich.dynamics.fit_rank_one_network), so only the kernel-alignment
+    # decision plateau (see lazyrich.dynamics.rnn.fit_rank_one_network), so only the kernel-alignment
     # ordering is asserted.
     for task in tasks:
         s = summary[task]

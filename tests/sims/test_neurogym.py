@@ -99,13 +99,13 @@ def test_sequential_digits_and_batches():
 def _trained_accuracy(task, *, width, num_steps, key):
     gen = datasets.neurogym_task(task)
     d = TASKS[task]
-    params = dynamics.init_rnn_params(key, input_dim=d, width=width, output_dim=3)
+    params = dynamics.rnn.init_rnn_params(key, input_dim=d, width=width, output_dim=3)
 
     def batch_fn(k):
         return tuple(gen(k, batch_size=64))
 
     res = jax.jit(
-        lambda p: dynamics.train_rnn(
+        lambda p: dynamics.rnn.train_rnn(
             p,
             batch_fn,
             key=jax.random.key(1),
@@ -115,7 +115,7 @@ def _trained_accuracy(task, *, width, num_steps, key):
         )
     )(params)
     test = gen(jax.random.key(99), batch_size=2000)
-    logits = dynamics.rnn_apply(res.params, test.inputs)
+    logits = dynamics.rnn.rnn_apply(res.params, test.inputs)
     return float(jnp.mean(jnp.argmax(logits[:, -1], -1) == test.labels[:, -1]))
 
 

@@ -243,7 +243,7 @@ def sequence_batches(inputs, labels, *, batch_size: int) -> Callable[[jax.Array]
 
     Returns:
       A pure function ``batch_fn(key) -> Trials`` (inputs ``(B, T, D)``, the class label at the last step,
-      mask = last step), usable by :func:`lazyrich.dynamics.train_rnn`.
+      mask = last step), usable by :func:`lazyrich.dynamics.rnn.train_rnn`.
 
     Raises:
       ValueError: for inconsistent lengths or ``batch_size > n``.

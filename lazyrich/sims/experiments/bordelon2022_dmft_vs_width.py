@@ -117,10 +117,10 @@ def train_networks(
     num_train = y_train.shape[0]
 
     def one(k):
-        params = dynamics.meanfield_mlp_init(
+        params = dynamics.models.meanfield_mlp_init(
             k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype
         )
-        out = dynamics.train_meanfield_gradient_flow(
+        out = dynamics.models.train_meanfield_gradient_flow(
             params,
             x[:num_train],
             y_train,

@@ -105,10 +105,10 @@ def _point(config: Config, width: int, alpha, key, data):
     x_train, y_train, x_test, y_test = data
     init_key, noise_key = jr.split(key)
     d = x_train.shape[1]
-    apply_fn = dynamics.bias_free_mlp_apply_fn(
+    apply_fn = dynamics.models.bias_free_mlp_apply_fn(
         input_dim=d, width=width, depth=config.depth, activation=config.activation
     )
-    params0 = dynamics.bias_free_mlp_init(
+    params0 = dynamics.models.bias_free_mlp_init(
         input_dim=d, width=width, depth=config.depth, key=init_key
     )
     train_config = dynamics.TrainConfig(

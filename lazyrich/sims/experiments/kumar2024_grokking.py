@@ -12,7 +12,7 @@ test points.
 ``method="reduced"`` (default) integrates the exact :math:`(\bar w, M)` recursion of
 :func:`lazyrich.theory.committee_gd` from the statistics of an actual :math:`W_0` of width N (identical to the
 network's GD; tested to 1e-10 in float64), at a cost independent of N; ``method="network"`` trains the N x D
-weights with :func:`lazyrich.dynamics.train_committee`.
+weights with :func:`lazyrich.dynamics.models.train_committee`.
 
 Recorded on a log-spaced step grid: train loss, empirical test loss, the three terms of eq. 6 (variance,
 misalignment, linear power; their sum is the population test loss), the parameter norm
@@ -163,7 +163,7 @@ def trajectory(config: Config, task, *, alpha, epsilon, save_steps, with_alignme
     )
     if config.method == "reduced":
         return theory.committee_gd(stats0.w_bar, stats0.M, x, y, observe=observe_stats, **kwargs)
-    return dynamics.train_committee(
+    return dynamics.models.train_committee(
         w0, x, y, observe=lambda w: observe_stats(*theory.committee_statistics(w)), **kwargs
     )
 

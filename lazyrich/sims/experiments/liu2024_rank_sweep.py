@@ -3,7 +3,7 @@
 For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated
 SVD of one Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (Liu et al. Sec. 3 and the
 authors' code ``Helena-Yuhan-Liu/BioRNN_RichLazy``;
-:func:`lazyrich.dynamics.low_rank_connectivity`). W_x and W_y are shared across ranks and every rank
+:func:`lazyrich.dynamics.rnn.low_rank_connectivity`). W_x and W_y are shared across ranks and every rank
 sees the same training batches (the paper's code re-draws all of them per rank; holding them fixed
 is the cleaner control; ``redraw_per_rank=True`` gives the paper's protocol: a fresh Gaussian draw,
 W_x, W_y and batch stream per rank). Each network is trained with SGD + momentum on the
@@ -12,7 +12,7 @@ cross-entropy over all steps. The paper's three laziness measures are recorded: 
 ``num_probe`` probe trials) and ``kernel_alignment`` (W_h-only NTK over all 8 steps x the first
 ``num_kernel_trials`` probe trials x 3 outputs).
 
-The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`) is the rank-1
+The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.rnn.fit_rank_one_network`) is the rank-1
 matrix c e^l û v̂ᵀ and readout W_y that solve the task with the seed's fixed W_x, found by
 ``aligned_fit_steps`` SGD-momentum steps (the training optimiser, step
 ``aligned_fit_learning_rate``) on (u, v, l, W_y) started from the random rank-1 pair, its norm c and
@@ -186,7 +186,7 @@ def _setup(config: Config, sample, dims, input_width, task_id, key, gain):
     """Per (task, seed): the Gaussian draw, shared W_x/W_y, the data key and the probe trials."""
     k_w, k_in, k_data, k_probe = jr.split(jr.fold_in(key, task_id), 4)
     probe = sample(task_id, k_probe, config.num_probe)
-    w_gauss = dynamics.gaussian_connectivity(k_w, config.width, gain=gain)
+    w_gauss = dynamics.rnn.gaussian_connectivity(k_w, config.width, gain=gain)
     k_x, k_y = jr.split(k_in)
     d = dims[task_id]
     # PyTorch nn.Linear default U(-1/sqrt(fan_in), 1/sqrt(fan_in)); padded input columns are zero.
@@ -201,8 +201,8 @@ def _train(
     config: Config, sample, task_id, params, setup, lr, momentum, *, num_steps, opt=None, step=0
 ):
     """``num_steps`` SGD updates of one network on fresh batches, resumed at update ``step`` from the optimizer
-    state ``opt`` (``None``: a fresh start): a :class:`lazyrich.dynamics.TrainRNNResult`."""
-    return dynamics.train_rnn(
+    state ``opt`` (``None``: a fresh start): a :class:`lazyrich.dynamics.rnn.TrainRNNResult`."""
+    return dynamics.rnn.train_rnn(
         params,
         _batch_fn(config, sample, task_id),
         key=setup["data_key"],
@@ -218,7 +218,7 @@ def _train(
 
 def _kernels(config: Config, params, probe):
     """W_h-only tangent kernel over the first ``num_kernel_trials`` probe trials (all steps and outputs)."""
-    return dynamics.recurrent_tangent_kernel(
+    return dynamics.rnn.recurrent_tangent_kernel(
         params,
         probe.inputs[: config.num_kernel_trials],
         leak=config.leak,
@@ -231,14 +231,14 @@ def _kernels(config: Config, params, probe):
 def _measure(config: Config, params0, k0, params1, probe):
     """The three laziness measures plus decision accuracy (``k0``: the initial kernel, :func:`_kernels`)."""
     k1 = _kernels(config, params1, probe)
-    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
+    h0, h1 = jax.vmap(lambda p: dynamics.rnn.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
         jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
     )
     logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
     return {
-        "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
-        "representation_alignment": dynamics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
-        "kernel_alignment": dynamics.kernel_alignment(k0, k1),
+        "weight_change": dynamics.rnn.weight_change(params0["w_h"], params1["w_h"]),
+        "representation_alignment": dynamics.diagnostics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
+        "kernel_alignment": dynamics.diagnostics.kernel_alignment(k0, k1),
         "accuracy": jnp.mean(jnp.argmax(logits, axis=-1) == probe.labels[:, -1]),
     }
 
@@ -265,13 +265,13 @@ def _batch_fn(config: Config, sample, task_id):
 
 
 def _aligned_init(config: Config, sample, task_id, setup, momentum):
-    """Task-aligned rank-1 initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`): the rank-1 W_h
+    """Task-aligned rank-1 initialisation (:func:`lazyrich.dynamics.rnn.fit_rank_one_network`): the rank-1 W_h
     (norm and direction) and readout W_y that solve the task with this seed's W_x, fitted by
     ``aligned_fit_steps`` SGD-momentum steps from the random rank-1 initialisation's singular pair and the
     shared readout, on a batch stream independent of the training batches. Returns ``(w_h, w_y)``."""
-    w_r1 = dynamics.truncate_rank(setup["w_gauss"], 1, norm=config.norm)
+    w_r1 = dynamics.rnn.truncate_rank(setup["w_gauss"], 1, norm=config.norm)
     params = {"w_x": setup["w_x"], "w_h": w_r1, "w_y": setup["w_y"]}
-    aligned, _ = dynamics.fit_rank_one_network(
+    aligned, _ = dynamics.rnn.fit_rank_one_network(
         params,
         _batch_fn(config, sample, task_id),
         key=jr.fold_in(setup["data_key"], _ALIGNED_STREAM),
@@ -321,15 +321,15 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
         setups = jax.vmap(lambda k: _setup(config, sample, dims, input_width, task_id, k, gain))(
             rank_keys
         )
-        w_h0 = jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm))(
+        w_h0 = jax.vmap(lambda w, r: dynamics.rnn.truncate_rank(w, r, norm=config.norm))(
             setups["w_gauss"], ranks
         )
         out = jax.vmap(lambda w, s: _stage(config, sample, task_id, w, s, lr, momentum))(
             w_h0, setups
         )
-        out["erank_roy_vetterli"] = jax.vmap(dynamics.connectivity_rank)(w_h0)
+        out["erank_roy_vetterli"] = jax.vmap(dynamics.rnn.connectivity_rank)(w_h0)
         out["erank_participation_ratio"] = jax.vmap(
-            lambda w: dynamics.connectivity_rank(w, method="participation_ratio")
+            lambda w: dynamics.rnn.connectivity_rank(w, method="participation_ratio")
         )(w_h0)
         if config.aligned:
             w_al, wy_al = _aligned_init(config, sample, task_id, setup, momentum)
@@ -443,7 +443,7 @@ def iterate(
         task_ids = jnp.concatenate([task_ids, jnp.repeat(jnp.arange(num_tasks), num_seeds)])
         seed_keys = jnp.concatenate([seed_keys, seeds])
         ranks = jnp.concatenate([ranks, jnp.ones((num_tasks * num_seeds,), ranks.dtype)])
-    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm)))
+    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.rnn.truncate_rank(w, r, norm=config.norm)))
 
     def init_w(setup, sample):
         w_h0, w_y0 = truncate(setup["w_gauss"], ranks), setup["w_y"]
@@ -460,8 +460,8 @@ def iterate(
         jax.vmap(
             lambda w: jnp.stack(
                 [
-                    dynamics.connectivity_rank(w),
-                    dynamics.connectivity_rank(w, method="participation_ratio"),
+                    dynamics.rnn.connectivity_rank(w),
+                    dynamics.rnn.connectivity_rank(w, method="participation_ratio"),
                 ]
             )
         )
@@ -574,7 +574,7 @@ def _result(
         "kernel": "W_h-only tangent kernel over (trial, step, output)",
         "aligned_rank1": "rank-1 W_h (direction and scale) and readout W_y fitted to the task at the shared "
         f"W_x ({config.aligned_fit_steps} SGD-momentum steps, lr {config.aligned_fit_learning_rate}, "
-        "lazyrich.dynamics.fit_rank_one_network)",
+        "lazyrich.dynamics.rnn.fit_rank_one_network)",
         **(extra_metadata or {}),
     }
     return _experiment.Result(NAME, config, arrays, summary, status, metadata)

@@ -9,7 +9,7 @@ time :math:`t_\star = dt \times \text{steps} = T B \times \text{steps}`. The pap
 :math:`\alpha = 32768`, :math:`B = 2`, :math:`P = 1024 \ldots 16384`, :math:`d \in \{16, \ldots,
 128\}`, 5 seeds.
 
-The simulator is :func:`lazyrich.dynamics.train_perceptron` (exact event-driven SGD). For each seed the data and
+The simulator is :func:`lazyrich.dynamics.models.train_perceptron` (exact event-driven SGD). For each seed the data and
 the SGD noise key are shared across temperatures (common random numbers), so the temperature scan isolates the
 effect of :math:`T`. Fits are least squares of per-seed logarithms on ``[1, log T, log P]`` over the fitted runs:
 :math:`\log\|w\| = \delta\log T + \gamma\log P + c` and :math:`\log t_\star = \delta_t \log T + b \log P + c'`.
@@ -152,7 +152,7 @@ def default_config(*, quick: bool = False) -> Config:
 
 
 def _observables(
-    state: dynamics.PerceptronState, temperature, batch_size: int
+    state: dynamics.models.PerceptronState, temperature, batch_size: int
 ) -> dict[str, jax.Array]:
     delta_w = state.delta_w
     return {
@@ -179,7 +179,7 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
     )
     temperature = jnp.asarray(traced.get("temperature", config.temperature), x.dtype)
     alpha = jnp.asarray(traced.get("alpha", config.alpha), x.dtype)
-    state = dynamics.train_perceptron(
+    state = dynamics.models.train_perceptron(
         x,
         y,
         temperature=temperature,
@@ -234,7 +234,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         if num_points not in simulate_cache:
 
             def one(x, y, temperature, noise_key):
-                state = dynamics.train_perceptron(
+                state = dynamics.models.train_perceptron(
                     x,
                     y,
                     temperature=temperature,
