@@ -240,7 +240,7 @@ def test_same_temperature_same_statistics_and_langevin_agrees():
 
 
 def test_langevin_one_step_covariance_matches_minibatch_sgd():
-    """T2.5: one step of matched Langevin noise has the mean and covariance of one SGD step (B=4 of P=32),
+    """One step of matched Langevin noise has the mean and covariance of one SGD step (B=4 of P=32),
     projected on the output change at a probe input; 4000 samples, Monte-Carlo error 2.2% of the sd."""
     cfg = dataclasses.replace(BASE, max_steps=1, check_every=1, num_saves=1, stop="none")
     keys = jax.random.split(jax.random.key(5), 4000)

@@ -335,7 +335,7 @@ def summarise(config: Config, arrays: dict[str, np.ndarray]) -> Result:
         "||w_perp|| that is stationary only for r >> 1; at the simulated sizes ||w_perp|| still shrinks "
         "with P (w_perp_size_fit < 0), so gamma_fit ~ ratio_size_fit + w_perp_size_fit sits below "
         "1/(1+chi) (default setting, d = 64: 0.92 / 0.44 / 0.21 for chi = 0 / 1 / 3, against 0.80 / 0.39 / 0.21 "
-        "at d = 16; see the module docstring)."
+        "at d = 16; see docs/reproductions.md)."
     )
     status = "ok"
     if summary["num_not_fitted"]:
