@@ -125,16 +125,15 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
 
 
 def _kernel_target_alignment(K, y):
-    """Centred kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` (column-centred K, as in
-    Kumar et al.'s code; ``docs/conventions.md`` §5: how it differs from the double-centred
-    alignment)."""
+    """Kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` with only the column means of K
+    removed, as in Kumar et al.'s code (not the double-centred alignment; ``docs/conventions.md`` §5)."""
     y_c = y - jnp.mean(y)
     K_c = K - jnp.mean(K, axis=0, keepdims=True)
     return (y_c @ K_c @ y_c) / (jnp.linalg.norm(K_c) * jnp.sum(y_c**2))
 
 
 def committee_ntk_alignment(x, y, w_bar, M, *, epsilon):
-    r"""Centred alignment of the NTK (eq. 5) with the target on ``x``.
+    r"""Alignment of the NTK (eq. 5) with the target on ``x``, column means of the kernel removed.
 
     .. math::
         A = \frac{y_c^\top K_c y_c}{\|K_c\|_F \|y_c\|^2}, \quad y_c = y - \bar y,\quad
@@ -144,7 +143,10 @@ def committee_ntk_alignment(x, y, w_bar, M, *, epsilon):
       x: inputs, shape ``(Q, D)``; y: targets, shape ``(Q,)``; w_bar, M: statistics; epsilon: scalar.
 
     Returns:
-      Scalar alignment in [-1, 1].
+      Scalar alignment in [-1, 1]. Its numerator equals that of the double-centred alignment
+      (``y_c`` sums to zero); its normaliser :math:`\|K_c\|_F` does not, so it differs from
+      ``lazyrich.dynamics.diagnostics.kernel_target_alignment(K, y, centered=True)`` (``docs/conventions.md``
+      §5).
     """
     _checks.check_ndim("y", y, 1)
     return _kernel_target_alignment(committee_ntk(x, x, w_bar, M, epsilon=epsilon), y)
