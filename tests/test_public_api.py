@@ -136,8 +136,11 @@ def test_no_code_in_the_repository_uses_a_deprecated_alias():
             if path.suffix not in (".py", ".md", ".ipynb") or path.name in EXEMPT:
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
-                if pattern.search(line):
-                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+                for match in pattern.finditer(line):
+                    new = _MOVED[match.group(1)][0]
+                    offenders.append(
+                        f"{path.relative_to(ROOT)}:{number}: {match.group(0)} -> {new}"
+                    )
     assert not offenders, "deprecated aliases used:\n" + "\n".join(offenders)
 
 
