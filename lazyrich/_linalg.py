@@ -1,7 +1,8 @@
 r"""Shared linear algebra for kernels and weight matrices: alignments, spectra, effective ranks.
 
-Pure functions of arrays (jit- and vmap-compatible; shapes static). Re-exported publicly from
-:mod:`lazyrich.dynamics`; :mod:`lazyrich.theory` may re-export them too.
+Pure functions of arrays (jit- and vmap-compatible; shapes static), each defined only here and re-exported
+publicly from :mod:`lazyrich.dynamics.diagnostics`. "Centred" means double centring, :math:`HKH` with
+:math:`H = I - 11^\top/P` (``docs/conventions.md`` §5).
 """
 
 from __future__ import annotations
