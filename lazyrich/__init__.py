@@ -8,15 +8,9 @@ Subpackages:
 * :mod:`lazyrich.figures` -- one module per paper figure (imported explicitly; it uses matplotlib).
 """
 
-import importlib.metadata
-
 from lazyrich import dynamics as dynamics
 from lazyrich import sims as sims
 from lazyrich import theory as theory
-
-try:
-    __version__ = importlib.metadata.version("lazyrich")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0+src"
+from lazyrich._version import __version__ as __version__
 
 __all__ = ["dynamics", "sims", "theory", "__version__"]

@@ -6,9 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-
-class UsageError(Exception):
-    """A bad command line or setting, reported before any work starts."""
+from lazyrich._errors import UsageError
 
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:

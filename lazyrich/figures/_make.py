@@ -22,13 +22,11 @@ __all__ = ["figure_registry", "get_figure", "make", "prepare", "Plan"]
 
 def figure_registry() -> dict[str, types.ModuleType]:
     """Every figure module, keyed by its CLI ``NAME``, in alphabetical order."""
-    import lazyrich.figures as package
-
     registry = {}
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules([str(pathlib.Path(__file__).parent)]):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        module = importlib.import_module(f"{__package__}.{info.name}")
         if hasattr(module, "NAME") and hasattr(module, "plot"):
             registry[module.NAME] = module
     return dict(sorted(registry.items()))
@@ -103,7 +101,11 @@ def make(
         "settings": sims.config_to_dict(result.config),
         "status": result.status,
         "wall_time_s": wall,
-        **{k: v for k, v in result.metadata.get("provenance", {}).items() if k.endswith("version")},
+        **{
+            k: v
+            for k, v in result.metadata.get("provenance", {}).items()
+            if k.endswith("version") or k in ("lazyrich_commit", "lazyrich_dirty")
+        },
         "backend": result.metadata.get("provenance", {}).get("backend"),
         "summary": sims.json_ready(result.summary),
     }

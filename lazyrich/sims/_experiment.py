@@ -112,11 +112,15 @@ def run(
 
 
 def provenance(**extra: Any) -> dict[str, Any]:
-    """Library and JAX versions, backend and device count, plus ``extra``."""
-    import lazyrich
+    """Library and JAX versions, backend and device count, plus ``extra``.
+
+    ``lazyrich_commit`` (and ``lazyrich_dirty``) are recorded only when lazyrich runs from a source
+    checkout of itself (see :func:`lazyrich._version.source_commit`).
+    """
+    from lazyrich import _version
 
     return {
-        "lazyrich_version": lazyrich.__version__,
+        **_version.version_info(),
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
         "device_count": jax.device_count(),

@@ -6,12 +6,12 @@ import argparse
 import json
 import pathlib
 
+from lazyrich._errors import UsageError
+
 __all__ = ["add_parser"]
 
 
 def _usage_error(message: str) -> Exception:
-    from lazyrich._cli import UsageError
-
     return UsageError(message)
 
 
@@ -31,7 +31,7 @@ def _initialize_distributed(args) -> None:
 
 
 def _sweep_run(args) -> int:
-    from lazyrich.sims import _results, _sweep
+    from lazyrich.sims import _results, _sweep, _sweep_exec
 
     try:
         sweep = _sweep.load_sweep(args.config)
@@ -42,13 +42,13 @@ def _sweep_run(args) -> int:
         _initialize_distributed(args)
     try:
         plan = _sweep.plan_sweep(sweep, chunk_size=args.chunk_size)
-        _results._check_folder(
+        _results.check_folder(
             plan, pathlib.Path(args.out)
         )  # refuse a different sweep, write nothing
     except (ValueError, TypeError) as err:
         raise _usage_error(str(err)) from None
     try:
-        stats = _results.execute(
+        stats = _sweep_exec.execute(
             plan,
             pathlib.Path(args.out),
             progress=not args.quiet,
