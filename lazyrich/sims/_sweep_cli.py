@@ -94,11 +94,19 @@ def _sweep_status(args) -> int:
     print(
         f"  points: {done}/{total} ({100.0 * done / max(total, 1):.1f}%), chunks: "
         f"{status['chunks_done']}/{status['chunks_total']}"
-        + ("  [complete]" if done == total else "")
+        + ("  [complete]" if status["complete"] else "")
     )
     print(f"  status: {counts}")
     if by_process:
         print(f"  chunks written by {by_process}")
+    damaged = status["damaged_chunks"]
+    if damaged:
+        print(
+            f"  damaged: {len(damaged)} chunk(s); `lazyrich sweep run CONFIG --out {args.dir}` with "
+            f"this sweep's CONFIG recomputes them:"
+        )
+        for name in sorted(damaged):
+            print(f"    {damaged[name]}")
     return 0
 
 
