@@ -27,12 +27,25 @@ def _initialize_distributed(args) -> None:
         kwargs["num_processes"] = args.num_processes
     if args.process_id is not None:
         kwargs["process_id"] = args.process_id
-    jax.distributed.initialize(**kwargs)
+    try:
+        jax.distributed.initialize(**kwargs)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(
+            f"`--distributed`: jax.distributed.initialize() failed: {err} On one host, drop "
+            f"--distributed; on several, give --coordinator HOST:PORT, --num-processes and --process-id "
+            f"(auto-detected only on TPU pods, SLURM and Open MPI)."
+        ) from None
 
 
 def _sweep_run(args) -> int:
     from lazyrich.sims import _results, _sweep, _sweep_exec
 
+    given = [
+        f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f) is not None
+    ]
+    if given and not args.distributed:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given)
+        raise _usage_error(f"{flags} only apply with --distributed.")
     try:
         sweep = _sweep.load_sweep(args.config)
     except (ValueError, TypeError) as err:
