@@ -56,7 +56,8 @@ def check_finite_tree(name: str, tree: Any) -> None:
             continue
         if not np.issubdtype(np.dtype(leaf.dtype), np.inexact):
             continue
-        with jax.ensure_compile_time_eval():  # concrete leaves (closure constants) under a caller's jit
+        # Concrete leaves (closure constants) are evaluated eagerly even under a caller's jit.
+        with jax.ensure_compile_time_eval():
             finite = jax.numpy.isfinite(leaf)
             bad = int(np.size(leaf) - int(jax.numpy.count_nonzero(finite)))
         if bad:
