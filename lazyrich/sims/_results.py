@@ -227,9 +227,16 @@ def write_chunk(
 
 
 def _npz_damage(
-    path: pathlib.Path, record: Mapping[str, Any], data: bytes | None = None
+    path: pathlib.Path,
+    record: Mapping[str, Any],
+    data: bytes | None = None,
+    *,
+    check_hash: bool = True,
 ) -> str | None:
-    """Why the ``.npz`` of a finished chunk is damaged (a sentence naming the file), or ``None``."""
+    """Why the ``.npz`` of a finished chunk is damaged (a sentence naming the file), or ``None``.
+
+    ``check_hash=False`` checks presence and size only (the caller verifies the checksum when it reads).
+    """
     if not path.is_file():
         return f"{path} is missing (its record {path.with_suffix('.json').name} exists)"
     expected = record.get("npz_sha256")
@@ -240,6 +247,8 @@ def _npz_damage(
         return (
             f"{path} has {size} bytes, its record says {record['npz_bytes']} (truncated or altered)"
         )
+    if not check_hash:
+        return None
     if data is None:
         data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != expected:
@@ -248,9 +257,18 @@ def _npz_damage(
 
 
 def scan_chunks(
-    folder: pathlib.Path, config_hash: str
+    folder: pathlib.Path,
+    config_hash: str,
+    *,
+    verify: bool | Iterable[str] = True,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """The finished chunks' records and the damaged chunks of a sweep folder.
+
+    Args:
+      folder: the sweep folder.
+      config_hash: the sweep's hash; a record with another hash is an error.
+      verify: hash every ``.npz`` against its record (``True``), none (``False``: presence and size
+        only, for a caller that verifies when it reads), or only the chunks named in an iterable.
 
     Returns:
       ``(finished, damaged)``: ``finished`` maps a chunk name to its record (``.json`` readable,
@@ -278,7 +296,8 @@ def scan_chunks(
                 f"chunk record {path} belongs to another sweep "
                 f"(hash {record.get('config_hash')!r}, this sweep {config_hash!r})."
             )
-        reason = _npz_damage(path.with_suffix(".npz"), record)
+        check = verify if isinstance(verify, bool) else path.stem in verify
+        reason = _npz_damage(path.with_suffix(".npz"), record, check_hash=check)
         if reason is None:
             finished[path.stem] = record
         else:
@@ -471,7 +490,9 @@ def load_results(folder: str | os.PathLike, *, damaged: str = "raise"):
     check_choice("damaged", damaged, ("raise", "missing"))
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
-    finished, bad = scan_chunks(folder, manifest["config_hash"])
+    finished, bad = scan_chunks(
+        folder, manifest["config_hash"], verify=False
+    )  # read_chunk verifies
     names = {"_index"}
     for group in manifest["layout"]["groups"]:
         names.update(group["outputs"])

@@ -141,8 +141,11 @@ def execute(
     for stale in chunk_dir.glob(f".*.p{process}.*.tmp"):  # our own leftovers from a killed run
         stale.unlink(missing_ok=True)
 
-    finished, damaged = _results.scan_chunks(folder, plan.config_hash)
     mine = [c for c in plan.chunks if c.id % count == process]
+    # Each process verifies the checksums of its own chunks only (it recomputes those that are damaged).
+    finished, damaged = _results.scan_chunks(
+        folder, plan.config_hash, verify={c.name for c in mine}
+    )
     repair = [c.name for c in mine if c.name in damaged]
     if repair:
         print(
