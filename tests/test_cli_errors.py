@@ -228,3 +228,25 @@ def _root():
     import pathlib
 
     return pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_a_failing_plot_keeps_the_computed_summary(tmp_path, monkeypatch):
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    plan = figures.prepare("ntk-convergence", quick=True)
+
+    def broken_plot(result):
+        raise RuntimeError("plot bug")
+
+    monkeypatch.setattr(plan.figure, "plot", broken_plot)
+    result = sims.Result(
+        experiment="jacot2018_ntk_convergence", config=plan.config, arrays={}, summary={"x": 1.5}
+    )
+    with pytest.raises(RuntimeError, match="plot bug") as info:
+        figures.make(plan, tmp_path / "figs", progress=False, result=result)
+    (saved,) = spare.glob("lazyrich-ntk-convergence-*/ntk-convergence.json")
+    assert any(str(saved) in note for note in info.value.__notes__)
+    import json
+
+    assert json.loads(saved.read_text())["summary"] == {"x": 1.5}
