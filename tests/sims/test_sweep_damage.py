@@ -201,3 +201,6 @@ def test_manifest_records_lazyrich_version_and_own_commit_only(stored):
     assert "git_commit" not in provenance
     own = _version.source_commit()
     assert provenance.get("lazyrich_commit") == own.get("lazyrich_commit")
+    assert sims.provenance().get("lazyrich_commit") == own.get("lazyrich_commit")  # figures' JSON
+    if (_version.PACKAGE_DIR.parent / ".git").exists():  # this test runs from lazyrich's checkout
+        assert own["lazyrich_commit"] == _git(_version.PACKAGE_DIR.parent, "rev-parse", "HEAD")
