@@ -68,6 +68,11 @@ def _figures_make(args) -> int:
     from lazyrich import figures
     from lazyrich.figures._make import check_out_dir
 
+    if args.name is None:  # `make --set a=1 NAME`: the pairs after --set took the name
+        if args.set and "=" not in args.set[-1]:
+            args.name = args.set.pop()
+        else:
+            raise UsageError("`figures make` needs a figure name (see `lazyrich figures list`).")
     try:
         overrides = _parse_sets(args.set or [])
         names = list(figures.figure_registry()) if args.name == "all" else [args.name]
@@ -165,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     mk = fig_sub.add_parser(
         "make", help="run the experiment behind a figure and write PNG, PDF and JSON"
     )
-    mk.add_argument("name", help="a figure name from `lazyrich figures list`, or 'all'")
+    mk.add_argument("name", nargs="?", help="a figure name from `lazyrich figures list`, or 'all'")
     mk.add_argument(
         "--quick", action="store_true", help="a small setting (under two minutes on 2 CPU cores)"
     )

@@ -83,6 +83,13 @@ def test_set_syntax_of_the_readme_reaches_the_config():
     assert plan.config.num_seeds == 3 and plan.config.fit_widths == (16, 24, 32)
 
 
+def test_figure_name_after_set_pairs_is_the_name(capsys, no_run, tmp_path):
+    err = _error(capsys, ["figures", "make", "--set", "depth=2", "bogus=1", "ntk-convergence",
+                          "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "unknown setting `bogus` for Config" in err  # the name was taken as the figure
+    assert "needs a figure name" in _error(capsys, ["figures", "make", "--set", "depth=2"])
+
+
 def test_several_pairs_after_one_set_are_each_validated(capsys, no_run, tmp_path):
     err = _error(capsys, ["figures", "make", "ntk-convergence", "--set", "depth=2", "bogus=1",
                           "--out", str(tmp_path / "o")])  # fmt: skip
