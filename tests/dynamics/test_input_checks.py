@@ -89,8 +89,8 @@ def test_nnx_active_dropout_is_refused():
 
 def test_non_finite_training_data_is_refused_before_training():
     config = dynamics.TrainConfig(method="gd", width=16, max_steps=64, check_every=8, num_saves=2)
-    fn = dynamics.bias_free_mlp_apply_fn(input_dim=3, width=16, depth=2)
-    params = dynamics.bias_free_mlp_init(input_dim=3, width=16, depth=2, key=jax.random.key(0))
+    fn = dynamics.models.bias_free_mlp_apply_fn(input_dim=3, width=16, depth=2)
+    params = dynamics.models.bias_free_mlp_init(input_dim=3, width=16, depth=2, key=jax.random.key(0))
     y = jnp.sign(X[:, 0])
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="`x_train` must be finite"):
