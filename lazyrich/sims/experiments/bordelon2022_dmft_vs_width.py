@@ -25,6 +25,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "bordelon2022_dmft_vs_width"
@@ -140,7 +141,7 @@ def _rel(a, b, axes):
 
 
 def _slope(widths, errors):
-    return float(np.polyfit(np.log(np.asarray(widths, float)), np.log(np.asarray(errors)), 1)[0])
+    return loglog_fit(widths, errors).slope
 
 
 def _static_error(res, x, y, depth):

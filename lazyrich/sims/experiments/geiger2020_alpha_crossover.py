@@ -40,6 +40,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
@@ -157,9 +158,7 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
 
 
 def _slope(x, y, xmin):
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = (x >= xmin) & np.isfinite(y) & (y > 0)
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0]) if ok.sum() >= 2 else float("nan")
+    return loglog_fit(x, y, where=np.asarray(x, float) >= xmin).slope
 
 
 def _nanmean(x) -> float:

@@ -34,6 +34,7 @@ import numpy as np
 from lazyrich import dynamics, theory
 from lazyrich._checks import check_int
 from lazyrich.sims import datasets
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims._random_landscape import random_potential, simulate_random_walk
 
@@ -139,9 +140,8 @@ def save_steps(config: Config) -> np.ndarray:
 
 def fit_log_power(t, r, *, start: int) -> float:
     """Slope of ``log r`` against ``log log t`` over ``t >= start`` (the exponent of ``log t``)."""
-    t, r = np.asarray(t, np.float64), np.asarray(r, np.float64)
-    m = (t >= start) & (r > 0)
-    return float(np.polyfit(np.log(np.log(t[m])), np.log(r[m]), 1)[0])
+    t = np.asarray(t, np.float64)
+    return loglog_fit(np.log(t), r, where=t >= start).slope
 
 
 def _r2(y, fit):

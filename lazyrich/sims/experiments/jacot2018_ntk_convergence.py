@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import dynamics, theory
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "jacot2018_ntk_convergence"
@@ -174,7 +175,7 @@ def _summarise(config, angles, theta_inf, init, trained) -> Result:
         [np.mean(np.std(init[w][: config.fit_seeds], axis=0, ddof=1)) for w in config.fit_widths]
     )
     fit_w = np.array(config.fit_widths, float)
-    slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
+    slope = loglog_fit(fit_w, spread).slope
     arrays = {
         "angle": angles,
         "theta_infinite": theta_inf,

@@ -32,6 +32,7 @@ import numpy as np
 
 from lazyrich import _checks, dynamics, theory
 from lazyrich.sims import datasets
+from lazyrich.sims._analysis import first_crossing
 from lazyrich.sims._experiment import Result
 
 NAME = "kumar2024_grokking"
@@ -167,12 +168,6 @@ def trajectory(config: Config, task, *, alpha, epsilon, save_steps, with_alignme
     )
 
 
-def _first_crossing(steps, loss, threshold) -> float:
-    """NumPy twin of :func:`lazyrich.theory.first_crossing_time` (no device round trip)."""
-    below = np.flatnonzero(np.asarray(loss) < threshold)
-    return float(steps[below[0]]) if below.size else float("nan")
-
-
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     """One grokking trajectory (Fig. 1) and its summary numbers."""
     steps = save_grid(config.num_steps, config.num_saves)
@@ -196,8 +191,8 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     out, kernel_mse = compute(key)
     out = {k: np.asarray(v) for k, v in out.items()}
     kernel_mse = float(kernel_mse)
-    t_train = _first_crossing(steps, out["train_loss"], config.threshold)
-    t_test = _first_crossing(steps, out["test_loss"], config.threshold)
+    t_train = first_crossing(steps, out["train_loss"], config.threshold)
+    t_test = first_crossing(steps, out["test_loss"], config.threshold)
     finite = all(np.all(np.isfinite(v)) for v in out.values())
     summary = {
         "grokking_time": t_test - t_train,

@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich import _checks
+from lazyrich import _checks, theory
+from lazyrich.sims._analysis import spearman
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import kumar2024_grokking as _single
 
@@ -111,11 +112,6 @@ def _single_config(config: Config) -> _single.Config:
     )
 
 
-def _crossing(steps, loss, threshold):
-    below = loss < threshold
-    return jnp.where(jnp.any(below), steps[jnp.argmax(below)], jnp.nan)
-
-
 def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
     """One (alpha, epsilon) run (sweep protocol): loss curves, crossing times, grokking time, status."""
     single = _single_config(config)
@@ -133,8 +129,8 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
         with_alignment=False,
     )
     steps = jnp.asarray(steps_np, dtype)
-    t_train = _crossing(steps, out["train_loss"], config.threshold)
-    t_test = _crossing(steps, out["test_loss"], config.threshold)
+    t_train = theory.first_crossing_time(steps, out["train_loss"], threshold=config.threshold)
+    t_test = theory.first_crossing_time(steps, out["test_loss"], threshold=config.threshold)
     finite = jnp.all(jnp.isfinite(out["train_loss"])) & jnp.all(jnp.isfinite(out["test_loss"]))
     return {
         "train_loss": out["train_loss"],
@@ -144,15 +140,6 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
         "grokking_time": t_test - t_train,
         "status": jnp.where(finite, 0, 2).astype(jnp.int32),
     }
-
-
-def _spearman(a, b) -> float:
-    from scipy import stats
-
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan")
-    return float(stats.spearmanr(a[ok], b[ok]).statistic)
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
@@ -199,8 +186,8 @@ def summarise(
             f"{a:g}": {f"{e:g}": float(grok[i, j]) for j, e in enumerate(epsilons)}
             for i, a in enumerate(alphas)
         },
-        "spearman_alpha": _spearman(grid_a.ravel(), grok.ravel()),
-        "spearman_epsilon": _spearman(grid_e.ravel(), grok.ravel()),
+        "spearman_alpha": spearman(grid_a.ravel(), grok.ravel()),
+        "spearman_epsilon": spearman(grid_e.ravel(), grok.ravel()),
         "num_censored": int(censored.sum()),
         "num_not_trained": int((~trained).sum()),
         "num_diverged": int(np.sum(out["status"] == 2)),

@@ -108,6 +108,7 @@ import optax
 
 from lazyrich import _checks, dynamics
 from lazyrich.sims import _experiment
+from lazyrich.sims._analysis import spearman
 from lazyrich.sims.datasets import _neurogym
 from lazyrich.sims.experiments import _liu2024_common
 
@@ -406,16 +407,6 @@ def _is_training(name: str) -> bool:
     return name.removeprefix("aligned_") in ("loss_curve", "weight_change")
 
 
-def _spearman(x, y) -> float:
-    from scipy.stats import spearmanr
-
-    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
-    ok = np.isfinite(y)
-    if ok.sum() < 3 or np.all(y[ok] == y[ok][0]):
-        return float("nan")
-    return float(spearmanr(x[ok], y[ok]).statistic)
-
-
 class _Networks:
     """Every network of a run on one flat vmapped axis, trained in segments of ``log_every`` updates.
 
@@ -566,7 +557,7 @@ def _summarise(config: Config, arrays: dict) -> dict:
     for i, task in enumerate(config.tasks):
         rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
         means = {m: np.nanmean(arrays[m][i], axis=0) for m in _MEASURES + ("accuracy",)}
-        s = {f"{m}_spearman": _spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
+        s = {f"{m}_spearman": spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
         s["weight_change_decreasing"] = bool(np.all(np.diff(means["weight_change"]) < 0))
         for m in ("kernel_alignment", "representation_alignment"):
             s[f"{m}_increasing"] = bool(np.all(np.diff(means[m]) > 0))

@@ -59,6 +59,7 @@ import numpy as np
 
 from lazyrich import _checks, dynamics, theory
 from lazyrich.sims import datasets
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
@@ -232,10 +233,7 @@ def _size_slope_stderr(values: np.ndarray, sizes, ok: np.ndarray) -> float:
     log_p = np.broadcast_to(np.log(np.asarray(sizes, float))[:, None], logs.shape)[use]
     if use.sum() < 3 or np.ptp(log_p) == 0:
         return float("nan")
-    coef = np.polyfit(log_p, logs[use], 1)
-    resid = logs[use] - np.polyval(coef, log_p)
-    sigma2 = resid @ resid / (use.sum() - 2)
-    return float(np.sqrt(sigma2 / np.sum((log_p - log_p.mean()) ** 2)))
+    return loglog_fit(np.exp(log_p), np.exp(logs[use])).stderr
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
