@@ -33,11 +33,13 @@ __all__ = [
     "above",
     "below",
     "bootstrap",
+    "bootstrap_se",
     "checks",
     "close",
     "first_crossing",
     "log_crossing",
     "loglog_fit",
+    "normal_quantile",
     "spearman",
     "untestable",
     "verdict",
@@ -116,6 +118,20 @@ def bootstrap(
             for _ in range(int(num))
         ]
     )
+
+
+def bootstrap_se(statistic, samples, *, axis: int = 0, num: int = 200, seed: int = 0) -> float:
+    """Standard deviation of the finite :func:`bootstrap` replicates of a scalar ``statistic``."""
+    reps = bootstrap(statistic, samples, axis=axis, num=num, seed=seed).astype(float)
+    reps = reps[np.isfinite(reps)]
+    return float(reps.std(ddof=1)) if reps.size >= 2 else math.nan
+
+
+def normal_quantile(p: float) -> float:
+    """The standard normal quantile ``z_p`` (``P(Z <= z_p) = p``)."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(p))
 
 
 def spearman(x, y) -> float:
@@ -226,11 +242,26 @@ class Check:
 
 
 def close(claim, measured, expected, tolerance, *, basis, alternative=None) -> Check:
-    """A :class:`Check` that ``|measured - expected| <= tolerance``."""
-    return Check(
+    """A :class:`Check` that ``|measured - expected| <= tolerance``.
+
+    With an ``alternative`` (the wrong law's value) that the tolerance cannot reject, or a tolerance that is
+    not finite, the setting cannot test the claim: the check is returned with ``testable=False``.
+    """
+    check = Check(
         claim, float(measured), float(expected), float(tolerance), "close", basis,
         None if alternative is None else float(alternative),
     )  # fmt: skip
+    if not np.isfinite(check.tolerance):
+        return dataclasses.replace(
+            check, testable=False, reason="no error estimate at this setting"
+        )
+    if check.rejects_alternative is False:
+        reason = (
+            f"the tolerance {check.tolerance:.3g} at this setting cannot tell {check.expected:.3g} "
+            f"from the alternative {check.alternative:.3g}"
+        )
+        return dataclasses.replace(check, testable=False, reason=reason)
+    return check
 
 
 def above(claim, measured, bound, *, margin=0.0, basis) -> Check:

@@ -47,8 +47,10 @@ def test_spearman_crossings_and_bootstrap():
 def test_check_relations_alternative_and_verdict():
     ok = an.close("slope -1/2", -0.48, -0.5, 0.05, basis="3 SE", alternative=-0.25)
     assert ok.passed and ok.rejects_alternative
+    # A tolerance that accepts the wrong law cannot test the claim: the check says so instead of passing.
     loose = an.close("slope -1/2", -0.48, -0.5, 0.3, basis="too wide", alternative=-0.25)
-    assert loose.passed and loose.rejects_alternative is False
+    assert loose.passed is None and loose.rejects_alternative is False and "-0.25" in loose.reason
+    assert an.close("x", 1.0, 1.0, math.nan, basis="").passed is None
     assert an.above("gap", 3.0, 1.0, margin=1.5, basis="2 SE").passed
     assert not an.above("gap", 2.0, 1.0, margin=1.5, basis="2 SE").passed
     assert an.below("error", 0.1, 0.5, basis="").passed

@@ -32,6 +32,7 @@ import numpy as np
 
 from lazyrich import _checks, dynamics, theory
 from lazyrich.sims import datasets
+from lazyrich.sims import _analysis as an
 from lazyrich.sims._analysis import first_crossing
 from lazyrich.sims._experiment import Result
 
@@ -235,3 +236,46 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         status=status,
         metadata=metadata,
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Grokking: the test loss crosses the threshold later than the train loss, ends far below the kernel
+    (lazy) predictor, while the weights grow and the NTK aligns with the task (Kumar et al., Fig. 1).
+
+    One deterministic trajectory: the delay must exceed the save-grid spacing at ``t_test`` (the resolution
+    of the crossing times); the other claims are strict inequalities, the test loss by a factor 10.
+    """
+    s, steps = result.summary, np.asarray(result.arrays["steps"], float)
+    t_test = s["t_test"]
+    if np.isfinite(t_test):
+        i = int(np.searchsorted(steps, t_test))
+        resolution = float(steps[i] - steps[max(i - 1, 0)])
+    else:
+        resolution = float("nan")
+    return [
+        an.above(
+            "grokking delay t_test - t_train > 0 (steps)",
+            s["grokking_time"],
+            0.0,
+            margin=resolution,
+            basis="save-grid spacing at t_test",
+        ),
+        an.below(
+            "final test loss << kernel-regression (lazy) test loss (ratio)",
+            s["final_test_loss"] / s["kernel_regression_test_mse"],
+            0.1,
+            basis="a factor 10",
+        ),
+        an.above(
+            "weight norm grows (final / initial)",
+            s["weight_norm_final"] / s["weight_norm_initial"],
+            1.0,
+            basis="strict",
+        ),
+        an.above(
+            "NTK-target alignment grows (final - initial)",
+            s["alignment_final"] - s["alignment_initial"],
+            0.0,
+            basis="strict",
+        ),
+    ]

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import _checks, theory
+from lazyrich.sims import _analysis as an
 from lazyrich.sims._analysis import spearman
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import kumar2024_grokking as _single
@@ -240,3 +241,27 @@ def result_from_dataset(config: Config, ds) -> Result:
         out,
         metadata={"seeds_averaged": int(ds.sizes.get("seed", 1))},
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Grokking takes longer at larger output scale alpha (lazier start; Kumar et al., Fig. 3e).
+
+    Test: Spearman correlation of alpha with the grokking time over the cells with a finite time, above the
+    one-sided 1 % critical value ``z_0.99 / sqrt(n - 1)`` of no association (n cells).
+    """
+    a = result.arrays
+    grid_a = np.broadcast_to(np.asarray(a["alphas"], float)[:, None], a["amount_of_grokking"].shape)
+    grok = np.asarray(a["amount_of_grokking"], float)
+    n = int(np.isfinite(grok).sum())
+    claim = "grokking time grows with alpha (Spearman)"
+    if n < 4:
+        return [an.untestable(claim, f"only {n} cells with a finite grokking time")]
+    rho = spearman(grid_a, grok)
+    return [
+        an.above(
+            claim,
+            rho,
+            an.normal_quantile(0.99) / np.sqrt(n - 1),
+            basis=f"one-sided 1 % critical value of no association over {n} cells",
+        )
+    ]
