@@ -31,8 +31,8 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
-from lazyrich.sims import datasets
 from lazyrich.sims import _analysis as an
+from lazyrich.sims import datasets
 from lazyrich.sims._analysis import first_crossing
 from lazyrich.sims._experiment import Result
 
