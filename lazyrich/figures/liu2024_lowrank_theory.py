@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich import theory
 from lazyrich.sims.experiments import liu2024_linear_theory
 
 NAME = "lowrank-theory"
@@ -20,14 +19,13 @@ def plot(result) -> Figure:
     config = result.config
     arrays = result.arrays
     pr = arrays["participation_ratio"]
-    grid = np.linspace(1.0, min(config.input_dim, config.hidden_dim), 200)
+    grid = arrays["theory_participation_ratio"]
     fig = Figure(figsize=(7.5, 3.0))
     axes = fig.subplots(1, 2)
     for ax, kernel, title in zip(
         axes, ("readout", "full"), ("readout-side NTK ($W^T W$)", "full NTK")
     ):
-        curve = np.asarray(theory.linear_rank_alignment(grid, config.input_dim, kernel=kernel))
-        ax.plot(grid, curve, color="k", label="theory")
+        ax.plot(grid, arrays[f"theory_alignment_{kernel}"], color="k", label="theory")
         sim = arrays[f"alignment_{kernel}"]
         mean, se = sim.mean(axis=1), sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
         ax.errorbar(

@@ -39,7 +39,9 @@ __all__ = [
     "first_crossing",
     "log_crossing",
     "loglog_fit",
+    "monotone",
     "normal_quantile",
+    "rank_trend",
     "spearman",
     "untestable",
     "verdict",
@@ -279,6 +281,41 @@ def untestable(claim, reason, *, measured=math.nan, expected=math.nan) -> Check:
     return Check(
         claim, float(measured), float(expected), math.nan, "close", "", None, False, reason
     )
+
+
+def rank_trend(claim, x, y, *, increasing: bool, level: float = 0.01) -> Check:
+    """A one-sided test that ``y`` grows (or shrinks) with ``x``: the Spearman correlation must pass the
+    critical value of no association at ``level``.
+
+    The critical value is ``z_(1-level) / sqrt(n - 1)`` (n finite pairs) from eight pairs on; below that, a
+    perfect ordering (probability ``1/n!`` under no association) is required, which is significant at
+    ``level`` only from ``n!  >= 1/level``; fewer pairs cannot test the claim.
+    """
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    n = int((np.isfinite(x) & np.isfinite(y)).sum())
+    rho = spearman(x, y)
+    sign = 1.0 if increasing else -1.0
+    if math.factorial(max(n, 0)) < 1 / level:
+        return untestable(
+            claim, f"{n} points cannot show a trend at the {level:.0%} level", measured=rho
+        )
+    if n >= 8:
+        critical = normal_quantile(1 - level) / math.sqrt(n - 1)
+        basis = f"one-sided {level:.0%} critical value over {n} points"
+    else:
+        critical = 1.0 - 1e-12
+        basis = f"perfect ordering of {n} points (p = 1/{n}!)"
+    check = above if increasing else below
+    return check(claim, rho, sign * critical, basis=basis)
+
+
+def monotone(claim, x, y, *, increasing: bool) -> Check:
+    """A :class:`Check` that a deterministic ``y`` (a theory solve, no sampling noise) is strictly monotone in
+    ``x``: the measured value is the fraction of consecutive pairs (sorted by ``x``) in the claimed order."""
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    steps = np.diff(y[np.argsort(x)])
+    ordered = float(np.mean(steps > 0 if increasing else steps < 0)) if steps.size else math.nan
+    return close(claim, ordered, 1.0, 0.0, basis="deterministic: every consecutive pair in order")
 
 
 def checks(result) -> list[Check]:

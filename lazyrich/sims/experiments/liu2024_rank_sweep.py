@@ -107,6 +107,7 @@ import numpy as np
 import optax
 
 from lazyrich import _checks, dynamics
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import _experiment
 from lazyrich.sims._analysis import spearman
 from lazyrich.sims.datasets import _neurogym
@@ -625,3 +626,33 @@ def _result(
         **(extra_metadata or {}),
     }
     return _experiment.Result(NAME, config, arrays, summary, status, metadata)
+
+
+def checks(result: _experiment.Result) -> list[an.Check]:
+    """Higher initial rank, lazier learning (Liu et al., Fig. 1): the tangent-kernel and representation
+    alignments between initial and final network grow with rank, the weight change shrinks.
+
+    Statistic: the Spearman correlation with rank over every (seed, rank) network of a task, averaged over
+    the tasks; tested one-sided against no association at the 1 % level, whose critical value is
+    ``z_0.99 / sqrt(T (n - 1))`` for T tasks of n networks each.
+    """
+    config = result.config
+    ranks = np.asarray(config.ranks)
+    out = []
+    for measure, sign, claim in (
+        ("kernel_alignment", 1, "tangent-kernel alignment grows with rank (mean Spearman)"),
+        ("representation_alignment", 1, "representation alignment grows with rank (mean Spearman)"),
+        ("weight_change", -1, "weight change shrinks with rank (mean Spearman)"),
+    ):
+        values = np.asarray(result.arrays[measure])  # (task, seed, rank)
+        n = values.shape[1] * values.shape[2]
+        if len(ranks) < 2 or n < 4:
+            out.append(an.untestable(claim, f"{n} networks per task"))
+            continue
+        grid = np.broadcast_to(ranks, values.shape[1:])
+        rho = float(np.nanmean([spearman(grid, v) for v in values]))
+        critical = an.normal_quantile(0.99) / np.sqrt(values.shape[0] * (n - 1))
+        basis = f"one-sided 1 % critical value, {values.shape[0]} tasks x {n} networks"
+        check = an.above if sign > 0 else an.below
+        out.append(check(claim, rho, sign * critical, basis=basis))
+    return out
