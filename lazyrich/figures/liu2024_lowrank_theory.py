@@ -38,8 +38,20 @@ def plot(result) -> Figure:
             capsize=2,
             label="simulation (±2 s.e.)",
         )
-        for r, x, y in zip(config.ranks, pr, mean):
-            ax.annotate(f"r={r}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        for i, (r, x, y) in enumerate(zip(config.ranks, pr, mean)):
+            # Alternate below-right and above-left so that labels of neighbouring ranks never collide.
+            offset, ha, va = (
+                ((4, -4), "left", "top") if i % 2 == 0 else ((-4, 4), "right", "bottom")
+            )
+            ax.annotate(
+                f"r={r}",
+                (x, y),
+                textcoords="offset points",
+                xytext=offset,
+                fontsize=7,
+                ha=ha,
+                va=va,
+            )
         al = arrays[f"aligned_alignment_{kernel}"].mean()
         ax.axhline(al, color="C3", ls=":", label=f"aligned rank 1 ({al:.2f})")
         ax.set(

@@ -22,10 +22,16 @@ SLACK_PX = 1.0  # boxes touching within one pixel do not count as overlapping
 
 def _drawn_texts(fig):
     """(owner, Text) for every non-empty, visible text the figure draws; owner groups a legend's texts."""
-    out = []
+    out, seen = [], set()
 
     def add(owner, text):
-        if isinstance(text, Text) and text.get_visible() and text.get_text().strip():
+        if (
+            isinstance(text, Text)
+            and id(text) not in seen
+            and text.get_visible()
+            and text.get_text().strip()
+        ):
+            seen.add(id(text))
             out.append((owner, text))
 
     for t in fig.texts:
