@@ -123,7 +123,12 @@ def bootstrap(
 
 
 def bootstrap_se(statistic, samples, *, axis: int = 0, num: int = 200, seed: int = 0) -> float:
-    """Standard deviation of the finite :func:`bootstrap` replicates of a scalar ``statistic``."""
+    """Standard deviation of the finite :func:`bootstrap` replicates of a scalar ``statistic``.
+
+    ``nan`` below three samples: two samples have only three distinct resamples, too few for an error.
+    """
+    if np.shape(samples)[axis] < 3:
+        return math.nan
     reps = bootstrap(statistic, samples, axis=axis, num=num, seed=seed).astype(float)
     reps = reps[np.isfinite(reps)]
     return float(reps.std(ddof=1)) if reps.size >= 2 else math.nan
