@@ -26,7 +26,7 @@ CASES = {
             num_steps=20,
             num_angles=9,
         ),
-        ("spread ~ width^-1/2", "mean NTK at init", "changes the NTK"),
+        ("spread ~ width^-1/2", "mean NTK at init", "changes the NTK by ~ 1/width"),
     ),
     "ntk-function-bands": (
         dict(widths=(1024,), num_seeds=16, num_angles=21, num_steps=200),
@@ -55,7 +55,7 @@ CASES = {
     ),
     "random-walk-diffusion": (
         # Roughness values that are not in the default grid (the temperature rule is tested there).
-        dict(alpha=(0.75, 1.25), mlp=False),
+        dict(alpha=(0.75, 1.25), num_walkers=32, mlp=False),
         ("alpha = 0.75", "alpha = 1.25"),
     ),
     "perceptron-scaling": (
