@@ -12,6 +12,8 @@ BANNED = {
     "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),
     "theory": ("lazyrich.sims", "lazyrich.figures", "lazyrich.dynamics", "matplotlib", "flax"),
     "sims": ("lazyrich.figures", "matplotlib"),
+    # Figures plot what the experiments computed: theory curves come in the experiments' results.
+    "figures": ("lazyrich.theory", "lazyrich.dynamics"),
 }
 
 

@@ -152,11 +152,13 @@ def make(
     start = time.perf_counter()
     if result is None:
         result = sims.run(figure.EXPERIMENT, plan.config, seed=plan.seed, progress=progress)
+    checks = sims.checks(result)
     try:
         with plt.style.context(_style.STYLE):
             fig = figure.plot(result)
+            _style.add_verdict(fig, checks)
     except Exception as err:
-        text = _record_text(plan, result, time.perf_counter() - start)
+        text = _record_text(plan, result, checks, time.perf_counter() - start)
         saved = _save_elsewhere(figure.NAME, {"json": lambda h: h.write(text.encode())})
         if saved is not None:
             err.add_note(
@@ -165,7 +167,7 @@ def make(
             )
         raise
     wall = time.perf_counter() - start
-    text = _record_text(plan, result, wall)
+    text = _record_text(plan, result, checks, wall)
     writers = {
         "png": lambda h: fig.savefig(h, format="png", dpi=150),
         "pdf": lambda h: fig.savefig(h, format="pdf"),
@@ -189,7 +191,7 @@ def make(
     return paths
 
 
-def _record_text(plan: Plan, result: sims.Result, wall: float) -> str:
+def _record_text(plan: Plan, result: sims.Result, checks: list, wall: float) -> str:
     """The ``NAME.json`` record of a made figure, as text."""
     figure = plan.figure
     record = {
@@ -209,5 +211,7 @@ def _record_text(plan: Plan, result: sims.Result, wall: float) -> str:
         },
         "backend": result.metadata.get("provenance", {}).get("backend"),
         "summary": sims.json_ready(result.summary),
+        "verdict": sims.verdict(checks),
+        "checks": [c.as_dict() for c in checks],
     }
     return json.dumps(record, indent=2, sort_keys=False) + "\n"

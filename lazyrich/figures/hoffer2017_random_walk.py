@@ -5,7 +5,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lazyrich import theory
 from lazyrich.sims.experiments import hoffer2017_random_walk as EXPERIMENT
 
 NAME = "random-walk-diffusion"
@@ -27,12 +26,12 @@ def plot(result):
     alphas = np.asarray(a["alpha"])
     # One curve per alpha (from `run`), or per alpha and sweep coordinate (from a sweep: metadata "rows").
     keys = result.metadata.get("rows") or [str(float(alpha)) for alpha in alphas]
-    for i, (alpha, key) in enumerate(zip(alphas, keys)):
+    for i, key in enumerate(keys):
         r = a["mean_distance"][i]
         color = f"C{i}"
         axes[0].semilogx(t, r, color=color, label=rf"$\alpha$={key}")
         # Prediction (log t)^(2/alpha), amplitude matched at the end of the fit window.
-        shape = np.log(t[fit]) ** float(theory.diffusion_exponent(float(alpha)))
+        shape = np.log(t[fit]) ** s["diffusion_exponent_theory"][key]
         axes[0].semilogx(t[fit], shape * r[fit][-1] / shape[-1], "--", color=color, lw=0.9)
         axes[1].loglog(
             np.log(t[fit]),
@@ -43,12 +42,14 @@ def plot(result):
             label=f"fit {s['diffusion_exponent_fit'][key]:.2f} "
             f"(theory {s['diffusion_exponent_theory'][key]:.2f})",
         )
-    axes[0].set(
-        xlabel="step t",
-        ylabel=r"$\langle\|w_t - w_0\|\rangle$",
-        title="random landscape (dashed: $(\\log t)^{2/\\alpha}$)",
+    axes[0].set(xlabel="step t", ylabel=r"$\langle\|w_t - w_0\|\rangle$", title="random landscape")
+    from matplotlib.lines import Line2D
+
+    handles = axes[0].get_legend_handles_labels()[0]
+    handles.append(
+        Line2D([], [], color="0.4", ls="--", lw=0.9, label=r"$\propto(\log t)^{2/\alpha}$")
     )
-    axes[0].legend()
+    axes[0].legend(handles=handles)
     axes[1].set(
         xlabel=r"$\log t$", ylabel=r"$\langle\|w_t - w_0\|\rangle$", title=r"exponent of $\log t$"
     )
@@ -70,5 +71,5 @@ def plot(result):
             ylabel=r"$\|W^{(1)}_t - W^{(1)}_0\|_F$",
             title="BN MLP on digits (first layer)",
         )
-        ax.legend()
+        ax.legend(loc="upper left")
     return fig
