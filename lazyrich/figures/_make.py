@@ -152,8 +152,9 @@ def make(
     start = time.perf_counter()
     if result is None:
         result = sims.run(figure.EXPERIMENT, plan.config, seed=plan.seed, progress=progress)
-    checks = sims.checks(result)
+    checks = []
     try:
+        checks = sims.checks(result)
         with plt.style.context(_style.STYLE):
             fig = figure.plot(result)
             _style.add_verdict(fig, checks)
@@ -162,8 +163,8 @@ def make(
         saved = _save_elsewhere(figure.NAME, {"json": lambda h: h.write(text.encode())})
         if saved is not None:
             err.add_note(
-                f"lazyrich: plotting failed after the computation; its settings and summary were "
-                f"saved to {saved / (figure.NAME + '.json')}."
+                f"lazyrich: checking or plotting failed after the computation; its settings and "
+                f"summary were saved to {saved / (figure.NAME + '.json')}."
             )
         raise
     wall = time.perf_counter() - start
