@@ -28,6 +28,10 @@ from lazyrich.dynamics._perceptron import train_perceptron as train_perceptron
 from ._activations import NORMALIZED_ACTIVATIONS as NORMALIZED_ACTIVATIONS
 from ._activations import normalized_activation as normalized_activation
 from ._activations import second_moment as second_moment
+from ._driver import Conventions as Conventions
+from ._driver import Solution as Solution
+from ._driver import Stop as Stop
+from ._driver import solve as solve
 from ._functional import from_linen as from_linen
 from ._functional import from_nnx as from_nnx
 from ._ghost_bn import BatchStats as BatchStats
@@ -78,6 +82,11 @@ from ._rnn_train import fit_rank_one_connectivity as fit_rank_one_connectivity
 from ._rnn_train import fit_rank_one_network as fit_rank_one_network
 from ._rnn_train import masked_cross_entropy as masked_cross_entropy
 from ._rnn_train import train_rnn as train_rnn
+from ._rules import gd as gd
+from ._rules import gradient_flow as gradient_flow
+from ._rules import langevin as langevin
+from ._rules import optax_rule as optax_rule
+from ._rules import sgd as sgd
 from ._scaled import LOSSES as LOSSES
 from ._scaled import centered as centered
 from ._scaled import centered_outputs as centered_outputs
@@ -96,6 +105,15 @@ from ._train import check_train_inputs as check_train_inputs
 from ._train import train as train
 
 __all__ = [
+    "Conventions",
+    "Solution",
+    "Stop",
+    "gd",
+    "gradient_flow",
+    "langevin",
+    "optax_rule",
+    "sgd",
+    "solve",
     "ACTIVATIONS",
     "adapt_regime",
     "advance_perceptron",

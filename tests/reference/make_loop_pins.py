@@ -38,16 +38,40 @@ def train_setting():
 
 
 TRAIN_CASES = {
-    "gd": dict(method="gd", learning_rate=0.5, alpha=4.0, max_steps=256, check_every=4, num_saves=6),
-    "sgd": dict(method="sgd", batch_size=4, learning_rate=0.5, alpha=8.0, max_steps=512, check_every=8),
-    "langevin": dict(
-        method="langevin", learning_rate=0.25, alpha=8.0, temperature=2.0**-6, max_steps=256,
-        check_every=4, ntk_size=6,
+    "gd": dict(
+        method="gd", learning_rate=0.5, alpha=4.0, max_steps=256, check_every=4, num_saves=6
     ),
-    "mse_none": dict(method="gd", loss="mse", stop="none", loss_power=2, learning_rate=0.3, alpha=2.0,
-                     max_steps=64, check_every=2),
-    "diverge": dict(method="gd", loss="mse", learning_rate=60.0, alpha=1.0, max_steps=64, check_every=1,
-                    max_weight_change=10.0),
+    "sgd": dict(
+        method="sgd", batch_size=4, learning_rate=0.5, alpha=8.0, max_steps=512, check_every=8
+    ),
+    "langevin": dict(
+        method="langevin",
+        learning_rate=0.25,
+        alpha=8.0,
+        temperature=2.0**-6,
+        max_steps=256,
+        check_every=4,
+        ntk_size=6,
+    ),
+    "mse_none": dict(
+        method="gd",
+        loss="mse",
+        stop="none",
+        loss_power=2,
+        learning_rate=0.3,
+        alpha=2.0,
+        max_steps=64,
+        check_every=2,
+    ),
+    "diverge": dict(
+        method="gd",
+        loss="mse",
+        learning_rate=60.0,
+        alpha=1.0,
+        max_steps=64,
+        check_every=1,
+        max_weight_change=10.0,
+    ),
 }
 
 
@@ -98,9 +122,13 @@ def pin_meanfield(out):
 def pin_large_batch(out):
     x = jr.normal(jr.key(6), (48, 6))
     y = (x[:, 0] > 0).astype(jnp.int32)
-    small = dynamics.Regime(batch_size=8, ghost_size=4, learning_rate=0.1, num_epochs=2, milestones=(1,))
+    small = dynamics.Regime(
+        batch_size=8, ghost_size=4, learning_rate=0.1, num_epochs=2, milestones=(1,)
+    )
     rec = jax.jit(
-        lambda k: dynamics.train_bn_mlp(x, y, x, y, regime=small, width=8, depth=2, num_classes=2, key=k)
+        lambda k: dynamics.train_bn_mlp(
+            x, y, x, y, regime=small, width=8, depth=2, num_classes=2, key=k
+        )
     )(jr.key(7))
     for k, v in rec._asdict().items():
         out[f"large_batch_{k}"] = v
@@ -108,7 +136,9 @@ def pin_large_batch(out):
 
 def _batches(k):
     x = jr.normal(k, (8, 5, 3))
-    labels = jnp.where(jnp.arange(5) == 4, (x[:, :, 0].sum(1) > 0).astype(jnp.int32)[:, None] + 1, 0)
+    labels = jnp.where(
+        jnp.arange(5) == 4, (x[:, :, 0].sum(1) > 0).astype(jnp.int32)[:, None] + 1, 0
+    )
     return x, labels, jnp.ones((8, 5))
 
 
@@ -123,7 +153,11 @@ def pin_rnn(out):
     fitted, loss = jax.jit(
         lambda p: dynamics.fit_rank_one_network(p, _batches, key=jr.key(10), num_steps=10)
     )(p)
-    out["rank_one_w_h"], out["rank_one_w_y"], out["rank_one_loss"] = fitted["w_h"], fitted["w_y"], loss
+    out["rank_one_w_h"], out["rank_one_w_y"], out["rank_one_loss"] = (
+        fitted["w_h"],
+        fitted["w_y"],
+        loss,
+    )
 
 
 def pin_sims(out):
