@@ -35,8 +35,8 @@ import optax
 from flax import nnx
 
 from lazyrich._checks import check_int
+from lazyrich.dynamics._driver import tree_sq_norms as _tree_sq_norms
 from lazyrich.dynamics._ghost_bn import GhostBatchNorm, ghost_batch_count
-from lazyrich.dynamics._train import _tree_sq_norms
 
 __all__ = [
     "BNMLP",
