@@ -65,6 +65,7 @@ from ._models import bias_free_mlp_init as bias_free_mlp_init
 from ._models import layer_name as layer_name
 from ._ntk import empirical_nngp as empirical_nngp
 from ._ntk import empirical_ntk as empirical_ntk
+from ._ntk import empirical_ntk_fn as empirical_ntk_fn
 from ._ntk import ntk_vector_product as ntk_vector_product
 from ._ntk import param_path as param_path
 from ._rnn import LeakyRNN as LeakyRNN
@@ -106,6 +107,7 @@ from ._train import train as train
 
 __all__ = [
     "Conventions",
+    "empirical_ntk_fn",
     "Solution",
     "Stop",
     "gd",
