@@ -410,14 +410,8 @@ def empirical_ntk(
     try:
         kernel_fn = _cached_kernel_fn(apply_fn, method, trace_outputs, batch_size, wrt, devices)
     except TypeError:  # an unhashable `apply_fn` or `wrt`: build for this call only
-        kernel_fn = empirical_ntk_fn(
-            apply_fn,
-            method=method,
-            trace_outputs=trace_outputs,
-            batch_size=batch_size,
-            wrt=wrt,
-            devices=devices,
-        )
+        build = _cached_kernel_fn.__wrapped__
+        kernel_fn = build(apply_fn, method, trace_outputs, batch_size, wrt, devices)
     return kernel_fn(params, x1, x2)
 
 
