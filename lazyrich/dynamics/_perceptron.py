@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from lazyrich import _checks
+from lazyrich._status import Status
 
 __all__ = [
     "PerceptronState",
@@ -54,9 +55,10 @@ __all__ = [
     "STATUS_DIVERGED",
 ]
 
-STATUS_FITTED = 0
-STATUS_MAX_STEPS = 1
-STATUS_DIVERGED = 2
+# The library's status codes (lazyrich._status.Status) under the simulator's names.
+STATUS_FITTED = int(Status.OK)
+STATUS_MAX_STEPS = int(Status.STEP_CAP)
+STATUS_DIVERGED = int(Status.DIVERGED)
 _MAX_STEPS_LIMIT = 2**30
 _NO_LIMIT = 2**31 - 1
 _SEQUENTIAL_PICK_MAX_BATCH = 8

@@ -33,13 +33,18 @@ from typing import Any
 import jax
 import numpy as np
 
+from lazyrich import _status
 from lazyrich._io import atomic_write
+from lazyrich._status import Status
 from lazyrich.sims import _experiment, _sweep
 
 __all__ = ["load_results", "sweep_status", "load_figure_result", "read_manifest"]
 
 FORMAT = 1
-STATUS_NAMES = {-1: "missing", 0: "ok", 1: "step_cap", 2: "diverged"}
+# The codes a training sweep stores (lazyrich._status.Status, MISSING to DIVERGED).
+STATUS_NAMES = {
+    code: name for code, name in _status.STATUS_NAMES.items() if code <= Status.DIVERGED
+}
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -219,3 +219,23 @@ def test_bad_input_raises_before_any_work():
         dy.sgd(0.1, batch_size=0)
     with pytest.raises(ValueError, match="per-example"):
         dy.solve(_quadratic, dy.langevin(0.1, 0.1), w0, (jnp.ones((4, 3)),), max_steps=1)
+
+
+def test_every_status_table_uses_the_shared_codes():
+    from lazyrich.dynamics import _perceptron, _train
+    from lazyrich.sims import _results
+    from lazyrich.theory._dmft import common
+
+    ok, cap, diverged = int(Status.OK), int(Status.STEP_CAP), int(Status.DIVERGED)
+    assert (_train.STATUS_OK, _train.STATUS_CAP, _train.STATUS_DIVERGED) == (ok, cap, diverged)
+    assert (
+        _perceptron.STATUS_FITTED,
+        _perceptron.STATUS_MAX_STEPS,
+        _perceptron.STATUS_DIVERGED,
+    ) == (ok, cap, diverged)
+    assert (common.STATUS_CONVERGED, common.STATUS_MAX_ITERATIONS, common.STATUS_DIVERGED) == (
+        ok,
+        cap,
+        diverged,
+    )
+    assert _results.STATUS_NAMES == {-1: "missing", 0: "ok", 1: "step_cap", 2: "diverged"}
