@@ -16,10 +16,10 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import jax.scipy.special as jsp
 import numpy as np
 
 from lazyrich import _checks
+from lazyrich.dynamics._activations import activation_fn
 from lazyrich.dynamics._driver import solve
 from lazyrich.dynamics._rules import gradient_flow
 
@@ -28,13 +28,14 @@ _ACTIVATIONS = ("tanh", "relu", "linear", "erf")
 
 def _activation(name: str):
     _checks.check_choice("activation", name, _ACTIVATIONS)
+    phi = activation_fn(name)
     if name == "tanh":
-        return jnp.tanh, lambda h: 1.0 - jnp.tanh(h) ** 2
+        return phi, lambda h: 1.0 - jnp.tanh(h) ** 2
     if name == "relu":
-        return (lambda h: jnp.maximum(h, 0.0)), (lambda h: (h > 0).astype(h.dtype))
+        return phi, (lambda h: (h > 0).astype(h.dtype))
     if name == "erf":
-        return jsp.erf, lambda h: (2.0 / jnp.sqrt(jnp.pi)).astype(h.dtype) * jnp.exp(-(h**2))
-    return (lambda h: h), jnp.ones_like
+        return phi, lambda h: (2.0 / jnp.sqrt(jnp.pi)).astype(h.dtype) * jnp.exp(-(h**2))
+    return phi, jnp.ones_like
 
 
 def meanfield_mlp_init(
