@@ -4,7 +4,8 @@ Run once at commit d2b0a4c (the last commit with the original loops) from the re
 
     PYTHONPATH=$PWD python tests/reference/make_loop_pins.py
 
-It writes ``tests/reference/loop_pins.npz``; ``tests/dynamics/test_driver_parity.py`` runs the same settings
+It writes ``tests/reference/loop_pins.npz`` (arguments: only the named ``pin_*`` functions; the random-walk
+pin was generated at commit 4a4c36c, before that loop's migration); ``tests/dynamics/test_driver_parity.py`` runs the same settings
 through the current code and compares. Every setting is small (the whole script runs in about a minute on 2
 CPU cores) and uses the loops' own conventions.
 """
@@ -182,13 +183,44 @@ def pin_sims(out):
             out[f"{name}_{k}"] = v
 
 
-def main():
-    out = {}
-    for pin in (pin_train, pin_committee, pin_meanfield, pin_large_batch, pin_rnn, pin_sims):
-        pin(out)
+def pin_random_walk(out):
+    from lazyrich.sims import _random_landscape as landscape
+
+    fields = jnp.stack(
+        [
+            landscape.random_potential(size=16, dim=2, roughness=1.0, key=jr.key(k))
+            for k in (17, 18, 19)
+        ]
+    )
+    out["random_walk_distances"] = jax.jit(
+        lambda f: landscape.simulate_random_walk(
+            f, save_steps=(1, 5, 20, 60), learning_rate=0.3, temperature=0.05, key=jr.key(18)
+        )
+    )(fields)
+
+
+PINS = (
+    pin_train,
+    pin_committee,
+    pin_meanfield,
+    pin_large_batch,
+    pin_rnn,
+    pin_sims,
+    pin_random_walk,
+)
+
+
+def main(names=None):
+    """Pin every loop (or the pins named), adding to / replacing entries of an existing file."""
+    out = dict(np.load(OUT)) if OUT.exists() else {}
+    for pin in PINS:
+        if names is None or pin.__name__ in names:
+            pin(out)
     np.savez_compressed(OUT, **{k: np.asarray(v) for k, v in out.items()})
     print(f"wrote {OUT} ({len(out)} arrays)")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:] or None)
