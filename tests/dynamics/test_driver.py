@@ -239,3 +239,16 @@ def test_every_status_table_uses_the_shared_codes():
         diverged,
     )
     assert _results.STATUS_NAMES == {-1: "missing", 0: "ok", 1: "step_cap", 2: "diverged"}
+
+
+def test_perceptron_state_as_solution(getkey):
+    x = jr.normal(getkey(), (16, 4))
+    y = jnp.sign(x[:, 0])
+    state = dy.train_perceptron(
+        x, y, temperature=0.01, alpha=2.0, batch_size=2, max_steps=2000, key=getkey()
+    )
+    sol = state.as_solution(temperature=0.01, batch_size=2, alpha=2.0)
+    assert isinstance(sol, dy.Solution) and int(sol.status) == int(state.status)
+    np.testing.assert_allclose(sol.time, 0.01 * 2 * int(state.step), rtol=1e-6)
+    assert sol.conventions.time_unit == "temperature * batch_size * steps"
+    np.testing.assert_array_equal(sol.observed["num_unfit"], [state.num_unfit])

@@ -82,3 +82,17 @@ def test_bad_options_raise_when_building():
         dynamics.empirical_ntk_fn(lambda p, x: x, method="fast")
     with pytest.raises(ValueError, match="`batch_size`"):
         dynamics.empirical_ntk_fn(lambda p, x: x, batch_size=0)
+
+
+def test_mlp_kernels_with_a_callable_activation_compiles_once(getkey):
+    from lazyrich import theory
+
+    def phi(z):
+        return jnp.tanh(z) + 0.1 * z
+
+    x, y = jax.random.normal(getkey(), (4, 3)), jax.random.normal(getkey(), (4, 3))
+    first = theory.mlp_kernels(x, depth=2, activation=phi)
+    before = len(_COMPILES)
+    second = theory.mlp_kernels(y, depth=2, activation=phi, weight_std=1.3)
+    assert len(_COMPILES) == before
+    assert first.ntk.shape == second.ntk.shape == (4, 4)
