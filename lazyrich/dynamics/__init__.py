@@ -23,6 +23,10 @@ from lazyrich.dynamics import rnn as rnn
 from ._activations import NORMALIZED_ACTIVATIONS as NORMALIZED_ACTIVATIONS
 from ._activations import normalized_activation as normalized_activation
 from ._activations import second_moment as second_moment
+from ._driver import Conventions as Conventions
+from ._driver import Solution as Solution
+from ._driver import Stop as Stop
+from ._driver import solve as solve
 from ._functional import from_linen as from_linen
 from ._functional import from_nnx as from_nnx
 from ._mlp import ACTIVATIONS as ACTIVATIONS
@@ -31,8 +35,14 @@ from ._mlp import mlp as mlp
 # Core: empirical kernels.
 from ._ntk import empirical_nngp as empirical_nngp
 from ._ntk import empirical_ntk as empirical_ntk
+from ._ntk import empirical_ntk_fn as empirical_ntk_fn
 from ._ntk import ntk_vector_product as ntk_vector_product
 from ._ntk import param_path as param_path
+from ._rules import gd as gd
+from ._rules import gradient_flow as gradient_flow
+from ._rules import langevin as langevin
+from ._rules import optax_rule as optax_rule
+from ._rules import sgd as sgd
 
 # Core: centred alpha-scaled models, losses, linearisation, temperature, training.
 from ._scaled import LOSSES as LOSSES
@@ -54,6 +64,17 @@ __all__ = [
     "models",
     "rnn",
     # activations, networks, adapters
+    # the training driver and its update rules
+    "Conventions",
+    "Solution",
+    "Stop",
+    "gd",
+    "gradient_flow",
+    "langevin",
+    "optax_rule",
+    "sgd",
+    "solve",
+    "empirical_ntk_fn",
     "ACTIVATIONS",
     "from_linen",
     "from_nnx",

@@ -22,6 +22,41 @@ import numpy as np
 
 from lazyrich._checks import check_choice
 
+# The one name -> elementwise function registry of `lazyrich.dynamics`. The names are those of
+# `lazyrich.theory.mlp_kernels` (its closed-form activations), plus `tanh` and `sin` (kernels by quadrature);
+# `linear` is an alias of `identity`. `leaky_relu` has theory's default negative slope 0.01.
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "erf": jax.scipy.special.erf,
+    "abs": jnp.abs,
+    "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+    "identity": lambda z: z,
+    "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
+    "sign": jnp.sign,
+    "tanh": jnp.tanh,
+    "sin": jnp.sin,
+}
+ALIASES = {"linear": "identity"}
+
+
+def activation_fn(
+    name: str, options: tuple[str, ...] | None = None
+) -> Callable[[jax.Array], jax.Array]:
+    """The elementwise function of the activation ``name`` (:data:`ACTIVATIONS`, or an alias).
+
+    Args:
+      name: a key of :data:`ACTIVATIONS` or ``"linear"`` (= ``"identity"``).
+      options: the names the caller supports (default: all).
+
+    Raises:
+      ValueError: for a name outside ``options``.
+    """
+    check_choice(
+        "activation", name, tuple(ACTIVATIONS) + tuple(ALIASES) if options is None else options
+    )
+    return ACTIVATIONS[ALIASES.get(name, name)]
+
+
 Activation = Literal["relu", "gelu", "tanh", "linear"]
 NORMALIZED_ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "tanh", "linear")
 
@@ -31,12 +66,6 @@ _NUMPY = {
         0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
     ),  # exact (erf) GELU
     "tanh": np.tanh,
-    "linear": lambda z: z,
-}
-_JAX = {
-    "relu": jax.nn.relu,
-    "gelu": lambda z: jax.nn.gelu(z, approximate=False),
-    "tanh": jnp.tanh,
     "linear": lambda z: z,
 }
 
@@ -80,7 +109,7 @@ def normalized_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     """
     check_choice("activation", name, NORMALIZED_ACTIVATIONS)
     scale = 1.0 / math.sqrt(second_moment(name))
-    raw = _JAX[name]
+    raw = activation_fn(name)
 
     def phi(z: jax.Array) -> jax.Array:
         return (scale * raw(z)).astype(z.dtype)

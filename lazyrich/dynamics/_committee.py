@@ -8,7 +8,7 @@ Training is full-batch GD on :math:`L = \frac1P\sum_\mu (\tilde f_\mu - y_\mu)^2
 rate :math:`\eta = \eta_0 N/\alpha^2`, where :math:`\tilde f = f(W) - f(W_0)` (centred; Kumar et al. eq. 7, the
 authors' notebook with ``CENTER_LOSS = True``) or :math:`\tilde f = f(W)`. The authors' code writes the same
 update as ``mean((f - f0 - y)**2)`` with learning rate ``N / alpha**2`` (:math:`\eta_0 = 1`, Fig. 1) or
-``20 N / alpha**2`` (Fig. 3e). Time is counted in steps (epochs of full-batch GD).
+``20 N / alpha**2`` (Fig. 3e). Time is counted in steps (epochs of full-batch GD); the loop is :func:`lazyrich.dynamics.solve`.
 
 The model-free reduced dynamics of :math:`(\bar w, M)` lives in :func:`lazyrich.theory.committee_gd`.
 
@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import _checks
+from lazyrich.dynamics._driver import solve
+from lazyrich.dynamics._rules import gd
 
 __all__ = ["committee_apply", "committee_empirical_ntk", "train_committee"]
 
@@ -113,7 +115,6 @@ def train_committee(
         raise ValueError(
             f"`save_steps` must be non-negative and strictly increasing, got {save_steps!r}."
         )
-    segments = jnp.asarray(np.diff(np.concatenate([[0], steps])).astype(np.int32))
     observe = observe if observe is not None else (lambda w: w)
     dtype = x.dtype
     alpha, epsilon, learning_rate0 = (
@@ -123,15 +124,15 @@ def train_committee(
     learning_rate = learning_rate0 * width / alpha**2
     f0 = committee_apply(w0, x, alpha=alpha, epsilon=epsilon) if centered else jnp.zeros_like(y)
 
-    def loss(w):
+    def loss(w, _):
         return jnp.mean((committee_apply(w, x, alpha=alpha, epsilon=epsilon) - f0 - y) ** 2)
 
-    def step(_, w):
-        return w - learning_rate * jax.grad(loss)(w)
-
-    def segment(w, length):
-        w = jax.lax.fori_loop(0, length, step, w)
-        return w, observe(w)
-
-    _, observed = jax.lax.scan(segment, w0.astype(dtype), segments)
-    return observed
+    sol = solve(
+        loss,
+        gd(learning_rate),
+        w0.astype(dtype),
+        max_steps=int(steps[-1]),
+        save_steps=steps,
+        observe=lambda w, _: observe(w),
+    )
+    return sol.observed

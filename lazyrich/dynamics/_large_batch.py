@@ -13,7 +13,7 @@ milestones :math:`m_i` in epochs) to a large batch :math:`B_L`:
   milestone.
 
 :func:`train_bn_mlp` trains the F1-style network ``D -> depth x [Linear(width) -> (Ghost)BN -> ReLU] -> classes``
-with cross-entropy (mean over the batch), one ``lax.scan`` over steps; each epoch draws a fresh permutation from
+with cross-entropy (mean over the batch) by :func:`lazyrich.dynamics.solve`; each epoch draws a fresh permutation from
 ``fold_in(key, epoch)`` and drops the last incomplete batch. It records :math:`\|W^{(1)}_t - W^{(1)}_0\|_F`
 (the first layer's weights, the tensor the paper plots) and :math:`\|w_t - w_0\|` (all parameters) after every
 step. Ordinary batch norm is ``ghost_size = batch_size`` (identical to BN, tested).
@@ -31,12 +31,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import optax
 from flax import nnx
 
 from lazyrich._checks import check_int
+from lazyrich.dynamics._driver import solve, tree_sq_norms
 from lazyrich.dynamics._ghost_bn import GhostBatchNorm, ghost_batch_count
-from lazyrich.dynamics._train import _tree_sq_norms
+from lazyrich.dynamics._rules import optax_rule
 
 __all__ = [
     "BNMLP",
@@ -225,13 +227,6 @@ class TrainRecord(NamedTuple):
     train_loss: jax.Array  # (num_steps,) minibatch loss before each step
 
 
-class _State(NamedTuple):
-    params: nnx.State
-    stats: nnx.State
-    opt_state: optax.OptState
-    step: jax.Array
-
-
 def train_bn_mlp(
     x_train,
     y_train,
@@ -294,34 +289,38 @@ def train_bn_mlp(
     init_key, data_key = jr.split(key)
     graphdef, params0, stats0 = nnx.split(build(init_key), nnx.Param, nnx.BatchStat)
 
-    def loss_fn(params, stats, x, y):
+    def loss_fn(params, stats, batch):
+        x, y = batch
         model = nnx.merge(graphdef, params, stats, copy=True)
         logits = model(x, training=True)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        return loss, nnx.state(model, nnx.BatchStat)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return losses, nnx.state(model, nnx.BatchStat)
 
     def first_kernel(params):
         return params["hidden"][0]["kernel"][...]
 
     w1_0 = first_kernel(params0)
 
-    def one_step(state, _):
-        epoch, i = state.step // steps_per_epoch, state.step % steps_per_epoch
-        order = jr.permutation(jr.fold_in(data_key, epoch), num_train)
-        batch = jax.lax.dynamic_slice_in_dim(order, i * regime.batch_size, regime.batch_size)
-        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, state.stats, x_train[batch], y_train[batch]
-        )
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+    def distances(params, _):
         d1 = jnp.linalg.norm(first_kernel(params) - w1_0)
-        d = jnp.sqrt(jnp.sum(_tree_sq_norms(jax.tree.map(jnp.subtract, params, params0))))
-        return _State(params, stats, opt_state, state.step + 1), (d1, d, loss)
+        d = jnp.sqrt(jnp.sum(tree_sq_norms(jax.tree.map(jnp.subtract, params, params0))))
+        return d1, d
 
-    init = _State(params0, stats0, tx.init(params0), jnp.zeros((), jnp.int32))
-    final, (d1, d, losses) = jax.lax.scan(one_step, init, length=num_steps)
-
-    model = nnx.merge(graphdef, final.params, final.stats)
+    # One epoch = a fresh permutation from fold_in(data_key, epoch), the last incomplete batch dropped.
+    sol = solve(
+        loss_fn,
+        optax_rule(tx, batch_size=regime.batch_size, epochs=True),
+        params0,
+        (x_train, y_train),
+        key=data_key,
+        max_steps=num_steps,
+        save_steps=np.arange(1, num_steps + 1),
+        observe=distances,
+        model_state=stats0,
+        has_state=True,
+    )
+    (d1, d), losses = sol.observed, sol.step_loss
+    model = nnx.merge(graphdef, sol.params, sol.model_state)
 
     def evaluate(x, y):
         logits = model(x, training=False)

@@ -17,22 +17,26 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import jax.scipy.special as jsp
+import numpy as np
 
 from lazyrich import _checks
+from lazyrich.dynamics._activations import activation_fn
+from lazyrich.dynamics._driver import solve
+from lazyrich.dynamics._rules import gradient_flow
 
 _ACTIVATIONS = ("tanh", "relu", "linear", "erf")
 
 
 def _activation(name: str):
     _checks.check_choice("activation", name, _ACTIVATIONS)
+    phi = activation_fn(name)
     if name == "tanh":
-        return jnp.tanh, lambda h: 1.0 - jnp.tanh(h) ** 2
+        return phi, lambda h: 1.0 - jnp.tanh(h) ** 2
     if name == "relu":
-        return (lambda h: jnp.maximum(h, 0.0)), (lambda h: (h > 0).astype(h.dtype))
+        return phi, (lambda h: (h > 0).astype(h.dtype))
     if name == "erf":
-        return jsp.erf, lambda h: (2.0 / jnp.sqrt(jnp.pi)).astype(h.dtype) * jnp.exp(-(h**2))
-    return (lambda h: h), jnp.ones_like
+        return phi, lambda h: (2.0 / jnp.sqrt(jnp.pi)).astype(h.dtype) * jnp.exp(-(h**2))
+    return phi, jnp.ones_like
 
 
 def meanfield_mlp_init(
@@ -160,33 +164,26 @@ def _train(params0, x_train, y_train, x_test, times, gamma0, *, activation, subs
     r0_train = readout(params0, x_train)
     r0_all = readout(params0, x_all)
 
-    def velocity(params):
-        r, vjp = jax.vjp(lambda p: readout(p, x_train), params)
-        delta = y_train - (r - r0_train) / gamma0
-        (grad,) = vjp(delta * (gamma0 * width / num_train))
-        return grad
+    def loss(params, _):
+        # gamma0^2 N times the loss (1/2P) sum (f~ - y)^2: its negative gradient is the flow's velocity.
+        f = (readout(params, x_train) - r0_train) / gamma0
+        return gamma0**2 * width * 0.5 * jnp.mean((f - y_train) ** 2)
 
-    def rk4(params, dt):
-        k1 = velocity(params)
-        k2 = velocity(jax.tree.map(lambda p, k: p + 0.5 * dt * k, params, k1))
-        k3 = velocity(jax.tree.map(lambda p, k: p + 0.5 * dt * k, params, k2))
-        k4 = velocity(jax.tree.map(lambda p, k: p + dt * k, params, k3))
-        return jax.tree.map(
-            lambda p, a, b, c, d: p + dt / 6 * (a + 2 * b + 2 * c + d), params, k1, k2, k3, k4
-        )
-
-    def observe(params):
+    def observe(params, _):
         f = (readout(params, x_all) - r0_all) / gamma0
         phi, g, ntk = meanfield_mlp_kernels(params, x_all, activation=activation)
         return {"f": f, "phi": phi, "g": g, "ntk": ntk}
 
-    def interval(params, dt_interval):
-        dt = dt_interval / substeps
-        params = jax.lax.fori_loop(0, substeps, lambda _, p: rk4(p, dt), params)
-        return params, observe(params)
-
-    final, obs = jax.lax.scan(interval, params0, jnp.diff(jnp.asarray(times, dtype)))
-    obs = jax.tree.map(lambda o0, o: jnp.concatenate([o0[None], o], axis=0), observe(params0), obs)
+    num_times = times.shape[0]
+    sol = solve(
+        loss,
+        gradient_flow(jnp.asarray(times, dtype), substeps=substeps),
+        params0,
+        max_steps=num_times - 1,
+        save_steps=np.arange(num_times),
+        observe=observe,
+    )
+    obs, final = sol.observed, sol.params
     return {
         "f_train": obs["f"][:, :num_train],
         "f_test": obs["f"][:, num_train:],

@@ -10,18 +10,9 @@ import jax
 import jax.numpy as jnp
 
 from lazyrich import _checks
+from lazyrich.dynamics._activations import ACTIVATIONS, activation_fn
 
 __all__ = ["mlp", "ACTIVATIONS"]
-
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "erf": jax.scipy.special.erf,
-    "tanh": jnp.tanh,
-    "abs": jnp.abs,
-    "gelu": lambda z: jax.nn.gelu(z, approximate=False),
-    "identity": lambda z: z,
-    "sin": jnp.sin,
-}
 
 
 def mlp(
@@ -72,8 +63,7 @@ def mlp(
     _checks.check_int("output_dim", output_dim, minimum=1)
     _checks.check_choice("parameterization", parameterization, ("ntk", "standard"))
     if isinstance(activation, str):
-        _checks.check_choice("activation", activation, tuple(ACTIVATIONS))
-        phi = ACTIVATIONS[activation]
+        phi = activation_fn(activation)
     elif callable(activation):
         phi = activation
     else:

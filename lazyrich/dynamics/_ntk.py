@@ -15,6 +15,7 @@ converges to the per-output infinite-width NTK.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -270,6 +271,72 @@ def _tiled(prepare, pair, x1, x2, same: bool, batch_size: int | None) -> Array:
 # Public API
 
 
+def _check_options(method, batch_size, devices):
+    check_choice("method", method, METHODS)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, minimum=1)
+    return tuple(jax.devices()) if devices is None else tuple(devices)
+
+
+def empirical_ntk_fn(
+    apply_fn: ApplyFn,
+    *,
+    method: Method = "auto",
+    trace_outputs: bool = True,
+    batch_size: int | None = None,
+    wrt: Any = None,
+    devices: Sequence[Any] | None = None,
+) -> Callable[..., Array]:
+    r"""Build the empirical-NTK function ``kernel_fn(params, x1, x2=None)`` once; call it many times.
+
+    ``kernel_fn`` is a jitted function: the first call with given parameter and input shapes plans the
+    strategy (``method="auto"``: from the jaxpr, see :func:`empirical_ntk`) and compiles one program; later
+    calls with the same shapes (new parameter values, new data) run it without tracing or compiling. The
+    options are those of :func:`empirical_ntk`, which is the one-shot convenience on top of this.
+
+    Args:
+      apply_fn: ``apply_fn(params, x) -> (n, O)``.
+      method, trace_outputs, batch_size, wrt, devices: as for :func:`empirical_ntk`.
+
+    Returns:
+      ``kernel_fn(params, x1, x2=None) -> (n1, n2)`` (or ``(n1, n2, O, O)`` without ``trace_outputs``).
+
+    Raises:
+      ValueError, TypeError: for a bad ``method`` or ``batch_size`` here; for bad shapes or ``wrt`` at the
+        first call with those shapes (before any computation).
+
+    Example:
+      >>> import jax
+      >>> from lazyrich import dynamics
+      >>> apply_fn, params = dynamics.mlp(jax.random.key(0), input_dim=3, width=8, depth=2)
+      >>> kernel_fn = dynamics.empirical_ntk_fn(apply_fn)
+      >>> kernel_fn(params, jax.numpy.ones((4, 3))).shape
+      (4, 4)
+    """
+    devices = _check_options(method, batch_size, devices)
+    options = dict(
+        method=method, trace_outputs=trace_outputs, batch_size=batch_size, wrt=wrt, devices=devices
+    )
+
+    @jax.jit
+    def kernel_fn(params, x1, x2=None):
+        return _kernel(apply_fn, params, x1, x2, **options)
+
+    return kernel_fn
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_kernel_fn(apply_fn, method, trace_outputs, batch_size, wrt, devices):
+    return empirical_ntk_fn(
+        apply_fn,
+        method=method,
+        trace_outputs=trace_outputs,
+        batch_size=batch_size,
+        wrt=wrt,
+        devices=devices,
+    )
+
+
 def empirical_ntk(
     apply_fn: ApplyFn,
     params: Params,
@@ -347,14 +414,27 @@ def empirical_ntk(
       TypeError: if ``wrt`` leaves are not booleans, a selected leaf is not floating, or
         ``batch_size`` is not an integer.
 
+    The compiled program is kept per ``apply_fn`` and options (:func:`empirical_ntk_fn`, the last 64
+    combinations), so repeated eager calls with the same function and shapes do not recompile; a ``wrt``
+    given as a pytree of booleans is not hashable and compiles on every eager call (use
+    :func:`empirical_ntk_fn` then). Inside a caller's ``jax.jit`` the computation is inlined.
+
     References:
       Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Sec. 4.
       Novak, Sohl-Dickstein, Schoenholz (2022), "Fast finite width neural tangent kernel",
       https://arxiv.org/abs/2206.08720 (the three strategies).
     """
-    check_choice("method", method, METHODS)
-    if batch_size is not None:
-        check_int("batch_size", batch_size, minimum=1)
+    devices = _check_options(method, batch_size, devices)
+    try:
+        kernel_fn = _cached_kernel_fn(apply_fn, method, trace_outputs, batch_size, wrt, devices)
+    except TypeError:  # an unhashable `apply_fn` or `wrt`: build for this call only
+        build = _cached_kernel_fn.__wrapped__
+        kernel_fn = build(apply_fn, method, trace_outputs, batch_size, wrt, devices)
+    return kernel_fn(params, x1, x2)
+
+
+def _kernel(apply_fn, params, x1, x2, *, method, trace_outputs, batch_size, wrt, devices):
+    """The kernel for one call (traced): validate, restrict to ``wrt``, plan, compute."""
     same = x2 is None
     x2 = x1 if same else x2
     num_out = _check_inputs(apply_fn, params, x1, x2)
@@ -400,9 +480,7 @@ def empirical_ntk(
             return kernel(x1, x2, same)
         return _sharded_rows(lambda rows: kernel(rows, x2, False), x1, devices)
 
-    devices = list(jax.devices()) if devices is None else list(devices)
-    # one compiled program per call (inlined when the caller is itself jitted)
-    return jax.jit(compute)(theta, x1, x2)
+    return compute(theta, x1, x2)
 
 
 def _sharded_rows(rows_fn: Callable, x1: Array, devices: list) -> Array:

@@ -43,6 +43,8 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from lazyrich import _checks
+from lazyrich._status import Status
+from lazyrich.dynamics._driver import Conventions, Solution
 
 __all__ = [
     "PerceptronState",
@@ -54,9 +56,15 @@ __all__ = [
     "STATUS_DIVERGED",
 ]
 
-STATUS_FITTED = 0
-STATUS_MAX_STEPS = 1
-STATUS_DIVERGED = 2
+# The library's status codes (lazyrich._status.Status) under the simulator's names.
+STATUS_FITTED = int(Status.OK)
+STATUS_MAX_STEPS = int(Status.STEP_CAP)
+STATUS_DIVERGED = int(Status.DIVERGED)
+CONVENTIONS = Conventions(
+    loss="hinge on F y; a point is fitted when alpha y f >= 1",
+    time_unit="temperature * batch_size * steps",
+    output_scale="F = alpha f, f = (w - w0).x / sqrt(d)",
+)
 _MAX_STEPS_LIMIT = 2**30
 _NO_LIMIT = 2**31 - 1
 _SEQUENTIAL_PICK_MAX_BATCH = 8
@@ -80,6 +88,31 @@ class PerceptronState(NamedTuple):
     num_updates: jax.Array
     num_unfit: jax.Array
     status: jax.Array
+
+    def as_solution(self, *, temperature, batch_size: int, alpha) -> Solution:
+        """This final state as the training driver's :class:`lazyrich.dynamics.Solution`.
+
+        ``params`` is :math:`\\Delta w`, ``time`` is ``temperature * batch_size * step``, the one save point is
+        the stop, and ``observed`` holds ``num_unfit``, ``num_updates`` and ``num_events`` there.
+        """
+        return Solution(
+            params=self.delta_w,
+            model_state=None,
+            rule_state=None,
+            status=self.status,
+            num_steps=self.step,
+            time=temperature * batch_size * self.step,
+            save_steps=self.step[..., None],
+            observed={
+                "num_unfit": self.num_unfit[..., None],
+                "num_updates": self.num_updates[..., None],
+                "num_events": self.num_events[..., None],
+            },
+            step_loss=jnp.full(self.step.shape + (1,), jnp.nan, self.delta_w.dtype),
+            step_aux=None,
+            alpha=jnp.asarray(alpha),
+            conventions=CONVENTIONS,
+        )
 
 
 def _validate(x, y, temperature, alpha, batch_size, max_steps, method):

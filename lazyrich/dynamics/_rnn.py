@@ -22,6 +22,7 @@ import jax.random as jr
 from flax import nnx
 
 from lazyrich import _checks
+from lazyrich.dynamics._activations import activation_fn
 
 __all__ = [
     "LeakyRNN",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 Activation = Literal["relu", "tanh", "linear"]
-_ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "linear": lambda u: u}
+_ACTIVATIONS = ("relu", "tanh", "linear")
 
 
 def _check_params(params) -> tuple[int, int, int]:
@@ -111,7 +112,7 @@ def init_rnn_params(
 
 def _scan(params, x, *, leak, activation, perturbation=None):
     """Hidden states ``(B, T, N)``; ``perturbation`` (B, T, N) is added to the pre-activations u_t."""
-    phi = _ACTIVATIONS[activation]
+    phi = activation_fn(activation)
     xs = jnp.swapaxes(x, 0, 1)  # (T, B, D)
     drive = jnp.einsum("tbd,nd->tbn", xs, params["w_x"])
     if perturbation is not None:

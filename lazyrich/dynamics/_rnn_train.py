@@ -1,4 +1,4 @@
-"""A compact jitted optax training loop for sequence classifiers (the leaky RNN), one fresh batch per update.
+"""Optax training of sequence classifiers by :func:`lazyrich.dynamics.solve` (the leaky RNN), one fresh batch per update.
 
 Loss: masked cross-entropy
 
@@ -16,11 +16,13 @@ from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.random as jr
+import numpy as np
 import optax
 
 from lazyrich import _checks
+from lazyrich.dynamics._driver import solve
 from lazyrich.dynamics._rnn import Activation, rnn_apply
+from lazyrich.dynamics._rules import optax_rule
 
 __all__ = [
     "fit_rank_one_connectivity",
@@ -56,18 +58,19 @@ def _optimizer(optimizer: str, learning_rate, momentum) -> optax.GradientTransfo
     return optax.adam(learning_rate)
 
 
-def _optax_scan(loss_fn, theta, opt_state, tx, batch_fn, key, steps):
-    """Minimise ``loss_fn(theta, x, labels, mask) -> (loss, aux)`` with ``tx``, one update per entry of
-    ``steps`` on the batch ``batch_fn(fold_in(key, step))``; returns ``(theta, opt_state), (losses, auxs)``."""
-
-    def step(carry, index):
-        theta, opt_state = carry
-        x, labels, mask = batch_fn(jr.fold_in(key, index))
-        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(theta, x, labels, mask)
-        updates, opt_state = tx.update(grads, opt_state, theta)
-        return (optax.apply_updates(theta, updates), opt_state), (loss, aux)
-
-    return jax.lax.scan(step, (theta, opt_state), steps)
+def _optax_fit(loss_fn, theta, tx, batch_fn, key, num_steps, *, opt_state=None, initial_step=0):
+    """Minimise ``loss_fn(theta, (x, labels, mask)) -> loss`` (or ``(loss, aux)``) with ``tx`` by
+    :func:`lazyrich.dynamics.solve`, one update per step on the batch ``batch_fn(fold_in(key, step))``; the
+    per-step loss (before each update) and aux are ``step_loss`` and ``step_aux``."""
+    return solve(
+        loss_fn,
+        optax_rule(tx, batch_fn=batch_fn, step_offset=initial_step, initial_state=opt_state),
+        theta,
+        key=key,
+        max_steps=num_steps,
+        save_steps=np.arange(1, num_steps + 1),
+        has_aux=True,
+    )
 
 
 def train_rnn(
@@ -114,20 +117,25 @@ def train_rnn(
     _checks.check_int("num_steps", num_steps, minimum=1)
     tx = _optimizer(optimizer, learning_rate, momentum)
 
-    def loss_fn(p, x, labels, mask):
+    def loss_fn(p, batch):
+        x, labels, mask = batch
         logits = rnn_apply(p, x, leak=leak, activation=activation)
         correct = (jnp.argmax(logits, axis=-1) == labels).astype(logits.dtype)
         m = mask.astype(logits.dtype)
         accuracy = jnp.sum(correct * m) / jnp.maximum(jnp.sum(m), 1.0)
         return masked_cross_entropy(logits, labels, mask), accuracy
 
-    if opt_state is None:
-        opt_state = tx.init(params)
-    steps = jnp.asarray(initial_step, jnp.int32) + jnp.arange(num_steps, dtype=jnp.int32)
-    (params, opt_state), (losses, accuracies) = _optax_scan(
-        loss_fn, params, opt_state, tx, batch_fn, key, steps
+    sol = _optax_fit(
+        loss_fn,
+        params,
+        tx,
+        batch_fn,
+        key,
+        num_steps,
+        opt_state=opt_state,
+        initial_step=initial_step,
     )
-    return TrainRNNResult(params, losses, accuracies, opt_state)
+    return TrainRNNResult(sol.params, sol.step_loss, sol.step_aux, sol.rule_state)
 
 
 def fit_rank_one_network(
@@ -217,17 +225,16 @@ def fit_rank_one_network(
         w = scale * jnp.outer(a / jnp.linalg.norm(a), b / jnp.linalg.norm(b))
         return dict(params, w_h=w, w_y=theta["w_y"] if fit_readout else params["w_y"])
 
-    def loss_fn(theta, x, labels, mask):
+    def loss_fn(theta, batch):
+        x, labels, mask = batch
         logits = rnn_apply(network(theta), x, leak=leak, activation=activation)
         return masked_cross_entropy(logits, labels, mask), None
 
     theta0 = {"u": u[:, 0], "v": vt[0], "log_scale": jnp.zeros((), w_h.dtype)}
     if fit_readout:
         theta0["w_y"] = params["w_y"]
-    (theta, _), (losses, _) = _optax_scan(
-        loss_fn, theta0, tx.init(theta0), tx, batch_fn, key, jnp.arange(num_steps)
-    )
-    return network(theta), losses
+    sol = _optax_fit(loss_fn, theta0, tx, batch_fn, key, num_steps)
+    return network(sol.params), sol.step_loss
 
 
 def fit_rank_one_connectivity(

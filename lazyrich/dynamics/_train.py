@@ -1,7 +1,7 @@
 r"""Train-until-fitted loop for centred, alpha-scaled models: GD, minibatch SGD and matched Langevin noise.
 
-One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (ICML 2023,
-https://arxiv.org/abs/2301.13703, Secs. 2-3):
+A thin use of the training driver :func:`lazyrich.dynamics.solve`: one compiled program runs the whole protocol
+of Sclocchi, Geiger, Wyart (ICML 2023, https://arxiv.org/abs/2301.13703, Secs. 2-3):
 
 * the predictor is :math:`F(w, x) = \alpha[f(w, x) - f_0(x)]` with the stored initial outputs
   :math:`f_0 = f(w_0, X)`, and the objective :math:`\frac1P\sum_\mu \ell(F_\mu, y_\mu)/\alpha^{p}`
@@ -58,16 +58,23 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 
 from lazyrich._checks import check_choice, check_finite, check_int, check_key, check_positive
+from lazyrich._status import Status
 from lazyrich._types import ApplyFn, Array, Params
+from lazyrich.dynamics._driver import Conventions, Stop, solve, weight_change
+from lazyrich.dynamics._rules import gd, langevin, sgd
 from lazyrich.dynamics._scaled import LOSSES, per_sample_loss
 
 METHODS: tuple[str, ...] = ("gd", "sgd", "langevin")
 STOP_RULES: tuple[str, ...] = ("fitted", "loss", "none")
-STATUS_OK, STATUS_CAP, STATUS_DIVERGED = 0, 1, 2
+STATUS_OK, STATUS_CAP, STATUS_DIVERGED = int(Status.OK), int(Status.STEP_CAP), int(Status.DIVERGED)
+CONVENTIONS = Conventions(
+    loss="mean over the training set of loss(F, y) / alpha**loss_power",
+    time_unit="learning_rate * steps",
+    output_scale="F = alpha (f(w, x) - f(w0, x))",
+)
 
 
 def _static(default):
@@ -154,7 +161,8 @@ class TrainConfig:
 
 
 class TrainState(NamedTuple):
-    """Loop state: parameters, steps taken, whether the run has stopped, and its status code."""
+    """Parameters, steps taken, whether the run has stopped, and its status code (the driver's loop state;
+    kept as a public name for this release)."""
 
     params: Params
     step: Array
@@ -256,8 +264,24 @@ def check_train_inputs(
         _check_labels(config.loss, y_test, "y_test")
 
 
-def _tree_sq_norms(tree: Params) -> Array:
-    return jnp.stack([jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)])
+def scalar_output(apply_fn: ApplyFn, params: Params, x: Any) -> ApplyFn:
+    """``apply_fn`` as a ``(P,)``-output function: ``(P,)`` is used as is, ``(P, 1)`` is squeezed.
+
+    Raises:
+      ValueError: if ``apply_fn(params, x)`` has any other shape (e.g. ``(P, 2)`` for a scalar loss).
+    """
+    num = np.shape(x)[0]
+    shape = jax.eval_shape(
+        apply_fn, params, jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x))
+    ).shape
+    if shape == (num,):
+        return apply_fn
+    if shape == (num, 1):
+        return lambda p, xs: apply_fn(p, xs)[:, 0]
+    raise ValueError(
+        f"`apply_fn` must return one output per input, shape (P,) or (P, 1), for a scalar loss; got {shape} "
+        f"for inputs of shape {np.shape(x)}."
+    )
 
 
 def _ntk_gram(apply_fn: ApplyFn, params: Params, x: Array) -> Array:
@@ -289,7 +313,8 @@ def train(
     learning-rate) grid as one program.
 
     Args:
-      apply_fn: scalar-output model ``apply_fn(params, x) -> (P,)``.
+      apply_fn: scalar-output model ``apply_fn(params, x) -> (P, 1)`` (the library's ``(n, O)`` convention
+        with ``O = 1``) or ``(P,)``; both give the same run.
       params0: initial parameters :math:`w_0`.
       x_train: training inputs ``(P, ...)``.
       y_train: training targets ``(P,)`` (in {-1, +1} for hinge and cross-entropy).
@@ -308,7 +333,8 @@ def train(
     Raises:
       ValueError: before any work, for ``alpha <= 0``, ``learning_rate <= 0``, ``temperature < 0``
         (when concrete), ``batch_size > P`` (or ``> train_size``), ``train_size`` outside ``[1,
-        P]``, labels outside {-1, +1} for hinge/cross-entropy, or mismatched shapes.
+        P]``, labels outside {-1, +1} for hinge/cross-entropy, mismatched shapes, or a model whose
+        output is not ``(P,)`` or ``(P, 1)``.
       TypeError: for a non-typed key or a config of the wrong type.
 
     References:
@@ -331,94 +357,61 @@ def train(
             )
         if c.ntk_size > int(size):
             raise ValueError(f"`ntk_size` must be <= `train_size` = {int(size)}, got {c.ntk_size}.")
+    apply_fn = scalar_output(apply_fn, params0, x_train)
     x_train = jnp.asarray(x_train)
     x_test = None if x_test is None else jnp.asarray(x_test)
-    f0_train = apply_fn(params0, x_train) if f0_train is None else f0_train
+    f0_train = (
+        apply_fn(params0, x_train) if f0_train is None else jnp.reshape(f0_train, (num_rows,))
+    )
     dtype = f0_train.dtype
     y_train = jnp.asarray(y_train, dtype)
     has_test = x_test is not None
     if has_test:
-        f0_test = apply_fn(params0, x_test) if f0_test is None else f0_test
+        f0_test = (
+            apply_fn(params0, x_test)
+            if f0_test is None
+            else jnp.reshape(f0_test, (x_test.shape[0],))
+        )
         y_test = jnp.asarray(y_test, dtype)
-    if train_size is None:
-        mask = jnp.ones((num_rows,), bool)
-        num_train = jnp.asarray(num_rows, dtype)
-    else:
-        mask = jnp.arange(num_rows) < train_size
-        num_train = jnp.asarray(train_size, dtype)
+    num_train = num_rows if train_size is None else train_size
+    mask = jnp.arange(num_rows) < num_train
     alpha = jnp.asarray(c.alpha, dtype)
     lr = jnp.asarray(c.learning_rate, dtype)
     prefactor = 1.0 / alpha**c.loss_power
-    w0_sq = _tree_sq_norms(params0)
 
     def masked_mean(values):
-        return jnp.sum(jnp.where(mask, values, 0.0)) / num_train
+        return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.asarray(num_train, dtype)
 
-    def per_sample(params, x, f0, y):
+    def loss_fn(params, batch):
+        x, f0, y = batch
         return per_sample_loss(c.loss, alpha * (apply_fn(params, x) - f0), y) * prefactor
 
-    if c.method == "langevin":
-        temp = jnp.asarray(c.temperature, dtype)
-        noise_sq = (
-            num_train / (num_train - 1.0) * jnp.maximum(num_train * temp * c.width / lr - 1.0, 0.0)
-        )
-        noise_scale = jnp.sqrt(noise_sq)
-
-    def step_fn(params, step):
-        if c.method == "gd":
-            grads = jax.grad(lambda p: masked_mean(per_sample(p, x_train, f0_train, y_train)))(
-                params
-            )
-        elif c.method == "sgd":
-            # The B smallest of P i.i.d. uniforms index a uniformly random B-subset (no replacement); a
-            # top-k is ~15x cheaper on CPU than the sort-based `jr.permutation(P)[:B]` of the paper's code.
-            u = jnp.where(mask, jr.uniform(jr.fold_in(key, step), (num_rows,), dtype), 2.0)
-            idx = jax.lax.top_k(-u, c.batch_size)[1]
-            grads = jax.grad(
-                lambda p: jnp.mean(per_sample(p, x_train[idx], f0_train[idx], y_train[idx]))
-            )(params)
-        else:
-            xi = jr.normal(jr.fold_in(key, step), (num_rows,), dtype)
-            weights = 1.0 + noise_scale * (xi - masked_mean(xi))
-            grads = jax.grad(
-                lambda p: masked_mean(weights * per_sample(p, x_train, f0_train, y_train))
-            )(params)
-        return jax.tree.map(lambda w, g: w - lr * g, params, grads)
-
-    def weight_change(params):
-        delta_sq = _tree_sq_norms(jax.tree.map(jnp.subtract, params, params0))
-        return jnp.sqrt(jnp.sum(delta_sq) / jnp.sum(w0_sq)), jnp.sqrt(delta_sq / w0_sq)
+    if c.method == "gd":
+        rule = gd(lr)
+    elif c.method == "sgd":
+        rule = sgd(lr, batch_size=c.batch_size)
+    else:
+        rule = langevin(lr, jnp.asarray(c.temperature, dtype), width=c.width)
 
     def train_outputs(params):
         return alpha * (apply_fn(params, x_train) - f0_train)
 
-    def stopping(params):
-        outputs = train_outputs(params)
-        loss = masked_mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor
-        if c.stop == "fitted":
-            fitted = jnp.all(~mask | (y_train * outputs >= 1.0))
-        elif c.stop == "loss":
-            fitted = loss <= c.stop_tolerance
-        else:
-            fitted = jnp.zeros((), bool)
-        total, _ = weight_change(params)
-        diverged = ~jnp.isfinite(loss) | ~(total <= c.max_weight_change)
-        return fitted & ~diverged, diverged
+    def fitted(params, _):
+        return jnp.all(~mask | (y_train * train_outputs(params) >= 1.0))
 
-    def block(state: TrainState) -> TrainState:
-        params = jax.lax.fori_loop(
-            0, c.check_every, lambda i, p: step_fn(p, state.step + i), state.params
-        )
-        step = state.step + c.check_every
-        fitted, diverged = stopping(params)
-        status = jnp.where(diverged, STATUS_DIVERGED, jnp.where(fitted, STATUS_OK, state.status))
-        return TrainState(params, step, fitted | diverged, status.astype(jnp.int32))
-
+    stop = Stop(
+        check_every=c.check_every,
+        fitted=fitted if c.stop == "fitted" else None,
+        loss_below=c.stop_tolerance if c.stop == "loss" else None,
+        max_loss=np.inf,
+        max_weight_change=c.max_weight_change,
+    )
+    change = weight_change(params0)
     if c.ntk_size:
         x_ntk = x_train[: c.ntk_size]
         ntk0 = _ntk_gram(apply_fn, params0, x_ntk)
 
-    def observe(params):
+    def observe(params, _):
         outputs = train_outputs(params)
         obs = {
             "train_loss": masked_mean(per_sample_loss(c.loss, outputs, y_train)) * prefactor,
@@ -429,32 +422,36 @@ def train(
             test_out = alpha * (apply_fn(params, x_test) - f0_test)
             obs["test_loss"] = jnp.mean(per_sample_loss(c.loss, test_out, y_test)) * prefactor
             obs["test_error"] = jnp.mean(y_test * test_out <= 0.0)
-        obs["weight_change"], obs["layer_weight_change"] = weight_change(params)
+        obs["weight_change"], obs["layer_weight_change"] = change(params)
         if c.ntk_size:
             ntk = _ntk_gram(apply_fn, params, x_ntk)
             obs["ntk_change"] = jnp.linalg.norm(ntk - ntk0) / jnp.linalg.norm(ntk0)
         return obs
 
-    def segment(state: TrainState, end: Array):
-        state = jax.lax.while_loop(lambda s: ~s.done & (s.step < end), block, state)
-        return state, observe(state.params)
-
-    cap_status = STATUS_OK if c.stop == "none" else STATUS_CAP
-    save_steps = jnp.asarray(c.save_steps)
-    init = TrainState(
-        params0, jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.asarray(cap_status, jnp.int32)
+    sol = solve(
+        loss_fn,
+        rule,
+        params0,
+        (x_train, f0_train, y_train),
+        key=key,
+        max_steps=c.max_steps,
+        save_steps=c.save_steps,
+        stop=stop,
+        observe=observe,
+        num_train=num_train,
+        alpha=alpha,
+        conventions=CONVENTIONS,
     )
-    state, curves = jax.lax.scan(segment, init, save_steps)
     test_outputs = (
-        alpha * (apply_fn(state.params, x_test) - f0_test) if has_test else jnp.zeros((0,), dtype)
+        alpha * (apply_fn(sol.params, x_test) - f0_test) if has_test else jnp.zeros((0,), dtype)
     )
     return TrainResult(
-        params=state.params,
-        status=state.status,
-        num_steps=state.step,
-        time=lr * state.step,
-        save_steps=save_steps,
-        curves=curves,
-        train_outputs=train_outputs(state.params),
+        params=sol.params,
+        status=sol.status,
+        num_steps=sol.num_steps,
+        time=sol.time,
+        save_steps=sol.save_steps,
+        curves=sol.observed,
+        train_outputs=train_outputs(sol.params),
         test_outputs=test_outputs,
     )

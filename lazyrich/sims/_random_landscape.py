@@ -28,14 +28,13 @@ References:
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich import _checks
+from lazyrich import _checks, dynamics
 from lazyrich.theory._random_walk import check_roughness
 
 __all__ = [
@@ -137,11 +136,6 @@ def _interpolate(field: jax.Array, w: jax.Array) -> jax.Array:
     return total
 
 
-class _WalkState(NamedTuple):
-    position: jax.Array
-    step: jax.Array
-
-
 def simulate_random_walk(
     fields: jax.Array,
     *,
@@ -175,22 +169,20 @@ def simulate_random_walk(
         raise ValueError(
             f"`save_steps` must be strictly increasing positive integers, got {save_steps!r}."
         )
-    num_walkers, dim = fields.shape[0], fields.ndim - 1
     dtype = fields.dtype
-    eta = jnp.asarray(learning_rate, dtype)
-    kick = jnp.sqrt(2 * eta * jnp.asarray(temperature, dtype))
-    grad_u = jax.vmap(jax.grad(_interpolate, argnums=1))
 
-    def one_step(_, state):
-        xi = jr.normal(jr.fold_in(key, state.step), (num_walkers, dim), dtype)
-        w = state.position - eta * grad_u(fields, state.position) + kick * xi
-        return _WalkState(w, state.step + 1)
+    def potential(
+        w, _
+    ):  # the walkers are independent: the gradient of the sum is each one's gradient
+        return jnp.sum(jax.vmap(_interpolate)(fields, w))
 
-    def one_interval(state, length):
-        state = jax.lax.fori_loop(0, length, one_step, state)
-        return state, jnp.linalg.norm(state.position, axis=-1)
-
-    intervals = jnp.asarray(np.diff(np.concatenate([[0], save])), jnp.int32)
-    init = _WalkState(jnp.zeros((num_walkers, dim), dtype), jnp.zeros((), jnp.int32))
-    _, distances = jax.lax.scan(one_interval, init, intervals)
-    return distances
+    sol = dynamics.solve(
+        potential,
+        dynamics.gd(jnp.asarray(learning_rate, dtype), temperature=jnp.asarray(temperature, dtype)),
+        jnp.zeros((fields.shape[0], fields.ndim - 1), dtype),
+        key=key,
+        max_steps=int(save[-1]),
+        save_steps=save,
+        observe=lambda w, _: jnp.linalg.norm(w, axis=-1),
+    )
+    return sol.observed

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from lazyrich import _version
+from lazyrich import _status, _version
 from lazyrich._checks import check_choice
 from lazyrich._errors import DataFileError
 from lazyrich._io import atomic_write
+from lazyrich._status import Status
 from lazyrich.sims import _experiment
 
 if TYPE_CHECKING:
@@ -52,7 +53,10 @@ __all__ = ["load_results", "sweep_status", "load_figure_result", "read_manifest"
 
 FORMAT = 2  # 2: chunk records carry the .npz checksum; 1 (read too): no checksum
 READABLE_FORMATS = (1, 2)
-STATUS_NAMES = {-1: "missing", 0: "ok", 1: "step_cap", 2: "diverged"}
+# The codes a training sweep stores (lazyrich._status.Status, MISSING to DIVERGED).
+STATUS_NAMES = {
+    code: name for code, name in _status.STATUS_NAMES.items() if code <= Status.DIVERGED
+}
 MANIFEST_KEYS = ("format", "experiment", "config_hash", "identity", "layout", "provenance")
 _CHUNK_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
 

@@ -23,6 +23,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, theory
+from lazyrich._status import Status
 from lazyrich.sims import _analysis as an
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments.bordelon2022_dmft_vs_width import teacher_data, train_networks
@@ -91,7 +92,10 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
-STATUS_CODES = {0: "converged", 1: "max_iterations", 2: "diverged"}
+STATUS_CODES = {
+    int(code): theory.dmft_status_name(code)
+    for code in (Status.OK, Status.STEP_CAP, Status.DIVERGED)
+}
 
 
 def _alignment(ntk, y):

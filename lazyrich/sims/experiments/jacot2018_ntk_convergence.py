@@ -93,16 +93,14 @@ def circle(angles):
 
 
 def gradient_descent_mse(apply_fn, params, x, y, *, learning_rate, num_steps):
-    """``num_steps`` full-batch GD steps on :math:`\\frac{1}{2P}\\sum (f - y)^2` (jit-compiled scan)."""
+    """``num_steps`` full-batch GD steps on :math:`\\frac{1}{2P}\\sum (f - y)^2` (:func:`lazyrich.dynamics.solve`)."""
 
-    def loss(p):
-        return 0.5 * jnp.mean(jnp.sum((apply_fn(p, x) - y) ** 2, axis=-1))
+    def loss(p, batch):
+        xb, yb = batch
+        return 0.5 * jnp.sum((apply_fn(p, xb) - yb) ** 2, axis=-1)
 
-    def step(p, _):
-        g = jax.grad(loss)(p)
-        return jax.tree.map(lambda a, b: a - learning_rate * b, p, g), None
-
-    return jax.lax.scan(step, params, length=num_steps)[0]
+    rule = dynamics.gd(learning_rate)
+    return dynamics.solve(loss, rule, params, (x, y), max_steps=num_steps).params
 
 
 def _one_network(config: Config, width: int, key, x_train, y_train, x0, xs, *, train: bool):

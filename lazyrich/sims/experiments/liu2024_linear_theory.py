@@ -64,14 +64,14 @@ def default_config(*, quick: bool = False) -> Config:
 
 
 def _simulate(w_in, w_out, teacher, learning_rate, num_steps):
-    def step(carry, _):
-        w, v = carry
-        err = w.T @ v - teacher
-        return (w - learning_rate * jnp.outer(v, err), v - learning_rate * (w @ err)), None
+    """GD on :math:`\\frac12\\|W^\\top v - \\beta\\|^2` in ``(W, v)`` (:func:`lazyrich.dynamics.solve`)."""
 
-    (w, v), _ = jax.lax.scan(step, (w_in, w_out), length=num_steps)
-    loss = 0.5 * jnp.sum((w.T @ v - teacher) ** 2)
-    return w, v, loss
+    def loss(params, _):
+        return 0.5 * jnp.sum((params["w"].T @ params["v"] - teacher) ** 2)
+
+    rule = dynamics.gd(learning_rate)
+    out = dynamics.solve(loss, rule, {"w": w_in, "v": w_out}, max_steps=num_steps).params
+    return out["w"], out["v"], loss(out, None)
 
 
 def _alignments(w_in0, w_out0, w_in1, w_out1, teacher):

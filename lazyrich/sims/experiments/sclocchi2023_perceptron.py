@@ -43,6 +43,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
+from lazyrich._status import Status
 from lazyrich.sims import _analysis as an
 from lazyrich.sims import datasets
 from lazyrich.sims._analysis import loglog_fit
@@ -51,7 +52,11 @@ from lazyrich.sims.experiments import _sclocchi2023_common as common
 
 NAME = "sclocchi2023_perceptron"
 TRACED = ("temperature", "alpha")
-STATUS_NAMES = {0: "fitted", 1: "max_steps", 2: "diverged"}
+STATUS_NAMES = {
+    int(Status.OK): "fitted",
+    int(Status.STEP_CAP): "max_steps",
+    int(Status.DIVERGED): "diverged",
+}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

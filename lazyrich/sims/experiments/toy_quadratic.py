@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from lazyrich import dynamics
+from lazyrich._status import Status
 from lazyrich.sims._experiment import Result
 
 NAME = "toy_quadratic"
@@ -72,24 +74,26 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
     h = jnp.linspace(config.h_min, 1.0, config.dim, dtype=dtype)
     init_key, noise_key = jr.split(key)
     w0 = jr.normal(init_key, (config.dim,), dtype)
-    scale = jnp.sqrt(2.0 * eta * temperature)
 
-    def loss_of(w):
+    def loss_of(w, _=None):
         return 0.5 * jnp.sum(h * w * w)
 
-    def step(carry, t):
-        w, diverged = carry
-        w_new = w - eta * h * w + scale * jr.normal(jr.fold_in(noise_key, t), (config.dim,), dtype)
-        loss = loss_of(w_new)
-        diverged = diverged | ~jnp.isfinite(loss) | (loss > DIVERGENCE_THRESHOLD)
-        return (jnp.where(diverged, w, w_new), diverged), jnp.where(diverged, jnp.nan, loss)
-
-    # One scan over the steps (cheaper to compile than nested scans); keep every save_every-th loss.
-    init = (w0, jnp.zeros((), bool))
-    (_, diverged), losses = jax.lax.scan(step, init, jnp.arange(config.num_steps))
-    losses = losses.reshape(-1, config.save_every)[:, -1]
-    status = jnp.where(diverged, 2, 0).astype(jnp.int32)
-    return {"loss": losses, "final_loss": losses[-1], "status": status}
+    # Overdamped Langevin w <- w - eta h w + sqrt(2 eta T) xi; a loss above the threshold (or non-finite)
+    # stops the run as diverged, and every saved loss from that step on is NaN.
+    save_steps = np.arange(config.save_every, config.num_steps + 1, config.save_every)
+    sol = dynamics.solve(
+        loss_of,
+        dynamics.gd(eta, temperature=temperature),
+        w0,
+        key=noise_key,
+        max_steps=config.num_steps,
+        save_steps=save_steps,
+        stop=dynamics.Stop(max_loss=DIVERGENCE_THRESHOLD),
+        observe=loss_of,
+    )
+    diverged = sol.status == Status.DIVERGED
+    losses = jnp.where(diverged & (save_steps >= sol.num_steps), jnp.nan, sol.observed)
+    return {"loss": losses, "final_loss": losses[-1], "status": sol.status}
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:

@@ -30,14 +30,20 @@ import jax.scipy.special as jsp
 import numpy as np
 
 from lazyrich import _checks
+from lazyrich._status import Status
 
 Activation = Literal["tanh", "relu", "linear", "erf"]
 ACTIVATIONS = ("tanh", "relu", "linear", "erf")
 
-STATUS_CONVERGED = 0
-STATUS_MAX_ITERATIONS = 1
-STATUS_DIVERGED = 2
-STATUS_NAMES = {0: "converged", 1: "max_iterations", 2: "diverged"}
+# The library's status codes (lazyrich._status.Status) under the DMFT solvers' names.
+STATUS_CONVERGED = int(Status.OK)
+STATUS_MAX_ITERATIONS = int(Status.STEP_CAP)
+STATUS_DIVERGED = int(Status.DIVERGED)
+STATUS_NAMES = {
+    STATUS_CONVERGED: "converged",
+    STATUS_MAX_ITERATIONS: "max_iterations",
+    STATUS_DIVERGED: "diverged",
+}
 
 
 def activation_fns(name: str):
