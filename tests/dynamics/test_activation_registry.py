@@ -39,8 +39,8 @@ def test_names_and_aliases():
     with pytest.raises(ValueError, match="`activation`"):
         activation_fn("swish")
     with pytest.raises(ValueError, match="`activation`"):
-        dynamics.rnn_apply(
-            dynamics.init_rnn_params(jax.random.key(0), input_dim=1, width=2, output_dim=1),
+        dynamics.rnn.rnn_apply(
+            dynamics.rnn.init_rnn_params(jax.random.key(0), input_dim=1, width=2, output_dim=1),
             jnp.ones((1, 2, 1)),
             activation="erf",
         )

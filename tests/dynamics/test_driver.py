@@ -244,7 +244,7 @@ def test_every_status_table_uses_the_shared_codes():
 def test_perceptron_state_as_solution(getkey):
     x = jr.normal(getkey(), (16, 4))
     y = jnp.sign(x[:, 0])
-    state = dy.train_perceptron(
+    state = dy.models.train_perceptron(
         x, y, temperature=0.01, alpha=2.0, batch_size=2, max_steps=2000, key=getkey()
     )
     sol = state.as_solution(temperature=0.01, batch_size=2, alpha=2.0)

@@ -33,8 +33,8 @@ def train_setting():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((p + q, d)).astype(np.float32)
     y = np.where(x[:, 0] + 0.5 * x[:, 1] >= 0, 1.0, -1.0).astype(np.float32)
-    apply_fn = dynamics.bias_free_mlp_apply_fn(input_dim=d, width=h, depth=2)
-    params0 = dynamics.bias_free_mlp_init(input_dim=d, width=h, depth=2, key=jr.key(0))
+    apply_fn = dynamics.models.bias_free_mlp_apply_fn(input_dim=d, width=h, depth=2)
+    params0 = dynamics.models.bias_free_mlp_init(input_dim=d, width=h, depth=2, key=jr.key(0))
     return apply_fn, params0, x[:p], y[:p], x[p:], y[p:], h
 
 
@@ -102,7 +102,7 @@ def pin_committee(out):
     x = jr.normal(jr.key(2), (20, 5))
     y = x[:, 0] * x[:, 1]
     obs = jax.jit(
-        lambda w: dynamics.train_committee(
+        lambda w: dynamics.models.train_committee(
             w, x, y, alpha=2.0, epsilon=0.5, learning_rate0=0.05, save_steps=(0, 3, 10, 40)
         )
     )(w0)
@@ -110,10 +110,10 @@ def pin_committee(out):
 
 
 def pin_meanfield(out):
-    params = dynamics.meanfield_mlp_init(jr.key(4), input_dim=3, width=16, depth=2)
+    params = dynamics.models.meanfield_mlp_init(jr.key(4), input_dim=3, width=16, depth=2)
     x = jr.normal(jr.key(5), (10, 3))
     y = jnp.tanh(x[:, 0])
-    res = dynamics.train_meanfield_gradient_flow(
+    res = dynamics.models.train_meanfield_gradient_flow(
         params, x[:7], y[:7], x[7:], jnp.asarray([0.0, 0.5, 1.25, 3.0]), gamma0=1.5, substeps=3
     )
     for k in ("f_train", "f_test", "ntk", "phi", "g"):
@@ -123,11 +123,11 @@ def pin_meanfield(out):
 def pin_large_batch(out):
     x = jr.normal(jr.key(6), (48, 6))
     y = (x[:, 0] > 0).astype(jnp.int32)
-    small = dynamics.Regime(
+    small = dynamics.models.Regime(
         batch_size=8, ghost_size=4, learning_rate=0.1, num_epochs=2, milestones=(1,)
     )
     rec = jax.jit(
-        lambda k: dynamics.train_bn_mlp(
+        lambda k: dynamics.models.train_bn_mlp(
             x, y, x, y, regime=small, width=8, depth=2, num_classes=2, key=k
         )
     )(jr.key(7))
@@ -144,15 +144,15 @@ def _batches(k):
 
 
 def pin_rnn(out):
-    p = dynamics.init_rnn_params(jr.key(8), input_dim=3, width=10, output_dim=3)
+    p = dynamics.rnn.init_rnn_params(jr.key(8), input_dim=3, width=10, output_dim=3)
     res = jax.jit(
-        lambda p: dynamics.train_rnn(
+        lambda p: dynamics.rnn.train_rnn(
             p, _batches, key=jr.key(9), num_steps=12, learning_rate=0.01, initial_step=5
         )
     )(p)
     out["rnn_w_h"], out["rnn_loss"], out["rnn_accuracy"] = res.params["w_h"], res.loss, res.accuracy
     fitted, loss = jax.jit(
-        lambda p: dynamics.fit_rank_one_network(p, _batches, key=jr.key(10), num_steps=10)
+        lambda p: dynamics.rnn.fit_rank_one_network(p, _batches, key=jr.key(10), num_steps=10)
     )(p)
     out["rank_one_w_h"], out["rank_one_w_y"], out["rank_one_loss"] = (
         fitted["w_h"],
