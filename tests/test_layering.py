@@ -12,6 +12,15 @@ BANNED = {
     "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),
     "theory": ("lazyrich.sims", "lazyrich.figures", "lazyrich.dynamics", "matplotlib", "flax"),
     "sims": ("lazyrich.figures", "matplotlib"),
+    # The architecture description language: pure JAX, below theory and dynamics (both may import it).
+    "nn": (
+        "lazyrich.theory",
+        "lazyrich.dynamics",
+        "lazyrich.sims",
+        "lazyrich.figures",
+        "matplotlib",
+        "flax",
+    ),
 }
 
 

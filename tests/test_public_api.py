@@ -5,7 +5,13 @@ import inspect
 
 import pytest
 
-SUBPACKAGES = ["lazyrich.theory", "lazyrich.dynamics", "lazyrich.sims", "lazyrich.sims.datasets"]
+SUBPACKAGES = [
+    "lazyrich.nn",
+    "lazyrich.theory",
+    "lazyrich.dynamics",
+    "lazyrich.sims",
+    "lazyrich.sims.datasets",
+]
 
 
 @pytest.mark.parametrize("name", SUBPACKAGES)

@@ -1,6 +1,7 @@
 """Infinite-width theory: NNGP/NTK kernels, closed-form predictions, DMFT and toy-model theory.
 
-Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks)."""
+Model-free: functions here take kernels, data and hyper-parameters as arrays, or a
+:mod:`lazyrich.nn` architecture description (no Flax)."""
 
 from lazyrich.theory._committee import CommitteeStatistics as CommitteeStatistics
 from lazyrich.theory._committee import committee_gd as committee_gd
@@ -33,6 +34,8 @@ from ._kernel_dynamics import Gaussian as Gaussian
 from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_mse_ensemble
 from ._kernel_dynamics import max_learning_rate as max_learning_rate
 from ._kernel_dynamics import mse_gradient_flow as mse_gradient_flow
+from ._kernel_fn import KernelFn as KernelFn
+from ._kernel_fn import kernel_fn as kernel_fn
 from ._kernels import Kernels as Kernels
 from ._kernels import mlp_kernels as mlp_kernels
 from ._linear_rank import linear_kernel_matrix as linear_kernel_matrix
@@ -59,6 +62,8 @@ __all__ = [
     "gradient_descent_mse_ensemble",
     "grokking_time",
     "kernel_regression_mse",
+    "kernel_fn",
+    "KernelFn",
     "Kernels",
     "linear_kernel_matrix",
     "linear_rank_alignment",

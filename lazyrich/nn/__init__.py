@@ -1,0 +1,59 @@
+"""Architectures with two meanings: finite networks and their infinite-width NNGP/NTK kernels.
+
+A network is written once from layers and combinators, e.g. a CNN with global average pooling::
+
+    from lazyrich import nn, theory
+    net = nn.serial(nn.Conv(64, (3, 3)), nn.Relu(), nn.Conv(64, (3, 3)), nn.Relu(),
+                    nn.GlobalAvgPool(), nn.Dense(1))
+    params = net.init(jax.random.key(0), (8, 8, 1))      # the finite network
+    y = net.apply(params, x)
+    k = theory.kernel_fn(net)(x1, x2)                      # its infinite-width NNGP and NTK
+
+Each layer is a frozen dataclass (hashable, so a jit static argument) with ``output_shape``,
+``init``, ``apply``, ``kernel`` (the infinite-width rule on a :class:`KernelState`) and
+``needs_full_spatial`` (the memory model). Pure JAX: this subpackage imports neither
+:mod:`lazyrich.theory` nor :mod:`lazyrich.dynamics`; both may import it. See
+``docs/design/architectures.md``.
+"""
+
+from lazyrich.nn._activations import ACTIVATIONS as ACTIVATIONS
+from lazyrich.nn._activations import Activation as Activation
+from lazyrich.nn._activations import activation as activation
+from lazyrich.nn._base import KernelState as KernelState
+from lazyrich.nn._base import Layer as Layer
+from lazyrich.nn._base import LayerError as LayerError
+from lazyrich.nn._combinators import FanInConcat as FanInConcat
+from lazyrich.nn._combinators import FanInSum as FanInSum
+from lazyrich.nn._combinators import FanOut as FanOut
+from lazyrich.nn._combinators import Identity as Identity
+from lazyrich.nn._combinators import Parallel as Parallel
+from lazyrich.nn._combinators import Serial as Serial
+from lazyrich.nn._combinators import parallel as parallel
+from lazyrich.nn._combinators import repeat as repeat
+from lazyrich.nn._combinators import serial as serial
+from lazyrich.nn._dense import Dense as Dense
+from lazyrich.nn._elementwise import Elementwise as Elementwise
+from lazyrich.nn._elementwise import Erf as Erf
+from lazyrich.nn._elementwise import Relu as Relu
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "activation",
+    "Dense",
+    "Elementwise",
+    "Erf",
+    "FanInConcat",
+    "FanInSum",
+    "FanOut",
+    "Identity",
+    "KernelState",
+    "Layer",
+    "LayerError",
+    "Parallel",
+    "parallel",
+    "Relu",
+    "repeat",
+    "Serial",
+    "serial",
+]

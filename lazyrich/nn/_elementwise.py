@@ -1,0 +1,99 @@
+r"""Elementwise nonlinearities as layers.
+
+For Gaussian pre-activations with covariance :math:`\Sigma` and tangent kernel :math:`\Theta`, an
+elementwise :math:`\phi` gives (Lee et al. 2018; Jacot et al. 2018)
+
+.. math::
+    \Sigma'(x, x') = \mathbb{E}[\phi(u)\phi(v)], \qquad
+    \Theta'(x, x') = \Theta(x, x')\, \mathbb{E}[\phi'(u)\phi'(v)],
+
+with :math:`(u, v) \sim N(0, [[\Sigma(x, x), \Sigma(x, x')], [\Sigma(x, x'), \Sigma(x', x')]])`, at
+every pair of spatial positions that the kernel state holds. The expectations are the
+activation's (:mod:`lazyrich.nn._activations`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lazyrich.nn import _activations
+from lazyrich.nn._base import KernelState, Layer, check_shape, self_variances, variances
+
+
+def as_activation(fn: Any) -> Any:
+    """An :class:`Activation` from an Activation, a registry name or an elementwise callable."""
+    if isinstance(fn, _activations.Activation):
+        return fn
+    if isinstance(fn, str):
+        return _activations.activation(fn)
+    if callable(fn):
+        return _activations.from_callable(fn)
+    raise TypeError(
+        f"`activation` must be an Activation, one of {_activations.ACTIVATIONS} or an elementwise "
+        f"callable, got {fn!r}."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Elementwise(Layer):
+    """Apply an activation elementwise (the finite network) and its Gaussian expectations (kernel).
+
+    Args:
+      activation: an :class:`~lazyrich.nn.Activation`, a registry name (``"relu"``, ...) or an
+        elementwise callable (integrated by Gauss-Hermite quadrature, its derivative by autodiff).
+
+    Example:
+      >>> from lazyrich import nn
+      >>> layer = nn.Elementwise("relu")
+    """
+
+    activation: Any
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", as_activation(self.activation))
+
+    @property
+    def display_name(self) -> str:
+        return f"Elementwise[{self.activation.name}]"
+
+    def output_shape(self, input_shape):
+        check_shape(self, input_shape)
+        return input_shape
+
+    def apply(self, params, x, *, key=None):
+        return self.activation(x)
+
+    def kernel(self, k: KernelState) -> KernelState:
+        act = self.activation
+        var1, var2, mask = variances(k)
+        nngp, dot = act.kernel(var1, var2, k.nngp, mask)
+        ntk = None if k.ntk is None else k.ntk * dot
+
+        def self_cov(cov):
+            if cov is None:
+                return None
+            va, vb, m = self_variances(k, cov)
+            return act.kernel(va, vb, cov, m)[0]
+
+        return k.replace(
+            nngp=nngp,
+            ntk=ntk,
+            cov1=self_cov(k.cov1),
+            cov2=self_cov(k.cov2),
+            is_gaussian=False,
+            is_input=False,
+        )
+
+
+def _named(name: str, doc: str):
+    def make(**params) -> Elementwise:
+        return Elementwise(_activations.activation(name, **params))
+
+    make.__name__ = make.__qualname__ = "".join(p.capitalize() for p in name.split("_"))
+    make.__doc__ = f"{doc} (``Elementwise(activation({name!r}, **params))``)."
+    return make
+
+
+Relu = _named("relu", "ReLU :math:`\\max(x, 0)`")
+Erf = _named("erf", "Error function")
