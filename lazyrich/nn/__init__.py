@@ -24,6 +24,7 @@ from lazyrich.nn._activations import identical_pairs as identical_pairs
 from lazyrich.nn._base import KernelState as KernelState
 from lazyrich.nn._base import Layer as Layer
 from lazyrich.nn._base import LayerError as LayerError
+from lazyrich.nn._base import LayoutRow as LayoutRow
 from lazyrich.nn._combinators import FanInConcat as FanInConcat
 from lazyrich.nn._combinators import FanInSum as FanInSum
 from lazyrich.nn._combinators import FanOut as FanOut
@@ -91,6 +92,7 @@ __all__ = [
     "KernelState",
     "Layer",
     "LayerError",
+    "LayoutRow",
     "LeakyRelu",
     "Monomial",
     "Parallel",
