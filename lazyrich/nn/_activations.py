@@ -109,7 +109,7 @@ QUADRATURE_RULES = ("sinh", "hermite")
 DEFAULT_DEGREE = {"sinh": 81, "hermite": 96}
 _SINH_ALPHA = 0.5  # z = alpha sinh(t / alpha): node spacing h near 0, growing like |z| / alpha
 _SINH_ZMAX = 10.0  # P(|z| > 10) = 1.5e-23
-_INNER_VECTOR_LIMIT = 1 << 22  # entries of (degree, *shape) held at once by the quadrature
+_INNER_VECTOR_LIMIT = 1 << 22  # entries of (nodes, *shape) held at once by the quadrature
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,22 +334,21 @@ def _quadrature_kernel(phi, kind, degree, var1, var2, cov, identical):
     def both(x):
         return jax.jvp(phi, (x,), (jnp.ones_like(x),))
 
-    size = math.prod(shape)
-    inner_vectorized = size * degree <= _INNER_VECTOR_LIMIT
-    z_col = z.reshape((degree,) + (1,) * len(shape))
-    w_col = w.reshape((degree,) + (1,) * len(shape))
+    # The inner sum runs over blocks of `chunk` nodes at once, (chunk, *shape) values in memory.
+    chunk = max(1, min(degree, _INNER_VECTOR_LIMIT // max(math.prod(shape), 1)))
+    blocks = -(-degree // chunk)
+    pad = blocks * chunk - degree  # padded nodes carry weight 0
+    z_blocks = jnp.pad(z, (0, pad)).reshape((blocks, chunk) + (1,) * len(shape))
+    w_blocks = jnp.pad(w, (0, pad)).reshape((blocks, chunk) + (1,) * len(shape))
 
     def inner(mean):
-        if inner_vectorized:
-            f, d = both(mean + resid * z_col)
-            return jnp.sum(w_col * f, axis=0), jnp.sum(w_col * d, axis=0)
-
-        def step(acc, node):
-            f, d = both(mean + resid * node[0])
-            return (acc[0] + node[1] * f, acc[1] + node[1] * d), None
+        def step(acc, block):
+            z_j, w_j = block
+            f, d = both(mean + resid * z_j)
+            return (acc[0] + jnp.sum(w_j * f, axis=0), acc[1] + jnp.sum(w_j * d, axis=0)), None
 
         zeros = jnp.zeros(shape, dtype)
-        return jax.lax.scan(step, (zeros, zeros), (z, w))[0]
+        return jax.lax.scan(step, (zeros, zeros), (z_blocks, w_blocks))[0]
 
     def outer(acc, node):
         z_i, w_i = node
@@ -856,6 +855,11 @@ class FromCallable(_Numerical):
 
 def _check_elementwise(fn: Callable) -> None:
     """Raise unless fn maps arrays to arrays of the same shape, entry by entry."""
+    with jax.ensure_compile_time_eval():  # concrete even when called under a trace
+        _check_elementwise_concrete(fn)
+
+
+def _check_elementwise_concrete(fn: Callable) -> None:
     x = jnp.linspace(-2.5, 2.5, 6, dtype=jnp.float32).reshape(2, 3)
     try:
         y = jnp.asarray(fn(x))
