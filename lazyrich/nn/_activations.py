@@ -906,12 +906,12 @@ def from_callable(
     * ``"sinh"`` (default, 81 nodes): the trapezoidal rule in :math:`t` for
       :math:`z = \tfrac12\sinh(2t)` on :math:`|z| \le 10`, weights :math:`\propto \cosh(2t)
       e^{-z^2/2}`. Nodes are dense near :math:`z = 0` (spacing 0.046) and sparse in the tails,
-      which suits activations that are sharp near 0 at large pre-activation variance: for tanh the
-      error of Gauss-Hermite quadrature grows like :math:`\exp(-c\sqrt{\mathrm{degree}}/\sigma)`
-      (poles at :math:`\pm i\pi/2`), and 96 Gauss-Hermite nodes give 1e-2 relative error in
-      :math:`\mathbb{E}[\tanh'(u)^2]` at variance 25, while this rule with 81 nodes stays below
-      1e-9 there (tests/nn/test_activations.py checks 1e-6 for tanh and softplus up to variance 25
-      against an independent integration). Functions growing faster than a polynomial (e.g.
+      which suits activations that are sharp near 0 at large pre-activation variance
+      :math:`\sigma^2`: the error of Gauss-Hermite quadrature for tanh decays only like
+      :math:`\exp(-c\sqrt{\mathrm{degree}}/\sigma)` (poles at :math:`\pm i\pi/2`), while this
+      rule resolves the width-:math:`1/\sigma` region around 0 at a fixed cost. Accuracy: below
+      1e-6 relative for tanh and softplus at variances up to 25, both expectations
+      (tests/nn/test_activations.py checks it against an independent integration). Functions growing faster than a polynomial (e.g.
       :math:`e^{bx}` at large :math:`b\sigma`) are cut off at :math:`|z| = 10`: use the closed
       forms or ``"hermite"``.
     * ``"hermite"`` (96 nodes by default): Gauss-Hermite quadrature, exact for polynomials of

@@ -649,3 +649,21 @@ def test_matches_neural_tangents(key, x64):
 
 def _double_factorial(n):
     return math.prod(range(n, 0, -2)) if n > 0 else 1
+
+
+@pytest.mark.parametrize("name", ["relu", "abs", "rectified_monomial", "gelu", "erf", "tanh"])
+def test_gradients_finite_at_identical_and_generic_pairs(name, x64):
+    # Kernels are differentiated with respect to the scales (e.g. weight_std): the angle's
+    # infinite derivative at rho = 1 must not leak NaNs into identical or collinear pairs.
+    act = activation(name, **PARAMS.get(name, {}))
+    var = jnp.asarray([0.7, 1.5])
+    same = jnp.asarray([True, False])
+
+    def total(s):
+        nngp, dot = act.kernel(s * var, s * var[::-1], s * jnp.asarray([0.7, 0.4]), identical=same)
+        return jnp.sum(nngp + dot)
+
+    g = jax.grad(total)(1.3)
+    fd = (total(1.3 + 1e-6) - total(1.3 - 1e-6)) / 2e-6
+    assert np.isfinite(g)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
