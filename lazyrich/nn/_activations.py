@@ -911,7 +911,9 @@ def from_callable(
       :math:`\exp(-c\sqrt{\mathrm{degree}}/\sigma)` (poles at :math:`\pm i\pi/2`), while this
       rule resolves the width-:math:`1/\sigma` region around 0 at a fixed cost. Accuracy: below
       1e-6 relative for tanh and softplus at variances up to 25, both expectations
-      (tests/nn/test_activations.py checks it against an independent integration). Functions growing faster than a polynomial (e.g.
+      (tests/nn/test_activations.py checks it against an independent integration); for larger
+      variances raise ``degree`` in proportion to the standard deviation (about ``16 * sigma``
+      nodes keep 1e-6 for a function as sharp as :math:`\mathrm{erf}(x)`). Functions growing faster than a polynomial (e.g.
       :math:`e^{bx}` at large :math:`b\sigma`) are cut off at :math:`|z| = 10`: use the closed
       forms or ``"hermite"``.
     * ``"hermite"`` (96 nodes by default): Gauss-Hermite quadrature, exact for polynomials of
