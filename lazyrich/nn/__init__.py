@@ -31,6 +31,13 @@ from lazyrich.nn._combinators import Serial as Serial
 from lazyrich.nn._combinators import parallel as parallel
 from lazyrich.nn._combinators import repeat as repeat
 from lazyrich.nn._combinators import serial as serial
+from lazyrich.nn._conv import AvgPool as AvgPool
+from lazyrich.nn._conv import Conv as Conv
+from lazyrich.nn._conv import Conv1D as Conv1D
+from lazyrich.nn._conv import Flatten as Flatten
+from lazyrich.nn._conv import GlobalAvgPool as GlobalAvgPool
+from lazyrich.nn._conv import GlobalSumPool as GlobalSumPool
+from lazyrich.nn._conv import SumPool as SumPool
 from lazyrich.nn._dense import Dense as Dense
 from lazyrich.nn._elementwise import Elementwise as Elementwise
 from lazyrich.nn._elementwise import Erf as Erf
@@ -40,12 +47,18 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "activation",
+    "AvgPool",
+    "Conv",
+    "Conv1D",
     "Dense",
     "Elementwise",
     "Erf",
     "FanInConcat",
     "FanInSum",
     "FanOut",
+    "Flatten",
+    "GlobalAvgPool",
+    "GlobalSumPool",
     "Identity",
     "KernelState",
     "Layer",
@@ -56,4 +69,5 @@ __all__ = [
     "repeat",
     "Serial",
     "serial",
+    "SumPool",
 ]
