@@ -111,3 +111,11 @@ __all__ = [
     "SumPool",
     "Tanh",
 ]
+
+# nn-extras: normalisation, attention, dropout, products.
+from lazyrich.nn._attention import GlobalSelfAttention as GlobalSelfAttention  # noqa: E402
+from lazyrich.nn._dropout import Dropout as Dropout  # noqa: E402
+from lazyrich.nn._normalization import LayerNorm as LayerNorm  # noqa: E402
+from lazyrich.nn._products import FanInProd as FanInProd  # noqa: E402
+
+__all__ += ["Dropout", "FanInProd", "GlobalSelfAttention", "LayerNorm"]

@@ -2,7 +2,9 @@
 against independent references, the numerical rules, collinear inputs and bad input."""
 
 import functools
+import json
 import math
+import pathlib
 import warnings
 
 import jax
@@ -362,7 +364,8 @@ def test_quadrature_large_shapes_use_the_memory_light_path(x64, monkeypatch):
     act = activation("softplus", degree=21)
     var1, var2, cov = _points()
     fast = np.array(act.kernel(var1, var2, cov))
-    monkeypatch.setattr(A, "_INNER_VECTOR_LIMIT", 1)
+    monkeypatch.setattr(A, "_INNER_VECTOR_LIMIT", 20)  # blocks of 2 nodes, 11 blocks (1 padded)
+    A._compiled_kernel.clear_cache()
     slow = np.array(act.kernel(var1, var2, cov))
     np.testing.assert_allclose(slow, fast, rtol=1e-13)
 
@@ -541,6 +544,10 @@ def test_activations_are_static_arguments_and_parameters_may_be_traced():
     want = [float(activation("leaky_relu", alpha=a).kernel(1.0, 2.0, 0.5)[0]) for a in (0.1, 0.2)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
+    # from_callable's elementwise probe runs on concrete values even under a trace.
+    traced = jax.jit(lambda v: from_callable(jnp.sin, degree=41).kernel(v, v, 0.5 * v))(1.0)
+    np.testing.assert_allclose(traced, activation("sin").kernel(1.0, 1.0, 0.5), rtol=1e-5)
+
     kernel = jax.jit(lambda act, c: act.kernel(1.0, 1.0, c), static_argnums=0)
     for name in ("relu", "erf"):
         np.testing.assert_allclose(
@@ -592,3 +599,71 @@ def _softmax(x):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# --------------------------------------------------------------------------------------------------
+# neural-tangents 0.6.5 (fixtures from tests/reference/make_nt_activation_fixtures.py).
+# --------------------------------------------------------------------------------------------------
+
+NT_REFERENCE = pathlib.Path(__file__).parents[1] / "reference"
+NT_FIXTURES = np.load(NT_REFERENCE / "nt_activations.npz")
+NT_SETTINGS = json.loads((NT_REFERENCE / "nt_activations.json").read_text())
+
+
+@pytest.mark.parametrize("key", sorted(NT_SETTINGS["cases"]))
+def test_matches_neural_tangents(key, x64):
+    # stax.serial(Dense(1, W_std, b_std), Act): the NNGP is E[phi phi] at the Dense covariance and
+    # the NTK is that covariance times E[phi' phi'] (NTK parameterization).
+    act = activation(key.split("/")[0], **NT_SETTINGS["cases"][key])
+    hermite = key.startswith("hermite")
+    w2, b2 = (1.0, 0.0) if hermite else (NT_SETTINGS["W_std"] ** 2, NT_SETTINGS["b_std"] ** 2)
+    x1 = NT_FIXTURES["unit1" if hermite else "x1"]
+    x2 = NT_FIXTURES["unit2" if hermite else "x2"]
+    # One call for both fixtures: columns of x2 then x1 (the identical mask covers x1 with x1).
+    both = np.concatenate([x2, x1])
+    cov = w2 * x1 @ both.T / 3 + b2
+    var1, var2 = w2 * np.sum(x1**2, 1) / 3 + b2, w2 * np.sum(both**2, 1) / 3 + b2
+    nngp, dot = act.kernel(var1[:, None], var2[None, :], cov, identical=identical_pairs(x1, both))
+    for mode, cols in (("cross", slice(0, len(x2))), ("sym", slice(len(x2), None))):
+        for part, value in (("nngp", nngp[:, cols]), ("ntk", (cov * dot)[:, cols])):
+            ref = NT_FIXTURES[f"{key}/{mode}/{part}"]
+            value = np.asarray(value)
+            finite = np.isfinite(ref)
+            if key.startswith("rectified_monomial") and mode == "sym":
+                # neural-tangents divides by sin(theta) and returns NaN for identical pairs.
+                # (degree 0's NTK is 0 everywhere: finite.)
+                if not (act.degree == 0 and part == "ntk"):
+                    np.testing.assert_array_equal(finite, ~np.eye(len(x1), dtype=bool))
+                # E[phi(u)^2] = (2n-1)!!/2 var^n; E[phi'(u)^2] var = n^2 (2n-3)!!/2 var^n.
+                n = act.degree
+                diag = _double_factorial(2 * n - 1) / 2 * var1**n
+                if part == "ntk":
+                    diag = diag * (n * n / (2 * n - 1) if n else 0.0)
+                np.testing.assert_allclose(np.diag(value), diag, rtol=1e-13)
+            else:
+                assert finite.all()
+            scale = max(np.max(np.abs(ref[finite])), 1e-300)
+            err = np.max(np.abs(value[finite] - ref[finite])) / scale
+            assert err < 1e-10, (key, mode, part, err)
+
+
+def _double_factorial(n):
+    return math.prod(range(n, 0, -2)) if n > 0 else 1
+
+
+@pytest.mark.parametrize("name", ["relu", "abs", "rectified_monomial", "gelu", "erf", "tanh"])
+def test_gradients_finite_at_identical_and_generic_pairs(name, x64):
+    # Kernels are differentiated with respect to the scales (e.g. weight_std): the angle's
+    # infinite derivative at rho = 1 must not leak NaNs into identical or collinear pairs.
+    act = activation(name, **PARAMS.get(name, {}))
+    var = jnp.asarray([0.7, 1.5])
+    same = jnp.asarray([True, False])
+
+    def total(s):
+        nngp, dot = act.kernel(s * var, s * var[::-1], s * jnp.asarray([0.7, 0.4]), identical=same)
+        return jnp.sum(nngp + dot)
+
+    g = jax.grad(total)(1.3)
+    fd = (total(1.3 + 1e-6) - total(1.3 - 1e-6)) / 2e-6
+    assert np.isfinite(g)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
