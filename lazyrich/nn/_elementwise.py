@@ -22,6 +22,7 @@ from lazyrich.nn._base import (
     KernelState,
     Layer,
     check_shape,
+    raise_layer_error,
     self_variances,
     symmetrize,
     variances,
@@ -58,11 +59,16 @@ class Elementwise(Layer):
     activation: Any
 
     def __post_init__(self):
-        object.__setattr__(self, "activation", as_activation(self.activation))
+        try:
+            act = as_activation(self.activation)
+        except (TypeError, ValueError) as err:
+            raise_layer_error(self, str(err))
+        object.__setattr__(self, "activation", act)
 
     @property
     def display_name(self) -> str:
-        return f"Elementwise[{self.activation.name}]"
+        name = getattr(self.activation, "name", None)
+        return f"Elementwise[{name}]" if isinstance(name, str) else "Elementwise"
 
     def output_shape(self, input_shape):
         check_shape(self, input_shape)
@@ -72,6 +78,13 @@ class Elementwise(Layer):
         return self.activation(x)
 
     def kernel(self, k: KernelState) -> KernelState:
+        if not k.is_gaussian:
+            raise_layer_error(
+                self,
+                "the kernel rule needs Gaussian pre-activations (put a Dense, Conv or attention "
+                "layer before it); got the "
+                + ("network input" if k.is_input else "output of a nonlinearity"),
+            )
         act = self.activation
         var1, var2, mask = variances(k)
         nngp, dot = act.kernel(var1, var2, k.nngp, mask)
