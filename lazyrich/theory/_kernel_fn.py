@@ -27,7 +27,6 @@ import numpy as np
 
 from lazyrich import nn
 from lazyrich._checks import check_int
-from lazyrich.nn._activations import identical_pairs
 from lazyrich.nn._base import KernelState
 
 GET = ("nngp", "ntk")
@@ -95,9 +94,10 @@ def network_kernels(net, x1, x2, *, ntk: bool, out_full: bool, same=None) -> Ker
     Usable inside a caller's own jit with traced layer scales (``mlp_kernels`` does this).
     """
     full_in = nn._base.any_need(net.needs_full_spatial(out_full))
-    if same is None:
-        # Identical inputs stay identical through the network: their pairs get angle 0 exactly.
-        same = identical_pairs(x1, x2)
+    if same is None and x2 is None:
+        # The same evaluation of the same example: angle 0 exactly (and one dropout mask).
+        n = x1.shape[0]
+        same = jnp.arange(n)[:, None] == jnp.arange(n)[None, :]
     k = input_state(x1, x2, full_spatial=full_in, ntk=ntk, same=same)
     return net.kernel_to(k, out_full)
 
@@ -155,31 +155,44 @@ def compute(
         nngp, ntk_ = k.nngp, k.ntk
     else:
         sizes = (b1, b2, t1, t2)
-        nngp, ntk_ = _tiled(net, x1, x1 if symmetric else x2, ntk, out_full, sizes, devices)
+        x2 = x1 if symmetric else x2
+        nngp, ntk_ = _tiled(net, x1, x2, symmetric, ntk, out_full, sizes, devices)
     return nngp, ntk_
 
 
-def _tiled(net, x1, x2, ntk, out_full, sizes, devices):
+def _tiled(net, x1, x2, symmetric, ntk, out_full, sizes, devices):
     b1, b2, t1, t2 = sizes
     rows, cols = _tiles(x1, t1, b1), _tiles(x2, t2, b2)
+    row_start, col_start = jnp.arange(t1) * b1, jnp.arange(t2) * b2
 
-    def local_rows(rows, cols):
-        def row(xa):
-            def col(xb):
-                k = network_kernels(net, xa, xb, ntk=ntk, out_full=out_full)
+    def local_rows(rows, row_start, cols, col_start):
+        def row(args):
+            xa, ra = args
+
+            def col(args2):
+                xb, cb = args2
+                # x2 is x1: the pairs of the same example (diagonal of the whole kernel).
+                same = None
+                if symmetric:
+                    same = (ra + jnp.arange(b1))[:, None] == (cb + jnp.arange(b2))[None, :]
+                k = network_kernels(net, xa, xb, ntk=ntk, out_full=out_full, same=same)
                 return k.nngp, k.ntk
 
-            return jax.lax.map(col, cols)
+            return jax.lax.map(col, (cols, col_start))
 
-        return jax.lax.map(row, rows)
+        return jax.lax.map(row, (rows, row_start))
 
     if len(devices) > 1:
         mesh = jax.sharding.Mesh(np.asarray(devices), ("rows",))
         spec, rep = jax.sharding.PartitionSpec("rows"), jax.sharding.PartitionSpec()
         local_rows = jax.shard_map(
-            local_rows, mesh=mesh, in_specs=(spec, rep), out_specs=spec, check_vma=False
+            local_rows,
+            mesh=mesh,
+            in_specs=(spec, spec, rep, rep),
+            out_specs=spec,
+            check_vma=False,
         )
-    nngp, ntk_ = local_rows(rows, cols)
+    nngp, ntk_ = local_rows(rows, row_start, cols, col_start)
     n1, n2 = x1.shape[0], x2.shape[0]
     return _untile(nngp, n1, n2), None if ntk_ is None else _untile(ntk_, n1, n2)
 
