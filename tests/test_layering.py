@@ -9,9 +9,18 @@ import lazyrich
 
 ROOT = pathlib.Path(lazyrich.__file__).parent
 BANNED = {
-    "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),
+    "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),  # may use nn
     "theory": ("lazyrich.sims", "lazyrich.figures", "lazyrich.dynamics", "matplotlib", "flax"),
     "sims": ("lazyrich.figures", "matplotlib"),
+    # The architecture description language: pure JAX, below theory and dynamics (both may import it).
+    "nn": (
+        "lazyrich.theory",
+        "lazyrich.dynamics",
+        "lazyrich.sims",
+        "lazyrich.figures",
+        "matplotlib",
+        "flax",
+    ),
     # Figures plot what the experiments computed: theory curves come in the experiments' results.
     "figures": ("lazyrich.theory", "lazyrich.dynamics"),
 }

@@ -16,6 +16,7 @@ from lazyrich import dynamics, theory
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUBPACKAGES = [
     "lazyrich",
+    "lazyrich.nn",
     "lazyrich.theory",
     "lazyrich.dynamics",
     "lazyrich.dynamics.diagnostics",

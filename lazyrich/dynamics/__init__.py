@@ -31,6 +31,7 @@ from ._functional import from_linen as from_linen
 from ._functional import from_nnx as from_nnx
 from ._mlp import ACTIVATIONS as ACTIVATIONS
 from ._mlp import mlp as mlp
+from ._nn_kernels import sample_kernels as sample_kernels
 
 # Core: empirical kernels.
 from ._ntk import empirical_nngp as empirical_nngp
@@ -84,6 +85,7 @@ __all__ = [
     "second_moment",
     # empirical kernels
     "empirical_nngp",
+    "sample_kernels",
     "empirical_ntk",
     "ntk_vector_product",
     "param_path",

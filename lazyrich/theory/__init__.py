@@ -1,6 +1,7 @@
 """Infinite-width theory: NNGP/NTK kernels, closed-form predictions, DMFT and toy-model theory.
 
-Model-free: functions here take kernels, data and hyper-parameters as arrays (no Flax, no networks).
+Model-free: functions here take kernels, data and hyper-parameters as arrays, or a
+:mod:`lazyrich.nn` architecture description (no Flax, no finite networks).
 Conventions (loss normalisations, time units, kernel normalisations): ``docs/conventions.md``."""
 
 from lazyrich._deprecation import deprecated_getattr as _deprecated_getattr
@@ -34,6 +35,9 @@ from ._kernel_dynamics import Gaussian as Gaussian
 from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_mse_ensemble
 from ._kernel_dynamics import max_learning_rate as max_learning_rate
 from ._kernel_dynamics import mse_gradient_flow as mse_gradient_flow
+from ._kernel_fn import KernelFn as KernelFn
+from ._kernel_fn import MemoryModel as MemoryModel
+from ._kernel_fn import kernel_fn as kernel_fn
 from ._kernels import Kernels as Kernels
 from ._kernels import mlp_kernels as mlp_kernels
 from ._linear_rank import linear_kernel_matrix as linear_kernel_matrix
@@ -59,11 +63,14 @@ __all__ = [
     "gradient_descent_mse_ensemble",
     "grokking_time",
     "kernel_regression_mse",
+    "kernel_fn",
+    "KernelFn",
     "Kernels",
     "linear_kernel_matrix",
     "linear_rank_alignment",
     "linear_rank_alignment_endpoint",
     "max_learning_rate",
+    "MemoryModel",
     "mlp_kernels",
     "mse_gradient_flow",
     "perceptron_norm_exponent",
