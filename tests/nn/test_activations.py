@@ -667,3 +667,46 @@ def test_gradients_finite_at_identical_and_generic_pairs(name, x64):
     fd = (total(1.3 + 1e-6) - total(1.3 - 1e-6)) / 2e-6
     assert np.isfinite(g)
     np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sign", "rectified_monomial", "abs"])
+def test_non_smooth_kernels_match_wide_networks(name, x64):
+    # Depth-2 (Dense, phi) networks of width 1024, 8 seeds (numpy float64): the readout's
+    # conditional covariance w^2 mean_k phi(h_k(x)) phi(h_k(x')) + b^2 fluctuates by O(N^-1/2)
+    # around the infinite-width NNGP (bias O(1/N)). Units of one network share its first layer, so
+    # the standard error is the larger of the one over units and the one over seeds; tolerance 5
+    # of those plus 4/N for the bias. Inputs include identical and collinear rows.
+    act = activation(name, **({"degree": 0} if name == "rectified_monomial" else {}))
+    phi, _ = _phi_and_derivative(act)
+    rng = np.random.default_rng(11)
+    x1 = rng.normal(size=(3, 3))
+    x2 = np.concatenate([x1[:1], -2 * x1[1:2], rng.normal(size=(2, 3))])
+    w_std, b_std, width, seeds = 1.3, 0.3, 1024, 8
+    products = []
+    for _ in range(seeds):
+        first, first_bias = rng.normal(size=(3, width)), rng.normal(size=width)
+        h1, h2 = (w_std * x @ first / np.sqrt(3) + b_std * first_bias for x in (x1, x2))
+        weights, bias = rng.normal(size=(width, width)), rng.normal(size=width)
+        g1, g2 = (w_std * phi(h) @ weights / np.sqrt(width) + b_std * bias for h in (h1, h2))
+        products.append(w_std**2 * phi(g1)[:, None, :] * phi(g2)[None, :, :] + b_std**2)
+    products = np.stack(products)  # (seeds, 3, 4, width)
+    estimate = products.mean((0, -1))
+    sem_units = products.std((0, -1)) / np.sqrt(seeds * width)
+    sem_seeds = products.mean(-1).std(0, ddof=1) / np.sqrt(seeds)
+    sem = np.maximum(sem_units, sem_seeds)
+
+    w2, b2 = w_std**2, b_std**2
+    cov = w2 * x1 @ x2.T / 3 + b2
+    var1, var2 = w2 * np.sum(x1**2, 1) / 3 + b2, w2 * np.sum(x2**2, 1) / 3 + b2
+    same = identical_pairs(x1, x2)
+    for _ in range(2):
+        e, _ = act.kernel(var1[:, None], var2[None, :], cov, identical=same)
+        e1, _ = act.kernel(var1, var1, var1, identical=True)
+        e2, _ = act.kernel(var2, var2, var2, identical=True)
+        cov, var1, var2 = (
+            w2 * np.asarray(e) + b2,
+            w2 * np.asarray(e1) + b2,
+            w2 * np.asarray(e2) + b2,
+        )
+    assert np.all(np.abs(estimate - cov) <= 5 * sem + 4 / width), (estimate, cov, sem)
+    assert np.all(sem < 0.03 * np.abs(cov).max())  # resolves errors of 15% of the kernel
