@@ -187,6 +187,17 @@ def to_diagonal(k: KernelState) -> KernelState:
     )
 
 
+def symmetrize(a: jax.Array, k: KernelState) -> jax.Array:
+    """``(a + a^T) / 2`` for a cross covariance of ``x1`` with itself (swaps examples and, in the
+    full layout, the two position blocks)."""
+    nd = len(k.spatial)
+    if k.full_spatial:
+        perm = (1, 0) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    else:
+        perm = (1, 0) + tuple(range(2, 2 + nd))
+    return (a + jnp.transpose(a, perm)) / 2
+
+
 def map_states(fn, k):
     """Apply ``fn`` to a KernelState or to every state of a tuple of branches."""
     if isinstance(k, tuple):
