@@ -544,6 +544,13 @@ def test_activations_are_static_arguments_and_parameters_may_be_traced():
     want = [float(activation("leaky_relu", alpha=a).kernel(1.0, 2.0, 0.5)[0]) for a in (0.1, 0.2)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
+    @jax.jit
+    def poly(c1):
+        return A.Polynomial(coef=(0.3, c1, 0.5)).kernel(1.0, 2.0, 0.5)
+
+    want = activation("polynomial", coef=(0.3, -1.0, 0.5)).kernel(1.0, 2.0, 0.5)
+    np.testing.assert_allclose(poly(jnp.asarray(-1.0)), want, rtol=1e-6)
+
     # from_callable's elementwise probe runs on concrete values even under a trace.
     traced = jax.jit(lambda v: from_callable(jnp.sin, degree=41).kernel(v, v, 0.5 * v))(1.0)
     np.testing.assert_allclose(traced, activation("sin").kernel(1.0, 1.0, 0.5), rtol=1e-5)
