@@ -24,6 +24,7 @@ from lazyrich.nn._activations import identical_pairs as identical_pairs
 from lazyrich.nn._base import KernelState as KernelState
 from lazyrich.nn._base import Layer as Layer
 from lazyrich.nn._base import LayerError as LayerError
+from lazyrich.nn._base import LayoutRow as LayoutRow
 from lazyrich.nn._combinators import FanInConcat as FanInConcat
 from lazyrich.nn._combinators import FanInSum as FanInSum
 from lazyrich.nn._combinators import FanOut as FanOut
@@ -91,6 +92,7 @@ __all__ = [
     "KernelState",
     "Layer",
     "LayerError",
+    "LayoutRow",
     "LeakyRelu",
     "Monomial",
     "Parallel",
@@ -109,3 +111,11 @@ __all__ = [
     "SumPool",
     "Tanh",
 ]
+
+# nn-extras: normalisation, attention, dropout, products.
+from lazyrich.nn._attention import GlobalSelfAttention as GlobalSelfAttention  # noqa: E402
+from lazyrich.nn._dropout import Dropout as Dropout  # noqa: E402
+from lazyrich.nn._normalization import LayerNorm as LayerNorm  # noqa: E402
+from lazyrich.nn._products import FanInProd as FanInProd  # noqa: E402
+
+__all__ += ["Dropout", "FanInProd", "GlobalSelfAttention", "LayerNorm"]

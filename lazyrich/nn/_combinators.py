@@ -95,6 +95,13 @@ class Serial(Layer):
             k = layer.kernel_to(k, need)
         return k
 
+    def layout(self, input_shape, out_full, path=""):
+        rows, shape = [], input_shape
+        for i, (layer, need) in enumerate(zip(self.layers, self.output_needs(out_full))):
+            rows += layer.layout(shape, need, f"{path}.{i}" if path else str(i))
+            shape = layer.output_shape(shape)
+        return rows
+
 
 def serial(*layers: Layer) -> Serial:
     """Compose layers: ``serial(f, g)(x) = g(f(x))``; the kernel rule is the composition too.
@@ -179,6 +186,14 @@ class Parallel(Layer):
             layer.kernel_to(b, o)
             for layer, b, o in zip(self.layers, k, self._needs(out_full), strict=True)
         )
+
+    def layout(self, input_shape, out_full, path=""):
+        rows = []
+        for i, (layer, shape, need) in enumerate(
+            zip(self.layers, input_shape, self._needs(out_full), strict=True)
+        ):
+            rows += layer.layout(shape, need, f"{path}[{i}]" if path else f"[{i}]")
+        return rows
 
 
 def parallel(*layers: Layer) -> Parallel:

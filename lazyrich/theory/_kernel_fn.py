@@ -16,6 +16,7 @@ covariances needed" is propagated from the output back to the input through
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -201,6 +202,34 @@ def _diagonal(net, x1, ntk, out_full, batch_size):
     return flat(nngp), None if ntk_ is None else flat(ntk_)
 
 
+@dataclasses.dataclass(frozen=True)
+class MemoryModel:
+    """Which covariance layout each layer's input needs, and the size of the largest state.
+
+    ``rows``: one :class:`lazyrich.nn.LayoutRow` per leaf layer (path in the network, layer, input
+    shape, full spatial covariance needed or not, entries of ``nngp`` per example pair);
+    ``full_spatial_input``: whether the input covariance itself is full;
+    ``peak_floats_per_pair``: the largest of these (``ntk`` doubles it).
+    """
+
+    rows: tuple
+    full_spatial_input: bool
+    peak_floats_per_pair: int
+
+    def peak_bytes(self, n1: int, n2: int, *, itemsize: int = 4, ntk: bool = True) -> int:
+        """Bytes of the largest ``nngp`` (+ ``ntk``) state for an ``n1`` x ``n2`` tile."""
+        return self.peak_floats_per_pair * n1 * n2 * itemsize * (2 if ntk else 1)
+
+    def __str__(self) -> str:
+        lines = [f"{'path':>8}  {'layer':<22}{'input shape':<22} {'layout':<10}floats/pair"]
+        for r in self.rows:
+            layout = "full" if nn._base.any_need(r.full_spatial) else "diagonal"
+            lines.append(
+                f"{r.path:>8}  {r.layer:<22}{str(r.input_shape):<22} {layout:<10}{r.floats_per_pair}"
+            )
+        return "\n".join(lines)
+
+
 class KernelFn:
     """The jitted kernel function of a network (built by :func:`kernel_fn`)."""
 
@@ -220,6 +249,24 @@ class KernelFn:
     def full_spatial_input(self) -> bool:
         """True if the network needs the cross-position covariance of its inputs."""
         return nn._base.any_need(self.net.needs_full_spatial(self.out_full))
+
+    def memory_model(self, input_shape: tuple[int, ...]) -> MemoryModel:
+        """The layout each layer needs for per-example inputs of ``input_shape``.
+
+        Example:
+          >>> from lazyrich import nn, theory
+          >>> cnn = nn.serial(nn.Conv(8, (3, 3)), nn.Relu(), nn.GlobalAvgPool(), nn.Dense(1))
+          >>> theory.kernel_fn(cnn).memory_model((8, 8, 1)).full_spatial_input
+          True
+        """
+        input_shape = tuple(input_shape)
+        self.net.output_shape(input_shape)
+        rows = tuple(self.net.layout(input_shape, self.out_full))
+        return MemoryModel(
+            rows=rows,
+            full_spatial_input=self.full_spatial_input,
+            peak_floats_per_pair=max(r.floats_per_pair for r in rows),
+        )
 
     def _compute(self, x1, x2, *, ntk: bool, diagonal: bool):
         self.trace_count += 1
