@@ -76,7 +76,7 @@ ACTIVATIONS = {
     "polynomial": act("Polynomial", coef=[0.1, -0.5, 0.3, 0.2]),
     "sigmoid_like": act("Sigmoid_like"),
     "identity": act("Identity"),
-    "tanh": act("ElementwiseNumerical", fn="tanh", deg=100),
+    "tanh": act("ElementwiseNumerical", fn="tanh", deg=400),  # 100 nodes: 3e-4 off; 400 = 800
 }
 
 
