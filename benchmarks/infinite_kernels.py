@@ -90,10 +90,10 @@ NT_RUN = TIMER + textwrap.dedent(
 # name -> (input shape, n, tile size for both sides or 0 for none)
 ARCHS = {
     "cnn_vec/8x8x1": ((8, 8, 1), 256, 0),
-    "cnn_vec/16x16x3": ((16, 16, 3), 256, 0),
-    "cnn_gap/8x8x1": ((8, 8, 1), 128, 0),
-    "cnn_gap/16x16x3": ((16, 16, 3), 64, 32),
-    "myrtle5/16x16x3": ((16, 16, 3), 64, 32),
+    "cnn_vec/16x16x3": ((16, 16, 3), 128, 0),
+    "cnn_gap/8x8x1": ((8, 8, 1), 32, 16),
+    "cnn_gap/16x16x3": ((16, 16, 3), 16, 8),
+    "myrtle5/16x16x3": ((16, 16, 3), 16, 8),
 }
 ARCH_W_STD, ARCH_B_STD, ARCH_WIDTH = 2**0.5, 0.1, 64
 
@@ -212,6 +212,7 @@ def main():
     parser.add_argument("--part", choices=("all", "mlp", "archs"), default="all")
     parser.add_argument("--mlp-sizes", default=None, help="comma-separated n for the MLP rows")
     parser.add_argument("--no-tiled", action="store_true", help="keep the stored tiled result")
+    parser.add_argument("--archs", default=None, help="comma-separated names of ARCHS to rerun")
     args = parser.parse_args()
     sizes = (500, 1000) if args.quick else (2000, 8000)
     if args.mlp_sizes:
@@ -238,7 +239,10 @@ def main():
             done = {r["n"] for r in new_rows}
             rows = sorted([r for r in rows if r["n"] not in done] + new_rows, key=lambda r: r["n"])
         if args.part in ("all", "archs") and not args.tiled_only:
-            archs = arch_rows(args.repeats, tmp, envs)
+            names = args.archs.split(",") if args.archs else list(ARCHS)
+            new = arch_rows(names, args.repeats, tmp, envs)
+            archs = [r for r in archs if r["name"] not in names] + new
+            archs.sort(key=lambda r: list(ARCHS).index(r["name"]))
         if args.part in ("all", "mlp") and not args.no_tiled:
             tiled = tiled_row(tiled_n, tile, lazyrich_env)
     result = dict(
@@ -310,9 +314,10 @@ def mlp_rows(sizes, repeats_arg, tmp, envs):
     return rows
 
 
-def arch_rows(repeats, tmp, envs):
+def arch_rows(names, repeats, tmp, envs):
     rows, rng = [], np.random.default_rng(1)
-    for name, (shape, n, tile) in ARCHS.items():
+    for name in names:
+        shape, n, tile = ARCHS[name]
         path = pathlib.Path(tmp) / f"{name.replace('/', '_')}.npy"
         np.save(path, rng.normal(size=(n, *shape)).astype(np.float32))
         args = (name, path, repeats, tile)
