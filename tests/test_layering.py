@@ -9,7 +9,7 @@ import lazyrich
 
 ROOT = pathlib.Path(lazyrich.__file__).parent
 BANNED = {
-    "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),
+    "dynamics": ("lazyrich.sims", "lazyrich.figures", "lazyrich.theory", "matplotlib"),  # may use nn
     "theory": ("lazyrich.sims", "lazyrich.figures", "lazyrich.dynamics", "matplotlib", "flax"),
     "sims": ("lazyrich.figures", "matplotlib"),
     # The architecture description language: pure JAX, below theory and dynamics (both may import it).

@@ -59,6 +59,7 @@ from ._models import bias_free_mlp as bias_free_mlp
 from ._models import bias_free_mlp_apply_fn as bias_free_mlp_apply_fn
 from ._models import bias_free_mlp_init as bias_free_mlp_init
 from ._models import layer_name as layer_name
+from ._nn_kernels import sample_kernels as sample_kernels
 from ._ntk import empirical_nngp as empirical_nngp
 from ._ntk import empirical_ntk as empirical_ntk
 from ._ntk import ntk_vector_product as ntk_vector_product
@@ -161,6 +162,7 @@ __all__ = [
     "rescale_connectivity",
     "rnn_apply",
     "rnn_hidden",
+    "sample_kernels",
     "scaled_loss",
     "second_moment",
     "sequential_ema",

@@ -19,9 +19,12 @@ Each layer is a frozen dataclass (hashable, so a jit static argument) with ``out
 from lazyrich.nn._activations import ACTIVATIONS as ACTIVATIONS
 from lazyrich.nn._activations import Activation as Activation
 from lazyrich.nn._activations import activation as activation
+from lazyrich.nn._activations import from_callable as from_callable
+from lazyrich.nn._activations import identical_pairs as identical_pairs
 from lazyrich.nn._base import KernelState as KernelState
 from lazyrich.nn._base import Layer as Layer
 from lazyrich.nn._base import LayerError as LayerError
+from lazyrich.nn._base import LayoutRow as LayoutRow
 from lazyrich.nn._combinators import FanInConcat as FanInConcat
 from lazyrich.nn._combinators import FanInSum as FanInSum
 from lazyrich.nn._combinators import FanOut as FanOut
@@ -39,37 +42,74 @@ from lazyrich.nn._conv import GlobalAvgPool as GlobalAvgPool
 from lazyrich.nn._conv import GlobalSumPool as GlobalSumPool
 from lazyrich.nn._conv import SumPool as SumPool
 from lazyrich.nn._dense import Dense as Dense
+from lazyrich.nn._elementwise import ABRelu as ABRelu
+from lazyrich.nn._elementwise import Abs as Abs
+from lazyrich.nn._elementwise import Cos as Cos
 from lazyrich.nn._elementwise import Elementwise as Elementwise
 from lazyrich.nn._elementwise import Erf as Erf
+from lazyrich.nn._elementwise import Exp as Exp
+from lazyrich.nn._elementwise import Gaussian as Gaussian
+from lazyrich.nn._elementwise import Gelu as Gelu
+from lazyrich.nn._elementwise import Hermite as Hermite
+from lazyrich.nn._elementwise import LeakyRelu as LeakyRelu
+from lazyrich.nn._elementwise import Monomial as Monomial
+from lazyrich.nn._elementwise import Polynomial as Polynomial
+from lazyrich.nn._elementwise import Rbf as Rbf
+from lazyrich.nn._elementwise import RectifiedMonomial as RectifiedMonomial
 from lazyrich.nn._elementwise import Relu as Relu
+from lazyrich.nn._elementwise import SigmoidLike as SigmoidLike
+from lazyrich.nn._elementwise import Sign as Sign
+from lazyrich.nn._elementwise import Sin as Sin
+from lazyrich.nn._elementwise import Softplus as Softplus
+from lazyrich.nn._elementwise import Tanh as Tanh
 
 __all__ = [
-    "ACTIVATIONS",
+    "ABRelu",
+    "Abs",
     "Activation",
     "activation",
+    "ACTIVATIONS",
     "AvgPool",
     "Conv",
     "Conv1D",
+    "Cos",
     "Dense",
     "Elementwise",
     "Erf",
+    "Exp",
     "FanInConcat",
     "FanInSum",
     "FanOut",
     "Flatten",
+    "from_callable",
+    "Gaussian",
+    "Gelu",
     "GlobalAvgPool",
     "GlobalSumPool",
+    "Hermite",
+    "identical_pairs",
     "Identity",
     "KernelState",
     "Layer",
     "LayerError",
+    "LayoutRow",
+    "LeakyRelu",
+    "Monomial",
     "Parallel",
     "parallel",
+    "Polynomial",
+    "Rbf",
+    "RectifiedMonomial",
     "Relu",
     "repeat",
     "Serial",
     "serial",
+    "SigmoidLike",
+    "Sign",
+    "Sin",
+    "Softplus",
     "SumPool",
+    "Tanh",
 ]
 
 # nn-extras: normalisation, attention, dropout, products.

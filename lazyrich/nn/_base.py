@@ -187,6 +187,17 @@ def to_diagonal(k: KernelState) -> KernelState:
     )
 
 
+def symmetrize(a: jax.Array, k: KernelState) -> jax.Array:
+    """``(a + a^T) / 2`` for a cross covariance of ``x1`` with itself (swaps examples and, in the
+    full layout, the two position blocks)."""
+    nd = len(k.spatial)
+    if k.full_spatial:
+        perm = (1, 0) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    else:
+        perm = (1, 0) + tuple(range(2, 2 + nd))
+    return (a + jnp.transpose(a, perm)) / 2
+
+
 def map_states(fn, k):
     """Apply ``fn`` to a KernelState or to every state of a tuple of branches."""
     if isinstance(k, tuple):
@@ -241,6 +252,27 @@ def _spatial_eye(spatial: tuple[int, ...]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class LayoutRow:
+    """One leaf layer of the memory model: where it sits, its input and the covariance layout its
+    input needs (``full_spatial``) and the floats per example pair of that input's ``nngp``."""
+
+    path: str
+    layer: str
+    input_shape: Any
+    full_spatial: Any
+    floats_per_pair: int
+
+
+def pair_floats(shape: Shape, need: Need) -> int:
+    """Entries per example pair of ``nngp`` for a value of ``shape`` held in layout ``need``."""
+    if is_branches(shape):
+        needs = need if isinstance(need, tuple) else (need,) * len(shape)
+        return sum(pair_floats(s, n) for s, n in zip(shape, needs, strict=True))
+    positions = math.prod(shape[:-1])
+    return positions * positions if any_need(need) else positions
+
+
 class Layer:
     """Base class of every layer; subclasses are frozen dataclasses (hashable, static under jit).
 
@@ -279,6 +311,15 @@ class Layer:
 
     def __call__(self, params: Params, x: Any, *, key: jax.Array | None = None) -> Any:
         return self.apply(params, x, key=key)
+
+    def layout(self, input_shape: Shape, out_full: Need, path: str = "") -> list[LayoutRow]:
+        """The memory model: one :class:`LayoutRow` per leaf layer (containers recurse)."""
+        need = self.needs_full_spatial(out_full)
+        return [
+            LayoutRow(
+                path or "0", layer_name(self), input_shape, need, pair_floats(input_shape, need)
+            )
+        ]
 
 
 def drop_unneeded(k: Any, need: Need) -> Any:

@@ -31,6 +31,13 @@ from lazyrich.nn._base import (
 )
 
 
+def _keep_layout(k):
+    """The requirement that keeps every branch of ``k`` in its current layout."""
+    if isinstance(k, tuple):
+        return tuple(_keep_layout(b) for b in k)
+    return k.full_spatial
+
+
 def _check_layers(container: Any, layers: tuple) -> None:
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
@@ -69,8 +76,19 @@ class Serial(Layer):
         return tuple(params)
 
     def apply(self, params, x, *, key=None):
-        for layer, p, k in zip(self.layers, params, split_keys(key, len(self.layers)), strict=True):
-            x = layer.apply(p, x, key=k)
+        if not isinstance(params, tuple | list) or len(params) != len(self.layers):
+            raise_layer_error(
+                self,
+                f"`params` must be a tuple of {len(self.layers)} entries (from `init`), got "
+                f"{type(params).__name__}"
+                + (f" of {len(params)}" if hasattr(params, "__len__") else ""),
+            )
+        keys = split_keys(key, len(self.layers))
+        for i, (layer, p, k) in enumerate(zip(self.layers, params, keys)):
+            try:
+                x = layer.apply(p, x, key=k)
+            except LayerError as err:
+                raise reraise_within(err, i, self, layer) from None
         return x
 
     def needs_full_spatial(self, out_full):
@@ -86,14 +104,22 @@ class Serial(Layer):
         return needs[::-1]
 
     def kernel(self, k):
-        for layer in self.layers:
-            k = layer.kernel(k)
-        return k
+        return self.kernel_to(k, _keep_layout(k))
 
     def kernel_to(self, k, out_full):
-        for layer, need in zip(self.layers, self.output_needs(out_full), strict=True):
-            k = layer.kernel_to(k, need)
+        for i, (layer, need) in enumerate(zip(self.layers, self.output_needs(out_full))):
+            try:
+                k = layer.kernel_to(k, need)
+            except LayerError as err:
+                raise reraise_within(err, i, self, layer) from None
         return k
+
+    def layout(self, input_shape, out_full, path=""):
+        rows, shape = [], input_shape
+        for i, (layer, need) in enumerate(zip(self.layers, self.output_needs(out_full))):
+            rows += layer.layout(shape, need, f"{path}.{i}" if path else str(i))
+            shape = layer.output_shape(shape)
+        return rows
 
 
 def serial(*layers: Layer) -> Serial:
@@ -172,13 +198,24 @@ class Parallel(Layer):
         )
 
     def kernel(self, k):
-        return tuple(layer.kernel(b) for layer, b in zip(self.layers, k, strict=True))
+        return self.kernel_to(k, _keep_layout(k))
 
     def kernel_to(self, k, out_full):
-        return tuple(
-            layer.kernel_to(b, o)
-            for layer, b, o in zip(self.layers, k, self._needs(out_full), strict=True)
-        )
+        out = []
+        for i, (layer, b, o) in enumerate(zip(self.layers, k, self._needs(out_full), strict=True)):
+            try:
+                out.append(layer.kernel_to(b, o))
+            except LayerError as err:
+                raise reraise_within(err, i, self, layer) from None
+        return tuple(out)
+
+    def layout(self, input_shape, out_full, path=""):
+        rows = []
+        for i, (layer, shape, need) in enumerate(
+            zip(self.layers, input_shape, self._needs(out_full), strict=True)
+        ):
+            rows += layer.layout(shape, need, f"{path}[{i}]" if path else f"[{i}]")
+        return rows
 
 
 def parallel(*layers: Layer) -> Parallel:

@@ -214,6 +214,12 @@ class Conv(Layer):
 
     def apply(self, params, x, *, key=None):
         w, b = params["W"].astype(x.dtype), params["b"]
+        if x.shape[-1] != w.shape[-2]:
+            raise_layer_error(
+                self,
+                f"got inputs with {x.shape[-1]} channels (shape {tuple(x.shape)}), but its "
+                f"parameters were made for {w.shape[-2]}",
+            )
         pads = []
         for i, (k, s, d) in enumerate(zip(self.filter_shape, self.strides, self.dilation)):
             _, lo, hi = window_geometry(x.shape[1 + i], k, s, d, self.padding)

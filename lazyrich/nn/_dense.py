@@ -104,6 +104,12 @@ class Dense(Layer):
 
     def apply(self, params, x, *, key=None):
         w, b = params["W"], params["b"]
+        if x.shape[-1] != w.shape[-2]:
+            raise_layer_error(
+                self,
+                f"got inputs with {x.shape[-1]} channels (shape {tuple(x.shape)}), but its "
+                f"parameters were made for {w.shape[-2]}",
+            )
         if self.parameterization == "ntk":
             y = (self.W_std / x.shape[-1] ** 0.5) * (x @ w.astype(x.dtype))
             return y if b is None else y + self.b_std * b.astype(x.dtype)

@@ -35,6 +35,7 @@ from ._kernel_dynamics import gradient_descent_mse_ensemble as gradient_descent_
 from ._kernel_dynamics import max_learning_rate as max_learning_rate
 from ._kernel_dynamics import mse_gradient_flow as mse_gradient_flow
 from ._kernel_fn import KernelFn as KernelFn
+from ._kernel_fn import MemoryModel as MemoryModel
 from ._kernel_fn import kernel_fn as kernel_fn
 from ._kernels import Kernels as Kernels
 from ._kernels import mlp_kernels as mlp_kernels
@@ -69,6 +70,7 @@ __all__ = [
     "linear_rank_alignment",
     "linear_rank_alignment_endpoint",
     "max_learning_rate",
+    "MemoryModel",
     "mlp_kernels",
     "mse_gradient_flow",
     "perceptron_norm_exponent",

@@ -16,9 +16,10 @@ covariances needed" is propagated from the output back to the input through
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,10 +27,26 @@ import numpy as np
 
 from lazyrich import nn
 from lazyrich._checks import check_int
+from lazyrich.nn._activations import identical_pairs
 from lazyrich.nn._base import KernelState
-from lazyrich.theory._kernels import Kernels
 
 GET = ("nngp", "ntk")
+
+
+class Kernels(NamedTuple):
+    """Infinite-width kernels of a network's readout.
+
+    Attributes:
+      nngp: the NNGP kernel :math:`\\Sigma(x, x')` (covariance of the outputs at initialization),
+        shape ``(n1, n2)``, or ``(n,)`` in diagonal mode (trailing spatial axes for a spatial
+        readout); ``None`` if not requested.
+      ntk: the neural tangent kernel :math:`\\Theta(x, x')`, same shape; ``None`` if not requested.
+    """
+
+    nngp: jax.Array | None
+    ntk: jax.Array | None
+
+
 SPATIAL_OUTPUTS = ("diagonal", "full")
 
 
@@ -78,9 +95,9 @@ def network_kernels(net, x1, x2, *, ntk: bool, out_full: bool, same=None) -> Ker
     Usable inside a caller's own jit with traced layer scales (``mlp_kernels`` does this).
     """
     full_in = nn._base.any_need(net.needs_full_spatial(out_full))
-    if same is None and x2 is None:
-        n = x1.shape[0]
-        same = jnp.arange(n)[:, None] == jnp.arange(n)[None, :]
+    if same is None:
+        # Identical inputs stay identical through the network: their pairs get angle 0 exactly.
+        same = identical_pairs(x1, x2)
     k = input_state(x1, x2, full_spatial=full_in, ntk=ntk, same=same)
     return net.kernel_to(k, out_full)
 
@@ -104,6 +121,115 @@ def _untile(t, n1: int, n2: int):
     return t[:n1, :n2]
 
 
+def _tile_sizes(n1: int, n2: int, batch_size: int | None, ndev: int):
+    """Row and column tile sizes and counts (row tiles a multiple of the device count)."""
+    b1, b2 = math.ceil(n1 / ndev), n2
+    if batch_size is not None:
+        b1, b2 = min(b1, batch_size), min(n2, batch_size)
+    t1 = math.ceil(math.ceil(n1 / b1) / ndev) * ndev
+    return b1, b2, t1, math.ceil(n2 / b2)
+
+
+def compute(
+    net,
+    x1,
+    x2,
+    *,
+    ntk: bool,
+    diagonal: bool = False,
+    out_full: bool = False,
+    batch_size: int | None = None,
+    devices: Sequence[Any] = (),
+):
+    """``(nngp, ntk)`` of ``net`` on ``x1`` x ``x2``: tiled, sharded over ``devices`` (if more than
+    one); traceable (no validation, no jit)."""
+    ndev = max(len(devices), 1)
+    if diagonal:
+        return _diagonal(net, x1, ntk, out_full, batch_size)
+    symmetric = x2 is None
+    n1 = x1.shape[0]
+    n2 = n1 if symmetric else x2.shape[0]
+    b1, b2, t1, t2 = _tile_sizes(n1, n2, batch_size, ndev)
+    if t1 == 1 and t2 == 1:
+        k = network_kernels(net, x1, x2, ntk=ntk, out_full=out_full)
+        nngp, ntk_ = k.nngp, k.ntk
+    else:
+        sizes = (b1, b2, t1, t2)
+        nngp, ntk_ = _tiled(net, x1, x1 if symmetric else x2, ntk, out_full, sizes, devices)
+    return nngp, ntk_
+
+
+def _tiled(net, x1, x2, ntk, out_full, sizes, devices):
+    b1, b2, t1, t2 = sizes
+    rows, cols = _tiles(x1, t1, b1), _tiles(x2, t2, b2)
+
+    def local_rows(rows, cols):
+        def row(xa):
+            def col(xb):
+                k = network_kernels(net, xa, xb, ntk=ntk, out_full=out_full)
+                return k.nngp, k.ntk
+
+            return jax.lax.map(col, cols)
+
+        return jax.lax.map(row, rows)
+
+    if len(devices) > 1:
+        mesh = jax.sharding.Mesh(np.asarray(devices), ("rows",))
+        spec, rep = jax.sharding.PartitionSpec("rows"), jax.sharding.PartitionSpec()
+        local_rows = jax.shard_map(
+            local_rows, mesh=mesh, in_specs=(spec, rep), out_specs=spec, check_vma=False
+        )
+    nngp, ntk_ = local_rows(rows, cols)
+    n1, n2 = x1.shape[0], x2.shape[0]
+    return _untile(nngp, n1, n2), None if ntk_ is None else _untile(ntk_, n1, n2)
+
+
+def _diagonal(net, x1, ntk, out_full, batch_size):
+    n1 = x1.shape[0]
+    b1, _, t1, _ = _tile_sizes(n1, 1, batch_size, 1)
+
+    def one(x):
+        k = network_kernels(net, x[None], None, ntk=ntk, out_full=out_full)
+        return k.nngp[0, 0], None if k.ntk is None else k.ntk[0, 0]
+
+    if t1 == 1:
+        return jax.vmap(one)(x1)
+    nngp, ntk_ = jax.lax.map(jax.vmap(one), _tiles(x1, t1, b1))
+
+    def flat(a):
+        return a.reshape((t1 * b1,) + a.shape[2:])[:n1]
+
+    return flat(nngp), None if ntk_ is None else flat(ntk_)
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryModel:
+    """Which covariance layout each layer's input needs, and the size of the largest state.
+
+    ``rows``: one :class:`lazyrich.nn.LayoutRow` per leaf layer (path in the network, layer, input
+    shape, full spatial covariance needed or not, entries of ``nngp`` per example pair);
+    ``full_spatial_input``: whether the input covariance itself is full;
+    ``peak_floats_per_pair``: the largest of these (``ntk`` doubles it).
+    """
+
+    rows: tuple
+    full_spatial_input: bool
+    peak_floats_per_pair: int
+
+    def peak_bytes(self, n1: int, n2: int, *, itemsize: int = 4, ntk: bool = True) -> int:
+        """Bytes of the largest ``nngp`` (+ ``ntk``) state for an ``n1`` x ``n2`` tile."""
+        return self.peak_floats_per_pair * n1 * n2 * itemsize * (2 if ntk else 1)
+
+    def __str__(self) -> str:
+        lines = [f"{'path':>8}  {'layer':<22}{'input shape':<22} {'layout':<10}floats/pair"]
+        for r in self.rows:
+            layout = "full" if nn._base.any_need(r.full_spatial) else "diagonal"
+            lines.append(
+                f"{r.path:>8}  {r.layer:<22}{str(r.input_shape):<22} {layout:<10}{r.floats_per_pair}"
+            )
+        return "\n".join(lines)
+
+
 class KernelFn:
     """The jitted kernel function of a network (built by :func:`kernel_fn`)."""
 
@@ -115,17 +241,6 @@ class KernelFn:
         self.trace_count = 0
         self._jitted = jax.jit(self._compute, static_argnames=("ntk", "diagonal"))
 
-    # --- layout -----------------------------------------------------------------------------------
-    def _sizes(self, n1: int, n2: int):
-        ndev = len(self.devices)
-        b1 = math.ceil(n1 / ndev)
-        b2 = n2
-        if self.batch_size is not None:
-            b1, b2 = min(b1, self.batch_size), min(n2, self.batch_size)
-        t1 = math.ceil(n1 / b1)
-        t1 = math.ceil(t1 / ndev) * ndev
-        return b1, b2, t1, math.ceil(n2 / b2)
-
     @property
     def out_full(self) -> bool:
         return self.spatial_output == "full"
@@ -135,79 +250,36 @@ class KernelFn:
         """True if the network needs the cross-position covariance of its inputs."""
         return nn._base.any_need(self.net.needs_full_spatial(self.out_full))
 
-    # --- computation ------------------------------------------------------------------------------
-    def _block(self, xa, xb, same, ntk):
-        k = network_kernels(self.net, xa, xb, ntk=ntk, out_full=self.out_full, same=same)
-        return k.nngp, k.ntk
+    def memory_model(self, input_shape: tuple[int, ...]) -> MemoryModel:
+        """The layout each layer needs for per-example inputs of ``input_shape``.
+
+        Example:
+          >>> from lazyrich import nn, theory
+          >>> cnn = nn.serial(nn.Conv(8, (3, 3)), nn.Relu(), nn.GlobalAvgPool(), nn.Dense(1))
+          >>> theory.kernel_fn(cnn).memory_model((8, 8, 1)).full_spatial_input
+          True
+        """
+        input_shape = tuple(input_shape)
+        self.net.output_shape(input_shape)
+        rows = tuple(self.net.layout(input_shape, self.out_full))
+        return MemoryModel(
+            rows=rows,
+            full_spatial_input=self.full_spatial_input,
+            peak_floats_per_pair=max(r.floats_per_pair for r in rows),
+        )
 
     def _compute(self, x1, x2, *, ntk: bool, diagonal: bool):
         self.trace_count += 1
-        n1 = x1.shape[0]
-        symmetric = x2 is None
-        if diagonal:
-            return self._diagonal(x1, ntk)
-        n2 = n1 if symmetric else x2.shape[0]
-        b1, b2, t1, t2 = self._sizes(n1, n2)
-        if t1 == 1 and t2 == 1:
-            nngp, ntk_ = self._block(x1, x2, None, ntk)
-        else:
-            nngp, ntk_ = self._tiled(x1, x1 if symmetric else x2, symmetric, ntk, b1, b2, t1, t2)
-        if symmetric:
-            nngp, ntk_ = (_symmetrize(a) if a is not None else None for a in (nngp, ntk_))
-        return nngp, ntk_
-
-    def _tiled(self, x1, x2, symmetric, ntk, b1, b2, t1, t2):
-        rows = _tiles(x1, t1, b1)
-        cols = _tiles(x2, t2, b2)
-        row_start = jnp.arange(t1) * b1
-        col_start = jnp.arange(t2) * b2
-
-        def local_rows(rows, row_start, cols, col_start):
-            def row(args):
-                xa, ra = args
-
-                def col(args2):
-                    xb, cb = args2
-                    same = None
-                    if symmetric:
-                        same = (ra + jnp.arange(b1))[:, None] == (cb + jnp.arange(b2))[None, :]
-                    return self._block(xa, xb, same, ntk)
-
-                return jax.lax.map(col, (cols, col_start))
-
-            return jax.lax.map(row, (rows, row_start))
-
-        if len(self.devices) > 1:
-            mesh = jax.sharding.Mesh(np.asarray(self.devices), ("rows",))
-            spec, rep = jax.sharding.PartitionSpec("rows"), jax.sharding.PartitionSpec()
-            local_rows = jax.shard_map(
-                local_rows,
-                mesh=mesh,
-                in_specs=(spec, spec, rep, rep),
-                out_specs=spec,
-                check_vma=False,
-            )
-        nngp, ntk_ = local_rows(rows, row_start, cols, col_start)
-        n1, n2 = x1.shape[0], x2.shape[0]
-        return _untile(nngp, n1, n2), None if ntk_ is None else _untile(ntk_, n1, n2)
-
-    def _diagonal(self, x1, ntk):
-        n1 = x1.shape[0]
-        b1, _, t1, _ = self._sizes(n1, 1)
-
-        def one(x):
-            nngp, ntk_ = self._block(x[None], None, None, ntk)
-            return nngp[0, 0], None if ntk_ is None else ntk_[0, 0]
-
-        if t1 == 1:
-            return jax.vmap(one)(x1)
-        rows = _tiles(x1, t1, b1)
-        nngp, ntk_ = jax.lax.map(jax.vmap(one), rows)
-
-        def flat(a):
-            return a.reshape((t1 * b1,) + a.shape[2:])[:n1]
-
-        return flat(nngp), None if ntk_ is None else flat(ntk_)
+        return compute(
+            self.net,
+            x1,
+            x2,
+            ntk=ntk,
+            diagonal=diagonal,
+            out_full=self.out_full,
+            batch_size=self.batch_size,
+            devices=self.devices,
+        )
 
     # --- public -------------------------------------------------------------------------------------
     def __call__(self, x1, x2=None, *, get: str | Sequence[str] = GET, diagonal: bool = False):
@@ -232,11 +304,6 @@ class KernelFn:
             )
         nngp, ntk = self._jitted(x1, x2, ntk="ntk" in get, diagonal=bool(diagonal))
         return Kernels(nngp if "nngp" in get else None, ntk)
-
-
-def _symmetrize(a):
-    axes = (1, 0) + tuple(range(2, a.ndim))
-    return (a + jnp.transpose(a, axes)) / 2 if a.ndim == 2 else a
 
 
 def _check_get(get) -> tuple[str, ...]:
