@@ -209,19 +209,26 @@ def _double_factorial(n: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _wick_table(coef: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
-    """T[k][j] = coef[k + 2j] * C(k + 2j, k) * (2j - 1)!!, so A_k(q) = sum_j T[k][j] q^j."""
-    m = len(coef)
+def _wick_constants(m: int) -> tuple[tuple[float, ...], ...]:
+    """W[k][j] = C(k + 2j, k) (2j - 1)!! for coefficient vectors of length m."""
     return tuple(
         tuple(
-            coef[k + 2 * j] * float(math.comb(k + 2 * j, k) * _double_factorial(2 * j - 1))
+            float(math.comb(k + 2 * j, k) * _double_factorial(2 * j - 1))
             for j in range((m - 1 - k) // 2 + 1)
         )
         for k in range(m)
     )
 
 
-def _derivative_coef(coef: tuple[float, ...]) -> tuple[float, ...]:
+def _wick_table(coef) -> list[list[Any]]:
+    """T[k][j] = coef[k + 2j] * C(k + 2j, k) * (2j - 1)!!, so A_k(q) = sum_j T[k][j] q^j."""
+    return [
+        [coef[k + 2 * j] * w for j, w in enumerate(row)]
+        for k, row in enumerate(_wick_constants(len(coef)))
+    ]
+
+
+def _derivative_coef(coef):
     # d/dx x^i = i x^(i-1) and He_i' = i He_(i-1): the same rule in both bases.
     return tuple(i * coef[i] for i in range(1, len(coef))) or (0.0,)
 
@@ -235,11 +242,10 @@ def _horner(coefs, x):
 
 def _wick_expectation(coef, shift, var1, var2, cov):
     """E[p(u) p(v)] for p = sum_i coef[i] P_i, P_i = x^i (shift 0) or He_i (shift 1)."""
-    table = _wick_table(tuple(float(c) for c in coef))
     q1, q2 = var1 - shift, var2 - shift
     out = jnp.zeros_like(cov)
-    for k, row in enumerate(table):
-        if any(row):
+    for k, row in enumerate(_wick_table(coef)):
+        if any(isinstance(c, jax.core.Tracer) or c != 0 for c in row):
             out = out + float(math.factorial(k)) * cov**k * _horner(row, q1) * _horner(row, q2)
     return out
 
@@ -247,7 +253,7 @@ def _wick_expectation(coef, shift, var1, var2, cov):
 def _wick_kernel(coef, shift, var1, var2, cov):
     return (
         _wick_expectation(coef, shift, var1, var2, cov),
-        _wick_expectation(_derivative_coef(tuple(coef)), shift, var1, var2, cov),
+        _wick_expectation(_derivative_coef(coef), shift, var1, var2, cov),
     )
 
 
@@ -423,7 +429,8 @@ class Activation:
 
     def kernel(self, var1, var2, cov, identical=None) -> tuple[Array, Array]:
         """``(E[phi(u) phi(v)], E[phi'(u) phi'(v)])``, compiled once per activation and shapes."""
-        if any(isinstance(v, jax.core.Tracer) for v in dataclasses.astuple(self)):
+        fields = [getattr(self, f.name) for f in dataclasses.fields(self)]
+        if any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(fields)):
             return self._kernel(var1, var2, cov, identical)  # traced parameters: not hashable
         return _compiled_kernel(self, var1, var2, cov, identical)
 
@@ -703,7 +710,9 @@ class Polynomial(Activation):
 
     def __post_init__(self):
         coef = self.coef
-        if isinstance(coef, str) or not hasattr(coef, "__len__") or np.ndim(coef) != 1:
+        if isinstance(coef, np.ndarray | jax.Array) and coef.ndim == 1:
+            coef = list(coef)
+        if not isinstance(coef, list | tuple):
             raise TypeError(
                 f"`coef` of activation 'polynomial' must be a sequence of real numbers, got "
                 f"{coef!r}."

@@ -544,6 +544,13 @@ def test_activations_are_static_arguments_and_parameters_may_be_traced():
     want = [float(activation("leaky_relu", alpha=a).kernel(1.0, 2.0, 0.5)[0]) for a in (0.1, 0.2)]
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
+    @jax.jit
+    def poly(c1):
+        return A.Polynomial(coef=(0.3, c1, 0.5)).kernel(1.0, 2.0, 0.5)
+
+    want = activation("polynomial", coef=(0.3, -1.0, 0.5)).kernel(1.0, 2.0, 0.5)
+    np.testing.assert_allclose(poly(jnp.asarray(-1.0)), want, rtol=1e-6)
+
     # from_callable's elementwise probe runs on concrete values even under a trace.
     traced = jax.jit(lambda v: from_callable(jnp.sin, degree=41).kernel(v, v, 0.5 * v))(1.0)
     np.testing.assert_allclose(traced, activation("sin").kernel(1.0, 1.0, 0.5), rtol=1e-5)
@@ -667,3 +674,81 @@ def test_gradients_finite_at_identical_and_generic_pairs(name, x64):
     fd = (total(1.3 + 1e-6) - total(1.3 - 1e-6)) / 2e-6
     assert np.isfinite(g)
     np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sign", "rectified_monomial", "abs"])
+def test_non_smooth_kernels_match_wide_networks(name, x64):
+    # Depth-2 (Dense, phi) networks of width 1024, 8 seeds (numpy float64): the readout's
+    # conditional covariance w^2 mean_k phi(h_k(x)) phi(h_k(x')) + b^2 fluctuates by O(N^-1/2)
+    # around the infinite-width NNGP (bias O(1/N)). Units of one network share its first layer, so
+    # the standard error is the larger of the one over units and the one over seeds; tolerance 5
+    # of those plus 4/N for the bias. Inputs include identical and collinear rows.
+    act = activation(name, **({"degree": 0} if name == "rectified_monomial" else {}))
+    phi, _ = _phi_and_derivative(act)
+    rng = np.random.default_rng(11)
+    x1 = rng.normal(size=(3, 3))
+    x2 = np.concatenate([x1[:1], -2 * x1[1:2], rng.normal(size=(2, 3))])
+    w_std, b_std, width, seeds = 1.3, 0.3, 1024, 8
+    products = []
+    for _ in range(seeds):
+        first, first_bias = rng.normal(size=(3, width)), rng.normal(size=width)
+        h1, h2 = (w_std * x @ first / np.sqrt(3) + b_std * first_bias for x in (x1, x2))
+        weights, bias = rng.normal(size=(width, width)), rng.normal(size=width)
+        g1, g2 = (w_std * phi(h) @ weights / np.sqrt(width) + b_std * bias for h in (h1, h2))
+        products.append(w_std**2 * phi(g1)[:, None, :] * phi(g2)[None, :, :] + b_std**2)
+    products = np.stack(products)  # (seeds, 3, 4, width)
+    estimate = products.mean((0, -1))
+    sem_units = products.std((0, -1)) / np.sqrt(seeds * width)
+    sem_seeds = products.mean(-1).std(0, ddof=1) / np.sqrt(seeds)
+    sem = np.maximum(sem_units, sem_seeds)
+
+    w2, b2 = w_std**2, b_std**2
+    cov = w2 * x1 @ x2.T / 3 + b2
+    var1, var2 = w2 * np.sum(x1**2, 1) / 3 + b2, w2 * np.sum(x2**2, 1) / 3 + b2
+    same = identical_pairs(x1, x2)
+    for _ in range(2):
+        e, _ = act.kernel(var1[:, None], var2[None, :], cov, identical=same)
+        e1, _ = act.kernel(var1, var1, var1, identical=True)
+        e2, _ = act.kernel(var2, var2, var2, identical=True)
+        cov, var1, var2 = (
+            w2 * np.asarray(e) + b2,
+            w2 * np.asarray(e1) + b2,
+            w2 * np.asarray(e2) + b2,
+        )
+    assert np.all(np.abs(estimate - cov) <= 5 * sem + 4 / width), (estimate, cov, sem)
+    assert np.all(sem < 0.03 * np.abs(cov).max())  # resolves errors of 15% of the kernel
+
+
+def test_mlp_kernels_sign_exact_on_collinear_inputs(x64):
+    # theory.mlp_kernels routes identical input pairs through the activations' `identical` mask
+    # (identical_pairs) and the angle snaps (anti-)collinear pairs: depth 2-4 sign networks agree
+    # with the exact recursion to 1e-6 (they were off by 1e-4 to 9e-2 before).
+    from lazyrich import theory
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(5, 3))
+    cases = {
+        "x2 = x1 explicitly": (x, x.copy()),
+        "rows repeated": (x, np.concatenate([x[3:], rng.normal(size=(2, 3)), x[:2]])),
+        "1-D inputs": (rng.normal(size=(6, 1)), rng.normal(size=(4, 1))),
+    }
+    for b_std in (0.0, 0.3):
+        for label, (x1, x2) in cases.items():
+            for depth in (2, 3, 4):
+                kw = dict(depth=depth, activation="sign", weight_std=1.3, bias_std=b_std)
+                got = theory.mlp_kernels(jnp.asarray(x1), jnp.asarray(x2), **kw).nngp
+                ref = _sign_reference(x1, x2, depth, 1.3, b_std)
+                err = np.max(np.abs(np.asarray(got) - ref)) / np.abs(ref).max()
+                assert err < 1e-6, (label, b_std, depth, err)
+    # Tiled (rows and columns in blocks of 2) with x2 given: the same routing per tile.
+    x1, x2 = cases["rows repeated"]
+    got = theory.mlp_kernels(
+        jnp.asarray(x1), jnp.asarray(x2), depth=3, activation="sign", weight_std=1.3, batch_size=2
+    ).nngp
+    ref = _sign_reference(x1, x2, 3, 1.3, 0.0)
+    assert np.max(np.abs(np.asarray(got) - ref)) / np.abs(ref).max() < 1e-6
+    # x2 = None with repeated rows of x1: the repeats are identical pairs too.
+    x1 = np.concatenate([x, x[:2]])
+    got = theory.mlp_kernels(jnp.asarray(x1), depth=3, activation="sign", weight_std=1.3).nngp
+    ref = _sign_reference(x1, x1, 3, 1.3, 0.0)
+    assert np.max(np.abs(np.asarray(got) - ref)) / np.abs(ref).max() < 1e-6
