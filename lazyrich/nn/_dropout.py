@@ -15,9 +15,10 @@ many) channels,
         \bigl(1 + (1/\mathrm{rate} - 1)\,[a = b]\,[s = t]\bigr),
 
 and :math:`\Theta` likewise. Here :math:`a = b` means *the same example of one evaluation* (the
-diagonal of ``kernel_fn(x1)``; the state's ``same`` mask), not two equal inputs: two evaluations of a
-dropout network draw independent masks. The input of the layer must not be the network's input
-(finitely many channels: the channel average would not concentrate). ``mode="test"``: unchanged.
+batch diagonal of a state whose ``x2`` is ``x1``, ``cov2 is None``), not two equal inputs (the
+state's ``same`` mask): two evaluations of a dropout network draw independent masks. The input of
+the layer must not be the network's input (finitely many channels: the channel average would not
+concentrate). ``mode="test"``: unchanged.
 """
 
 from __future__ import annotations
@@ -103,9 +104,11 @@ class Dropout(Layer):
             return jnp.where(eye[None], cov * factor, cov)
 
         def cross(a):
-            if a is None or k.same is None:
+            # The same example of one evaluation: only when x2 is x1 (cov2 None), on the batch
+            # diagonal. Not `k.same`, which marks identical inputs (independent masks).
+            if a is None or k.cov2 is not None or a.shape[0] != a.shape[1]:
                 return a
-            mask = k.same.reshape(k.same.shape + (1,) * (a.ndim - 2))
+            mask = np.eye(a.shape[0], dtype=bool).reshape(a.shape[:2] + (1,) * (a.ndim - 2))
             if eye is not None:
                 mask = mask & eye
             return jnp.where(mask, a * factor, a)
