@@ -211,7 +211,11 @@ def _solve_infinite(
         else:
             c = s_cross(w)
             cov = s_test - c - c.T + w.T @ s_train(w)
-    return mean, cov, info
+    out = (mean, cov, info)
+    if mesh is not None:  # replicated on every device (and process): readable everywhere
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        out = jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, replicated), out)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

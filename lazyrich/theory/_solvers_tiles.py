@@ -19,6 +19,7 @@ Rows of a kernel are computed in tiles of ``tile_size`` rows, ``kernel_fn(x1[row
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -356,22 +357,23 @@ def kernel_matrix(
 
     if mesh is not None and mesh.size > 1:
         rows = padded_rows(n1, mesh, 1)
-        xpad = np.concatenate([np.asarray(x1), np.repeat(np.asarray(x1)[:1], rows - n1, 0)])
         sharding = NamedSharding(mesh, P(AXIS, None))
-        cache: dict[tuple[int, int], dict[str, jax.Array]] = {}
+        cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
 
         def block(idx, g):
+            # This device's rows [a, b) of the padded matrix: the same tiles as on one device
+            # (so the same numbers); padding rows (beyond n1) are zeros, ignored by the solvers.
             a, b, _ = idx[0].indices(rows)
             if (a, b) not in cache:
-                parts = [
-                    kernel_fn(jnp.asarray(xpad[s : min(s + tile, b)]), jnp.asarray(x2v), get=get)
-                    for s in range(a, b, tile)
-                ]
-                cache[(a, b)] = {
-                    h: jnp.concatenate([_part(p, h, "a tile") for p in parts]) for h in get
-                }
-            out = cache[(a, b)][g]
-            return np.asarray(out if dtype is None else out.astype(dtype))
+                stop = min(b, n1)
+                parts = [compute(s, min(s + tile, stop)) for s in range(a, stop, tile)]
+                cache[(a, b)] = {}
+                for h in get:
+                    got = [np.asarray(p[h]) for p in parts]
+                    dt = got[0].dtype if got else np.dtype(dtype or np.asarray(x1).dtype)
+                    got.append(np.zeros((b - max(a, stop), n2), dt))
+                    cache[(a, b)][h] = np.concatenate(got)
+            return cache[(a, b)][g]
 
         result = {
             g: jax.make_array_from_callback((rows, n2), sharding, lambda idx, g=g: block(idx, g))
@@ -387,16 +389,23 @@ def kernel_matrix(
     tiles = None
     if store is not None:
         tiles = TileStore(store, _fingerprint(kernel_fn, x1, x2v, get, tile), num_tiles)
-    buffers: dict[str, np.ndarray] = {}
+    # The result is filled in place (a donated buffer): peak memory is the result plus one tile.
+    buffers: dict[str, jax.Array] = {}
     for i in range(num_tiles):
         a, b = i * tile, min((i + 1) * tile, n1)
         parts = tiles.load(i) if tiles is not None else None
         if parts is None:
-            parts = {g: np.asarray(v) for g, v in compute(a, b).items()}
+            parts = compute(a, b)
             if tiles is not None:
+                parts = {g: np.asarray(v) for g, v in parts.items()}
                 tiles.save(i, (a, b), parts)
         for g in get:
             if g not in buffers:
-                buffers[g] = np.empty((n1, n2), parts[g].dtype)
-            buffers[g][a:b] = parts[g]
-    return Kernels(*(jnp.asarray(buffers[g]) if g in buffers else None for g in GET))
+                buffers[g] = jnp.zeros((n1, n2), parts[g].dtype)
+            buffers[g] = _set_rows(buffers[g], jnp.asarray(parts[g]), a)
+    return Kernels(*(buffers.get(g) for g in GET))
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _set_rows(buffer, rows, start):
+    return jax.lax.dynamic_update_slice_in_dim(buffer, rows.astype(buffer.dtype), start, 0)
