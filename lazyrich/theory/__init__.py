@@ -44,6 +44,9 @@ from ._predict import Prediction as Prediction
 from ._predict import gp_inference as gp_inference
 from ._predict import predict as predict
 from ._predict_checks import check_kernel_matrix as check_kernel_matrix
+from ._predict_learning_curve import empirical_spectrum as empirical_spectrum
+from ._predict_learning_curve import learning_curve as learning_curve
+from ._predict_learning_curve import power_law_exponent as power_law_exponent
 from ._solvers import SolveInfo as SolveInfo
 from ._solvers import cg_solve as cg_solve
 from ._solvers_tiles import kernel_matrix as kernel_matrix
@@ -63,6 +66,7 @@ __all__ = [
     "depleted_sign_density",
     "diffusion_exponent",
     "dmft_status_name",
+    "empirical_spectrum",
     "DMFTResult",
     "first_crossing_time",
     "Gaussian",
@@ -70,6 +74,7 @@ __all__ = [
     "gradient_descent_mse_ensemble",
     "grokking_time",
     "kernel_regression_mse",
+    "learning_curve",
     "kernel_matrix",
     "Kernels",
     "linear_kernel_matrix",
@@ -82,6 +87,7 @@ __all__ = [
     "perceptron_norm_exponent",
     "perceptron_temperature_exponent",
     "perceptron_time_exponent",
+    "power_law_exponent",
     "predict",
     "Prediction",
     "SolveInfo",
