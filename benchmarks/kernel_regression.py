@@ -191,11 +191,14 @@ def main():
         load = os.getloadavg()[0]
         results["a"] = part_a(ladder, 200 if args.quick else 1000, 3600)
         results["a"]["load_average_1min"] = [load, os.getloadavg()[0]]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2) + "\n")  # after each part: a stop keeps the rest
     if "b" in parts:
         n, q = (4000, 500) if args.quick else (50000, 10000)
         load = os.getloadavg()[0]
         results["b"] = run(LAZYRICH_PYTHON, LAZYRICH_RUN, n, q, 1, 2048, timeout=7200)
         results["b"].update(budget_gib=16, load_average_1min=[load, os.getloadavg()[0]])
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
     if "c" in parts:
         n = 20000 if args.quick else 200000
         load = os.getloadavg()[0]

@@ -329,9 +329,9 @@ def predict(
     Example:
       >>> import jax.numpy as jnp
       >>> kernel_fn = mlp_kernel_fn(depth=2, bias_std=0.1)
-      >>> x = jnp.linspace(-1.0, 1.0, 8)[:, None] * jnp.array([[1.0, 0.5]])
+      >>> x = jnp.stack([jnp.linspace(-1.0, 1.0, 8), jnp.ones(8)], axis=1)
       >>> out = predict(jnp.sin(3 * x[:, 0]), kernel_fn=kernel_fn, x_train=x, get="nngp")
-      >>> print(jnp.allclose(out.nngp.mean, jnp.sin(3 * x[:, 0]), atol=1e-4))
+      >>> print(jnp.allclose(out.nngp.mean, jnp.sin(3 * x[:, 0]), atol=1e-3))
       True
 
     References:
@@ -606,7 +606,7 @@ def gp_inference(
       >>> import jax.numpy as jnp
       >>> k = Kernels(jnp.array([[2.0, 1.0], [1.0, 2.0]]), jnp.array([[3.0, 1.0], [1.0, 3.0]]))
       >>> out = gp_inference(k, jnp.array([1.0, -1.0]), get="nngp")
-      >>> print(out.nngp.mean, out.nngp.covariance.shape)
+      >>> print(jnp.round(out.nngp.mean, 4), out.nngp.covariance.shape)
       [ 1. -1.] (2, 2)
     """
     compute_cov = k_test_test is not None or k_test_train is None

@@ -10,7 +10,8 @@ The policy, applied by :func:`lazyrich.theory.predict`, :func:`lazyrich.theory.g
   positive semi-definite, :math:`\lambda_{\min}(K) \ge -\text{rtol}\cdot\lambda_{\max}(K)`. The
   default ``rtol`` is ``1e-6`` for float64 kernels and ``1e-4`` for lower precision (the rounding of
   a float32 kernel moves its eigenvalues by about :math:`\sqrt{n}\,\epsilon_{32}\lambda_{\max}`).
-  Up to :data:`PSD_EIGH_LIMIT` points the eigenvalues are computed (float64, ``eigvalsh``); above it
+  Up to :data:`PSD_EIGH_LIMIT` points this is checked exactly (float64: a Cholesky factorisation of
+  :math:`K + \text{rtol}\,\lambda_{\max} I`, the eigenvalues only to word an error); above it
   an :math:`O(n^3)` check would cost as much as the solve, so the check is the necessary condition
   :math:`K_{ii} \ge 0` and :math:`|K_{ij}| \le (1 + \text{rtol})\sqrt{K_{ii}K_{jj}}`, in row blocks,
   and the conjugate-gradient solver reports non-positive curvature :math:`p^\top K p \le 0` as
@@ -79,7 +80,22 @@ def check_kernel_matrix(
         )
     if n <= PSD_EIGH_LIMIT:
         sym = np.asarray(arr, np.float64)
-        evals = np.linalg.eigvalsh(0.5 * (sym + sym.T))
+        sym = 0.5 * (sym + sym.T)
+        # A Cholesky factorisation of K + rtol * lambda_max * I succeeds iff lambda_min >
+        # -rtol * lambda_max: a quarter of the cost of the eigenvalues, which are computed only
+        # to word the error (or to settle a borderline case). lambda_max >= max(diag K) >= 0.
+        top = max(float(np.max(np.diagonal(sym))), 0.0)
+        v = np.ones(n) / np.sqrt(n)
+        for _ in range(8):  # a lower estimate of lambda_max by power iteration
+            w = sym @ v
+            top = max(top, float(v @ w))
+            v = w / max(float(np.linalg.norm(w)), np.finfo(np.float64).tiny)
+        try:
+            np.linalg.cholesky(sym + rtol * top * np.eye(n))
+            return
+        except np.linalg.LinAlgError:
+            pass
+        evals = np.linalg.eigvalsh(sym)
         lo, hi = float(evals[0]), float(evals[-1])
         if lo < -rtol * max(hi, 0.0) or (hi <= 0 and lo < 0):
             raise ValueError(
