@@ -178,6 +178,7 @@ def main():
     parser.add_argument("--parts", default="a,b,c")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--tiles", type=int, default=3, help="(c): tiles timed")
+    parser.add_argument("--b-size", type=int, default=50000, help="(b): training points")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
@@ -194,10 +195,12 @@ def main():
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")  # after each part: a stop keeps the rest
     if "b" in parts:
-        n, q = (4000, 500) if args.quick else (50000, 10000)
+        n, q = (4000, 500) if args.quick else (args.b_size, 10000)
         load = os.getloadavg()[0]
         results["b"] = run(LAZYRICH_PYTHON, LAZYRICH_RUN, n, q, 1, 2048, timeout=7200)
-        results["b"].update(budget_gib=16, load_average_1min=[load, os.getloadavg()[0]])
+        key = "b" if n == 50000 or args.quick else f"b_at_{n}"
+        results[key] = results.pop("b")
+        results[key].update(budget_gib=16, load_average_1min=[load, os.getloadavg()[0]])
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     if "c" in parts:
         n = 20000 if args.quick else 200000
