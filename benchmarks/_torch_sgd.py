@@ -1,8 +1,8 @@
 """PyTorch reference for benchmarks/sweep_throughput.py: the same SGD runs, one at a time (research-code style).
 
 Run with the torch venv: ``python _torch_sgd.py DATA.npz CONFIG.json``; prints one JSON line with the times.
-Same model as ``lazyrich.dynamics.bias_free_mlp`` (mean-field readout, sqrt(2) ReLU, no biases), centred
-alpha-scaled hinge loss max(0, 1 - alpha y (f - f0))/alpha, batches = first B of a fresh permutation.
+Same model as ``lazyrich.dynamics.models.bias_free_mlp`` (mean-field readout, sqrt(2) ReLU, no biases),
+centred alpha-scaled hinge loss max(0, 1 - alpha y (f - f0))/alpha, batches = first B of a fresh permutation.
 """
 
 import json

@@ -1,10 +1,13 @@
-"""DMFT solvers against simulating an ensemble of finite networks to the same accuracy (papers.md §6.6, Table 1).
+"""DMFT solvers against simulating an ensemble of finite networks to the same accuracy.
+
+The solvers follow Bordelon & Pehlevan (NeurIPS 2022), https://arxiv.org/abs/2205.09653, Algorithm 1 and
+App. B.
 
 Problem: ``P`` Gaussian inputs (D = 16, ``|x|^2 = D``), ``y = sign(x_1)``, richness ``gamma0 = 1``, gradient flow on
 ``t in [0, 5]`` saved on ``T`` equally spaced times, float32, for P in {10, 20, 40} and T in {50, 100, 200}.
 
 Competitor: the mean over an ensemble of 10 mean-field networks of width 4,000 (two-layer, and ``L = 2`` tanh),
-trained by RK4 on the same grid (``lazyrich.dynamics.train_meanfield_gradient_flow``, ``substeps=1``; the ten
+trained by RK4 on the same grid (``lazyrich.dynamics.models.train_meanfield_gradient_flow``, ``substeps=1``; the ten
 two-layer networks vmapped or mapped, whichever is faster; the ten deep networks run one after another, so one is
 timed and the ensemble time is 10x that).
 
@@ -120,8 +123,10 @@ def deep_dmft(num_samples, response_samples, seed=1, response_method="autodiff",
 
 def ensemble(depth, size, width, *, batched):
     def one(x, y, times, k):
-        params = dynamics.meanfield_mlp_init(k, input_dim=x.shape[1], width=width, depth=depth)
-        out = dynamics.train_meanfield_gradient_flow(
+        params = dynamics.models.meanfield_mlp_init(
+            k, input_dim=x.shape[1], width=width, depth=depth
+        )
+        out = dynamics.models.train_meanfield_gradient_flow(
             params, x, y, x[:0], times, gamma0=GAMMA0, substeps=1
         )
         return y - out["f_train"], out["ntk"]

@@ -4,7 +4,7 @@ Run from the repository root:
 
     PYTHONPATH=. /work/venv/bin/python benchmarks/empirical_ntk.py [--repeats 3] [--skip-nt]
 
-neural-tangents 0.6.5 needs its pinned environment (jax 0.4.23; anchors.md §2.1); it runs in
+neural-tangents 0.6.5 needs its pinned environment (jax 0.4.23); it runs in
 a subprocess with the interpreter in ``$LAZYRICH_NT_PYTHON`` (default
 ``/work/ntvenv/bin/python``) and is skipped with a message if that is missing.
 Both sides build the same plain-JAX models from the same NumPy parameters (written to a

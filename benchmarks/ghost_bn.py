@@ -4,7 +4,7 @@ One SGD step (forward, backward, update; learning rate 0.1, no momentum or clipp
 ``input -> depth x [Linear(width) -> BN -> ReLU] -> Linear(10)`` on a batch of ``batch`` examples, with ghost
 batches of ``ghost`` (``k = batch / ghost`` of them). JAX variants:
 
-* ``gbn``: :func:`lazyrich.dynamics.ghost_batch_norm` (one reshape to ``(k, ghost, F)``, fused statistics,
+* ``gbn``: :func:`lazyrich.dynamics.models.ghost_batch_norm` (one reshape to ``(k, ghost, F)``, fused statistics,
   vectorised running-statistics update), one jitted step;
 * ``bn``: the same function with ``ghost_size = batch`` (ordinary batch norm), one jitted step;
 * ``bn_plain``: a textbook batch norm (``mean``/``var`` over the batch), one jitted step (a cross-check that
@@ -63,7 +63,7 @@ def init(key, sizes):
         if i < len(sizes) - 2:
             layer.update(scale=jnp.ones(b), bias=jnp.zeros(b))
         params.append(layer)
-    stats = [dynamics.BatchStats(jnp.zeros(b), jnp.ones(b)) for b in sizes[1:-1]]
+    stats = [dynamics.models.BatchStats(jnp.zeros(b), jnp.ones(b)) for b in sizes[1:-1]]
     return params, stats
 
 
@@ -72,12 +72,12 @@ def plain_bn(h, layer, st, eps=1e-5):
     mean, var = h.mean(axis=0), h.var(axis=0)
     y = (h - mean) * jax.lax.rsqrt(var + eps) * layer["scale"] + layer["bias"]
     m = EMA_RATE
-    return y, dynamics.BatchStats((1 - m) * st.mean + m * mean, (1 - m) * st.var + m * var)
+    return y, dynamics.models.BatchStats((1 - m) * st.mean + m * mean, (1 - m) * st.var + m * var)
 
 
 def lazyrich_bn(ghost):
     def norm(h, layer, st):
-        return dynamics.ghost_batch_norm(
+        return dynamics.models.ghost_batch_norm(
             h,
             scale=layer["scale"],
             bias=layer["bias"],

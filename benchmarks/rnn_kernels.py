@@ -87,7 +87,7 @@ def main():
 
     key = jax.random.key(0)
     k_p, k_x, k_d = jax.random.split(key, 3)
-    params0 = dynamics.init_rnn_params(k_p, input_dim=3, width=args.width, output_dim=3)
+    params0 = dynamics.rnn.init_rnn_params(k_p, input_dim=3, width=args.width, output_dim=3)
     # A "trained" network: W_h moved by a random perturbation of 10% of its norm.
     delta = jax.random.normal(k_d, params0["w_h"].shape) / args.width**0.5 * 1.25 * 0.1
     params1 = dict(params0, w_h=params0["w_h"] + delta)
@@ -105,7 +105,7 @@ def main():
         "pinning": "os.sched_setaffinity on both processes before importing jax / torch",
     }
 
-    structured = jax.jit(lambda p0, p1, xx: dynamics.recurrent_kernel_alignment(p0, p1, xx))
+    structured = jax.jit(lambda p0, p1, xx: dynamics.rnn.recurrent_kernel_alignment(p0, p1, xx))
     value = float(structured(params0, params1, x))
     results["lazyrich_structured"] = {
         "alignment": value,
@@ -114,7 +114,7 @@ def main():
 
     def jacobian_kernel(p):
         def f(w_h):
-            return dynamics.rnn_apply(dict(p, w_h=w_h), x).reshape(-1)
+            return dynamics.rnn.rnn_apply(dict(p, w_h=w_h), x).reshape(-1)
 
         jac = jax.jacrev(f)(p["w_h"]).reshape(num_rows, -1)
         return jac @ jac.T
@@ -138,7 +138,7 @@ def main():
 
         def entk_alignment(p0, p1):
             def apply_fn(p, xx):
-                return dynamics.rnn_apply(p, xx).reshape(
+                return dynamics.rnn.rnn_apply(p, xx).reshape(
                     xx.shape[0], -1
                 )  # (B, T*O) outputs per trial
 
@@ -187,7 +187,7 @@ def main():
             )
             results["torch_autograd_loop"] = json.loads(out.read_text())
             k0_torch = np.load(str(out) + ".k0.npy")
-        k0 = np.asarray(dynamics.recurrent_tangent_kernel(params0, x))
+        k0 = np.asarray(dynamics.rnn.recurrent_tangent_kernel(params0, x))
         # The torch rows are ordered (trial, step, output), the same as lazyrich's kernel.
         results["max_rel_kernel_difference_vs_torch"] = float(
             np.abs(k0 - k0_torch).max() / np.abs(k0).max()

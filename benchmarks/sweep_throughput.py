@@ -78,12 +78,14 @@ def main() -> None:
     )
     grid = list(itertools.product(seeds, alphas, temps))
     width, depth, batch = args.width, args.depth, args.batch_size
-    apply_fn = dynamics.bias_free_mlp_apply_fn(input_dim=x.shape[1], width=width, depth=depth)
+    apply_fn = dynamics.models.bias_free_mlp_apply_fn(
+        input_dim=x.shape[1], width=width, depth=depth
+    )
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def one(alpha, temperature, key):
         init_key, noise_key = jax.random.split(key)
-        params0 = dynamics.bias_free_mlp_init(
+        params0 = dynamics.models.bias_free_mlp_init(
             input_dim=x.shape[1], width=width, depth=depth, key=init_key
         )
         config = dynamics.TrainConfig(

@@ -1,7 +1,8 @@
 r"""Shared linear algebra for kernels and weight matrices: alignments, spectra, effective ranks.
 
-Pure functions of arrays (jit- and vmap-compatible; shapes static). Re-exported publicly from
-:mod:`lazyrich.dynamics`; :mod:`lazyrich.theory` may re-export them too.
+Pure functions of arrays (jit- and vmap-compatible; shapes static), each defined only here and re-exported
+publicly from :mod:`lazyrich.dynamics.diagnostics`. "Centred" means double centring, :math:`HKH` with
+:math:`H = I - 11^\top/P` (``docs/conventions.md`` §5).
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ def kernel_pca(
     oversample`` random vectors for ``num_iterations`` steps and finishes with a Rayleigh-Ritz step;
     it needs only products ``K Q``, so ``k`` may be a callable ``matvec(Q) -> K Q`` on ``(P, m)``
     blocks (e.g. built from :func:`lazyrich.dynamics.ntk_vector_product`), with ``size=P``. The
-    error
-    of the i-th eigenvector decays as :math:`(\lambda_{m+1}/\lambda_i)^{\text{num\_iterations}}`.
+    error of the i-th eigenvector decays as
+    :math:`(\lambda_{m+1}/\lambda_i)^{\text{num\_iterations}}`.
 
     Args:
       k: kernel ``(P, P)`` or a callable ``(P, m) -> (P, m)`` (subspace method only).
@@ -219,8 +220,7 @@ def effective_rank(matrix: Array) -> Array:
     :math:`p_i = \sigma_i / \sum_j \sigma_j`.
 
     :math:`\sigma_i` are the singular values (for a PSD kernel, its eigenvalues). The identity of
-    size
-    ``n`` has effective rank ``n``; a rank-1 matrix has 1.
+    size ``n`` has effective rank ``n``; a rank-1 matrix has 1.
 
     Args:
       matrix: any 2-D matrix (kernel or weights).

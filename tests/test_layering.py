@@ -1,4 +1,4 @@
-"""The layering rules of style.md §1.2, checked on every import statement in the package."""
+"""The package's layering rules (theory and dynamics below sims, sims below figures), on every import."""
 
 import ast
 import pathlib

@@ -1,4 +1,6 @@
-"""Activations normalised to unit second moment under a standard Gaussian (papers.md §2.1).
+"""Activations normalised to unit second moment under a standard Gaussian (``docs/conventions.md`` §6).
+
+The normalisation of Sclocchi, Geiger, Wyart (ICML 2023)'s code.
 
 Sclocchi, Geiger and Wyart rescale every activation so that :math:`E_{z\\sim N(0,1)}[\\phi(z)^2] = 1`; ReLU
 becomes :math:`\\sqrt{2}\\,\\mathrm{relu}`. Their code estimates the constant by Monte Carlo with 10^6 samples;

@@ -13,7 +13,7 @@ update as ``mean((f - f0 - y)**2)`` with learning rate ``N / alpha**2`` (:math:`
 The model-free reduced dynamics of :math:`(\bar w, M)` lives in :func:`lazyrich.theory.committee_gd`.
 
 References:
-  Kumar, Bordelon, Gershman, Pehlevan (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7; papers.md §5.
+  Kumar, Bordelon, Gershman, Pehlevan (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7.
 """
 
 from __future__ import annotations

@@ -18,13 +18,11 @@ from lazyrich._types import ApplyFn, Array, Params
 def from_nnx(module: nnx.Module) -> tuple[ApplyFn, Params]:
     """Split an NNX module into a pure ``apply_fn(params, x)`` and its trainable parameters.
 
-    The module is split with ``nnx.split(module, nnx.Param, ...)``: ``params`` is the
-    ``nnx.State`` of
-    its ``nnx.Param`` variables (a pytree whose leaves are arrays); every other variable (batch
+    The module is split with ``nnx.split(module, nnx.Param, ...)``: ``params`` is the ``nnx.State``
+    of its ``nnx.Param`` variables (a pytree whose leaves are arrays); every other variable (batch
     statistics, RNG counts, ...) is frozen into the closure. ``apply_fn`` rebuilds the module with
-    ``nnx.merge`` on every call, so it is pure and jit/vmap/grad-compatible; the module passed in
-    is not
-    modified by later calls.
+    ``nnx.merge`` on every call, so it is pure and jit/vmap/grad-compatible; the module passed in is
+    not modified by later calls.
 
     Args:
       module: an NNX module whose ``__call__(x)`` maps a batch ``(n, ...)`` to outputs ``(n, O)``.
@@ -51,8 +49,7 @@ def from_linen(
     """Turn a Flax Linen module and its variables into ``(apply_fn, params)``.
 
     ``params`` is ``variables["params"]``; the other collections (e.g. ``"batch_stats"``) are held
-    fixed
-    in the closure. ``apply_fn(params, x) = module.apply({"params": params, **rest}, x,
+    fixed in the closure. ``apply_fn(params, x) = module.apply({"params": params, **rest}, x,
     **apply_kwargs)``.
 
     Args:

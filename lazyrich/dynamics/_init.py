@@ -5,8 +5,9 @@ rank is applied by *masking* singular values, so it may be a traced integer: ``j
 compiles one program.
 
 References:
-  Liu, Baratin, Cornford, Mihalas, Shea-Brown, Lajoie (ICLR 2024), "How connectivity structure shapes rich and
-  lazy learning in neural circuits", https://arxiv.org/abs/2310.08513, Sec. 3 (papers.md §4.2).
+  Liu, Baratin, Cornford, Mihalas, Shea-Brown, Lajoie (ICLR 2024), "How connectivity structure
+  shapes rich and lazy learning in neural circuits", https://arxiv.org/abs/2310.08513, Sec. 3 and
+  the authors' code ``Helena-Yuhan-Liu/BioRNN_RichLazy``.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def truncate_rank(w: jax.Array, rank, *, norm: Norm = "fro") -> jax.Array:
 def low_rank_connectivity(
     key: jax.Array, width: int, rank, *, gain=1.25, norm: Norm = "fro", dtype=jnp.float32
 ) -> jax.Array:
-    """Rank-r truncation of one Gaussian draw ``g Z / sqrt(N)``, matched in norm to that draw (papers.md §4.2).
+    """Rank-r truncation of one Gaussian draw ``g Z / sqrt(N)``, matched in norm to that draw.
 
     ``low_rank_connectivity(key, N, r)`` equals ``truncate_rank(gaussian_connectivity(key, N), r)``; with the
     same key, all ranks share the singular vectors of one draw, as in the paper's code.
@@ -179,12 +180,13 @@ def aligned_rank_one_connectivity(
 
     .. math:: W = c\, u_1 v_1^\top,\qquad \mathrm{direction} = \sum_k s_k u_k v_k^\top,\qquad \|W\| = c
 
-    (a rank-1 matrix has equal Frobenius and spectral norm). ``direction`` carries the task structure, e.g.
-    :math:`u\hat\beta^\top` in the two-layer linear network of the paper's Proposition 1, or the weight change
-    ``W_h^{(f)} - W_h^{(0)}`` of a pilot RNN. For the RNN the latter is *not* lazy when trained (measured at
-    N = 64-100: kernel alignment 0.13-0.63, weight change 2-3x the random rank-1 init's), because the pilot's
-    weight change is useful only together with the pilot's full-rank bulk; the ``lowrank-rnn`` figure uses
-    :func:`lazyrich.dynamics.fit_rank_one_connectivity` instead.
+    (a rank-1 matrix has equal Frobenius and spectral norm). ``direction`` carries the task
+    structure, e.g. :math:`u\hat\beta^\top` in the two-layer linear network of the paper's
+    Proposition 1, or the weight change ``W_h^{(f)} - W_h^{(0)}`` of a pilot RNN. For the RNN the
+    latter is *not* lazy when trained (its kernel alignment stays low and its weight change exceeds
+    the random rank-1 init's), because the pilot's weight change is useful only together with the
+    pilot's full-rank bulk; the ``lowrank-rnn`` figure uses
+    :func:`lazyrich.dynamics.rnn.fit_rank_one_connectivity` instead.
 
     Args:
       direction: square ``(N, N)`` matrix, finite.

@@ -4,7 +4,7 @@ Recipe, from a small-batch regime (batch :math:`B_S`, learning rate :math:`\eta_
 milestones :math:`m_i` in epochs) to a large batch :math:`B_L`:
 
 * **square-root scaling** :math:`\eta_L = \eta_S \sqrt{B_L / B_S}`, which keeps the per-step covariance of the
-  update :math:`\eta^2 C / B` fixed (papers.md §0.4);
+  update :math:`\eta^2 C / B` fixed (``docs/conventions.md`` §4);
 * **ghost batch norm** with ghost batches of :math:`B_S` examples (:class:`GhostBatchNorm`);
 * **regime adaptation**: epochs and milestones multiplied by :math:`k = \lceil B_L / B_S \rceil`, so the large batch
   makes as many updates, with its learning-rate drops at the same iterations;

@@ -5,7 +5,8 @@
 ``f~(theta) = f(theta) - f(theta_0)``; the loss is ``(1/2P) sum_mu (f~_mu - y_mu)^2`` and the flow is
 ``d theta/dt = -gamma0^2 N grad L`` (so ``dL/dt`` at ``t = 0`` does not depend on ``gamma0``). This is the
 network whose ``N -> infinity`` limit :func:`lazyrich.theory.solve_dmft` computes. With
-``alpha = 1 / gamma0`` it is the centred ``alpha``-scaled mean-field network of papers.md §0.2.
+``alpha = 1 / gamma0`` it is the centred ``alpha``-scaled mean-field network
+(``docs/conventions.md`` §2).
 """
 
 from __future__ import annotations

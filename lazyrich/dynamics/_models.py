@@ -1,4 +1,6 @@
-r"""Bias-free MLPs and a small CNN in the NTK and mean-field parameterizations (papers.md §0.2, §2.1).
+r"""Bias-free MLPs and a small CNN in the NTK and mean-field parameterizations.
+
+Conventions: ``docs/conventions.md`` §2 (output scale) and §6 (parameterizations).
 
 Fully connected network with ``depth`` hidden layers of ``width`` h, weights :math:`W \sim N(0, 1)`, no
 biases and a unit-second-moment activation :math:`\phi` (:func:`normalized_activation`):
@@ -168,7 +170,7 @@ class BiasFreeCNN(nnx.Module):
     convolution is divided by :math:`k\sqrt{C_{in}}` (the square root of its fan-in), as in Sclocchi et al.'s
     ``mnas`` code; N(0, 1) weights; normalised activation; global average pooling; linear readout divided by
     ``width`` (mean field) or its square root (NTK). Output shape ``(P,)``. A lighter stand-in for the paper's
-    MnasNet-like ``mnas`` network (papers.md §2.1), which is not reproduced here.
+    MnasNet-like ``mnas`` network of Sclocchi et al.'s code, which is not reproduced here.
     """
 
     def __init__(

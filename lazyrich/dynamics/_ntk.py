@@ -1,17 +1,15 @@
 r"""Empirical neural tangent kernels of any ``apply_fn(params, x)``, by several strategies.
 
 For a network :math:`f(\theta, x) \in \mathbb{R}^O` the empirical NTK between inputs :math:`x_a,
-x_b` is
-the :math:`O \times O` block
+x_b` is the :math:`O \times O` block
 
 .. math::
     \Theta_{ab}^{op} = \sum_k \frac{\partial f^o(\theta, x_a)}{\partial \theta_k}
                                \frac{\partial f^p(\theta, x_b)}{\partial \theta_k}
                      = [J(x_a) J(x_b)^\top]_{op}.
 
-With ``trace_outputs=True`` the mean of the diagonal blocks :math:`\frac1O \sum_o
-\Theta_{ab}^{oo}` is
-returned (neural-tangents' ``trace_axes=(-1,)``, see ``anchors.md`` §2.3), the quantity that
+With ``trace_outputs=True`` the mean of the diagonal blocks :math:`\frac1O \sum_o \Theta_{ab}^{oo}`
+is returned (neural-tangents' ``trace_axes=(-1,)``; ``docs/conventions.md`` §5), the quantity that
 converges to the per-output infinite-width NTK.
 """
 
@@ -269,11 +267,10 @@ def empirical_ntk(
         \Theta_{ab}^{op} = \sum_{k \in \mathrm{wrt}} \partial_{\theta_k} f^o(\theta, x_{1,a})\,
                                               \partial_{\theta_k} f^p(\theta, x_{2,b}).
 
-    With ``trace_outputs=True`` returns :math:`\frac1O\sum_o \Theta_{ab}^{oo}`, shape ``(n1,
-    n2)``: the
-    mean over the O diagonal output blocks, the convention of neural-tangents' default
-    ``trace_axes=(-1,)`` (``anchors.md`` §2.3), comparable with the per-output infinite-width NTK.
-    Otherwise returns the full ``(n1, n2, O, O)`` array ``K[a, b, o, p]``.
+    With ``trace_outputs=True`` returns :math:`\frac1O\sum_o \Theta_{ab}^{oo}`, shape ``(n1, n2)``:
+    the mean over the O diagonal output blocks, the convention of neural-tangents' default
+    ``trace_axes=(-1,)`` (``docs/conventions.md`` §5), comparable with the per-output infinite-width
+    NTK. Otherwise returns the full ``(n1, n2, O, O)`` array ``K[a, b, o, p]``.
 
     Strategies (all give the same kernel to float tolerance):
 
@@ -467,13 +464,11 @@ def empirical_nngp(
 
     ``features_fn(params, x) -> (n, d)`` returns the features whose kernel is wanted: pass the
     network's ``apply_fn`` for the kernel of its outputs (neural-tangents' ``empirical_nngp_fn``),
-    or a
-    function returning the last hidden layer (post-activation) for the last-layer feature kernel,
-    e.g.
-    ``lambda p, x: model.features(x)`` or an ``apply_fn`` of the network without its readout. With
-    ``trace_outputs=True`` the result is the mean over the ``d`` features, shape ``(n1, n2)``, which
-    converges to the infinite-width NNGP of that layer; otherwise the full ``(n1, n2, d, d)``
-    products :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
+    or a function returning the last hidden layer (post-activation) for the last-layer feature
+    kernel, e.g. ``lambda p, x: model.features(x)`` or an ``apply_fn`` of the network without its
+    readout. With ``trace_outputs=True`` the result is the mean over the ``d`` features, shape
+    ``(n1, n2)``, which converges to the infinite-width NNGP of that layer; otherwise the full
+    ``(n1, n2, d, d)`` products :math:`\phi^o(x_{1a}) \phi^p(x_{2b})`.
 
     Raises:
       ValueError: if ``features_fn`` does not return ``(n, d)`` or feature shapes of ``x1``, ``x2``

@@ -239,8 +239,7 @@ def _evaluate(plan: _Plan, theta: list, x, probes: dict) -> tuple[Any, dict]:
     """Run the flattened jaxpr, adding ``probes[e_idx]`` to each probed dot.
 
     Returns the output and, per probed dot, its two operands and the scale ``c`` of each operand
-    that
-    is ``c * leaf`` (tracked through the scalar chain; ``None`` for other operands).
+    that is ``c * leaf`` (tracked through the scalar chain; ``None`` for other operands).
     """
     env: dict = dict(zip(plan.leaf_ids, theta))
     env[plan.x_id] = x

@@ -1,8 +1,8 @@
 r"""SGD on the perceptron with Sclocchi et al.'s alpha-scaled hinge loss, trained until every point is fitted.
 
-Model and loss (papers.md §2.1-2.3). The perceptron is :math:`f(w, x) = w\cdot x/\sqrt d`; only
-:math:`\Delta w = w - w_0` enters the centred predictor :math:`F = \alpha(f(w, x) - f(w_0, x))`, and the
-per-sample loss is
+Model and loss (Sclocchi, Geiger, Wyart 2023, Sec. 5). The perceptron is :math:`f(w, x) = w\cdot
+x/\sqrt d`; only :math:`\Delta w = w - w_0` enters the centred predictor :math:`F = \alpha(f(w, x) -
+f(w_0, x))`, and the per-sample loss is
 
 .. math::
     \ell_\alpha = \tfrac1\alpha \max(0, 1 - \alpha y\,\Delta w\cdot x/\sqrt d),
@@ -14,10 +14,10 @@ indices (independently across steps) and updates
     \Delta w \leftarrow \Delta w + \frac{dt}{B} \sum_{\mu \in \text{batch},\ \alpha y_\mu f_\mu < 1}
     \frac{y_\mu x_\mu}{\sqrt d},
 
-so every *unfit* point of the batch kicks :math:`\Delta w` by :math:`T y x/\sqrt d` with the temperature
-:math:`T = dt/B` (``h = 1``, the ``sclocchi2023`` convention of papers.md §0.4). Training stops when
-:math:`\alpha y_\mu f_\mu \ge 1` for every training point (the loss is exactly zero); time is
-:math:`t = dt \times \text{steps} = T B \times \text{steps}`.
+so every *unfit* point of the batch kicks :math:`\Delta w` by :math:`T y x/\sqrt d` with the
+temperature :math:`T = dt/B` (``h = 1``, the ``sclocchi2023`` convention, ``docs/conventions.md``
+§4). Training stops when :math:`\alpha y_\mu f_\mu \ge 1` for every training point (the loss is
+exactly zero); time is :math:`t = dt \times \text{steps} = T B \times \text{steps}`.
 
 Two exact simulators are provided:
 
@@ -298,7 +298,7 @@ def train_perceptron(
         mismatched shapes, or an unknown ``method``.
 
     References:
-      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Sec. 5; papers.md §2.1-2.3, §2.8.
+      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Sec. 5.
     """
     _validate(x, y, temperature, alpha, batch_size, max_steps, method)
     state = init_perceptron(x, y, alpha=alpha)

@@ -4,8 +4,8 @@
     u_t = (1 - a)\\, h_{t-1} + a\\,(W_x x_t + W_h h_{t-1}),\\qquad h_t = \\phi(u_t),\\qquad
     \\hat y_t = W_y h_t,\\qquad h_0 = 0,
 
-with leak :math:`a = dt/\tau` (``leak``), :math:`\\phi` = ReLU by default, no biases (papers.md §4.1). Parameters
-are a dict ``{"w_x": (N, D), "w_h": (N, N), "w_y": (O, N)}`` acting on column vectors.
+with leak :math:`a = dt/\\tau` (``leak``), :math:`\\phi` = ReLU by default, no biases (Liu et al.).
+Parameters are a dict ``{"w_x": (N, D), "w_h": (N, N), "w_y": (O, N)}`` acting on column vectors.
 
 References:
   Liu et al. (ICLR 2024), https://arxiv.org/abs/2310.08513, Sec. 3; code ``Helena-Yuhan-Liu/BioRNN_RichLazy``.

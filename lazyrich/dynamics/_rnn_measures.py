@@ -1,6 +1,7 @@
-"""Laziness measures of Liu et al. (ICLR 2024) and the effective-rank functionals of papers.md §4.3.
+"""Laziness measures of Liu et al. (ICLR 2024) and the effective-rank functionals it compares.
 
-All compare the network at initialisation (0) with the end of training (f) (papers.md §4.4):
+All compare the network at initialisation (0) with the end of training (f) (Liu et al. Sec. 3 and
+the authors' code):
 
 * weight change :math:`\\|W_h^{(f)} - W_h^{(0)}\\|_F` (smaller = lazier);
 * representation alignment :math:`A(H_0 H_0^\\top, H_f H_f^\\top)`, H = hidden states at the decision step
@@ -36,7 +37,7 @@ def eigenvalue_ratio_rank(w: jax.Array) -> jax.Array:
     r"""Eigenvalue-ratio effective rank :math:`\sum_i |\lambda_i| / (N |\lambda_1|) \in (0, 1]`.
 
     :math:`\lambda_i` are the (complex) eigenvalues of the square matrix ``w`` and :math:`\lambda_1` the one of
-    largest modulus (papers.md §4.3; the measure quoted for the data-driven matrices of the submitted
+    largest modulus (the measure quoted for the data-driven matrices of the submitted
     version). It is 1 for a matrix whose eigenvalues share one modulus (e.g. orthogonal) and 1/N for rank 1.
     Uses ``jnp.linalg.eig``, which runs on CPU only.
 
@@ -49,7 +50,7 @@ def eigenvalue_ratio_rank(w: jax.Array) -> jax.Array:
 
 
 def connectivity_rank(w: jax.Array, *, method: RankMethod = "roy_vetterli") -> jax.Array:
-    r"""Effective rank of a connectivity matrix by one of the four functionals of papers.md §4.3.
+    r"""Effective rank of a connectivity matrix by one of four functionals.
 
     * ``"roy_vetterli"``: :math:`\exp(-\sum_k p_k\log p_k)`, :math:`p_k = \sigma_k / \sum_j \sigma_j`;
     * ``"participation_ratio"``: :math:`(\sum\sigma^2)^2 / \sum\sigma^4`;

@@ -6,7 +6,7 @@ Loss: masked cross-entropy
 
 with labels ``c`` (B, T) and weights ``m`` (B, T): all steps (Liu et al.'s neurogym runs; fixation label 0
 outside the decision), the decision period, or the last step (sMNIST) depending on the mask the batch provides
-(papers.md §0.3, §4.1).
+(``docs/conventions.md`` §3).
 """
 
 from __future__ import annotations
@@ -174,22 +174,11 @@ def fit_rank_one_network(
     carries the solution, so training only refines it: lazy. The optimiser should be the training one
     (SGD with momentum at the training step size, the default): an Adam fit at a larger step lands in a
     sharp minimum (loop gain :math:`c\,\hat u\cdot\hat v` of -8) that SGD then leaves with a large weight
-    change (measured, 2AF: kernel alignment 0.14, :math:`\|\Delta W_h\|_F` = 3.6).
+    change.
 
-    Measured (N = 300, g = 1.25, 2 seeds, this fit with 5000 SGD-momentum steps at lr 0.003, then 500 / 1000
-    training updates of all weights, SGD lr 0.003, momentum 0.9; per task: kernel alignment / weight change /
-    decision accuracy): 2AF 0.80 / 0.63 / 0.86 at 500 and 0.61 / 0.79 / 0.87 at 1000 updates (random rank 1:
-    0.16 / 0.87, full rank: 0.70 / 0.79); DMS 0.94 / 0.22 / 0.52 and CXT 0.995 / 0.22 / 0.51 at 1000 updates
-    (random rank 1: 0.12 / 1.26 and 0.19 / 1.03; full rank 0.62 / 1.03 and 0.52 / 1.12). The kernel alignment
-    is above the random rank-1 one on every task, but only on 2AF does the network also solve the task; on
-    DMS and CXT the rank-1 fit ends on the plateau where the fixation outputs are right and the decision is at
-    chance (loss ~ln 2 / 8), and training does not leave it within 1000 updates: lazy because stuck, not
-    because the rank-1 structure carries the solution. An Adam fit (2000 steps, lr 0.003) followed by 2000
-    SGD steps solves CXT at initialisation (accuracy 0.83) and then stays lazy (kernel alignment 0.91, weight
-    change 0.12, accuracy 0.88 after 500 updates, 1 seed) but leaves DMS stuck and gives 0.55 on 2AF; with the
-    decision step weighted 8x in the Adam phase: CXT 0.94 / 0.12 / 0.89 (accuracy 0.88 at initialisation),
-    DMS and 2AF still at chance at initialisation (0.53, 0.47). Only on CXT, where the context input is on at
-    the decision step, did a rank-1 fit solve the task, and there it is lazy as Proposition 1 predicts.
+    How lazy the fitted networks are when trained, task by task, is recorded in
+    ``docs/reproductions.md`` (``lowrank-rnn``): the fit raises the kernel alignment on every task,
+    but solves only some tasks.
 
     Args:
       params: ``{"w_x", "w_h", "w_y"}``; ``w_h`` supplies the starting pair, ``w_x`` stays fixed.
@@ -256,8 +245,7 @@ def fit_rank_one_connectivity(
 
     :func:`fit_rank_one_network` with ``fit_readout=False, fit_scale=False, optimizer="adam"``; returns
     ``(w_h (N, N), loss (num_steps,))``. With the random readout held this initialisation is NOT lazy
-    (see :func:`fit_rank_one_network`; measured at N = 300, 2AF, 500 SGD updates: kernel alignment 0.04,
-    against 0.15 for the random rank-1 and 0.69 for the full-rank initialisation).
+    (see :func:`fit_rank_one_network` and ``docs/reproductions.md``).
 
     Raises:
       ValueError: for ``num_steps < 1``.

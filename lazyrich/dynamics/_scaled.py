@@ -1,4 +1,6 @@
-r"""Centred, alpha-scaled predictors, their linearisation, and the alpha-scaled loss family (papers.md §0.2-0.3).
+r"""Centred, alpha-scaled predictors, their linearisation, and the alpha-scaled loss family.
+
+Conventions: ``docs/conventions.md`` §2 (output scale and centring) and §3 (loss normalisation).
 
 The lazy/rich knob of Chizat, Oyallon and Bach (2019), Geiger et al. (2020) and Sclocchi et al. (2023):
 
@@ -41,7 +43,7 @@ LOSSES: tuple[str, ...] = ("hinge", "mse", "cross_entropy")
 
 
 def centered(apply_fn: ApplyFn, params0: Params, *, alpha: float | Array) -> ApplyFn:
-    r"""The predictor :math:`F(w, x) = \alpha\,(f(w, x) - f(w_0, x))` (papers.md §0.2).
+    r"""The predictor :math:`F(w, x) = \alpha\,(f(w, x) - f(w_0, x))` (``docs/conventions.md`` §2).
 
     This closure recomputes :math:`f(w_0, x)` at every call; training loops use :func:`centered_outputs`
     with stored initial outputs instead.

@@ -1,4 +1,4 @@
-r"""SGD temperature conventions (papers.md §0.4).
+r"""SGD temperature conventions (``docs/conventions.md`` §4).
 
 Sclocchi, Geiger, Wyart (2023) define the temperature of constant-step minibatch SGD as
 

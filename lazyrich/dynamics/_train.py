@@ -1,6 +1,7 @@
 r"""Train-until-fitted loop for centred, alpha-scaled models: GD, minibatch SGD and matched Langevin noise.
 
-One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (2023) (papers.md §2.2-2.3):
+One compiled program runs the whole protocol of Sclocchi, Geiger, Wyart (ICML 2023,
+https://arxiv.org/abs/2301.13703, Secs. 2-3):
 
 * the predictor is :math:`F(w, x) = \alpha[f(w, x) - f_0(x)]` with the stored initial outputs
   :math:`f_0 = f(w_0, X)`, and the objective :math:`\frac1P\sum_\mu \ell(F_\mu, y_\mu)/\alpha^{p}`

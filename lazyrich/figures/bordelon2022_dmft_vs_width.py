@@ -9,7 +9,7 @@ from lazyrich.sims.experiments import bordelon2022_dmft_vs_width as EXPERIMENT  
 
 NAME = "dmft-vs-width"
 DESCRIPTION = "Loss curves and final NTKs of finite-width networks approach the DMFT as width grows"
-PAPER = "Bordelon & Pehlevan (NeurIPS 2022), Fig. 1 (width convergence) and T6.2"
+PAPER = "Bordelon & Pehlevan (NeurIPS 2022), Fig. 1 (width convergence) and the two-layer limit"
 
 
 def _loss_panel(ax, arrays, name, title):

@@ -39,7 +39,7 @@ def plot(result) -> Figure:
     ax_norm.semilogx(t, a["weight_norm"], color="C5", label=r"$\|W\|_F$")
     ax_norm.set(xlabel="step (epoch)", ylabel=r"$\|W\|_F$", title="weight norm and NTK alignment")
     twin = ax_norm.twinx()
-    twin.semilogx(t, a["alignment"], color="C2", ls="--", label="centred NTK-target alignment")
+    twin.semilogx(t, a["alignment"], color="C2", ls="--", label="NTK-target alignment")
     twin.set_ylabel("alignment (test set)")
     lines = ax_norm.get_lines() + twin.get_lines()
     ax_norm.legend(lines, [line.get_label() for line in lines], loc="center left")

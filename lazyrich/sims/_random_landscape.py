@@ -35,7 +35,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich import _checks, theory
+from lazyrich import _checks
+from lazyrich.theory._random_walk import check_roughness
 
 __all__ = [
     "empirical_structure_function",
@@ -57,7 +58,7 @@ def _spectrum(size: int, dim: int, roughness: float) -> np.ndarray:
 def _check_grid(size, dim, roughness):
     _checks.check_int("size", size, minimum=4)
     _checks.check_int("dim", dim, minimum=1, maximum=3)
-    theory.check_roughness(roughness)
+    check_roughness(roughness)
 
 
 def structure_function(lags, *, size: int, dim: int, roughness: float) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Infinite-width theory: NNGP/NTK kernels, closed-form predictions, DMFT and toy-model theory.
 
 Model-free: functions here take kernels, data and hyper-parameters as arrays, or a
-:mod:`lazyrich.nn` architecture description (no Flax)."""
+:mod:`lazyrich.nn` architecture description (no Flax, no finite networks).
+Conventions (loss normalisations, time units, kernel normalisations): ``docs/conventions.md``."""
 
+from lazyrich._deprecation import deprecated_getattr as _deprecated_getattr
 from lazyrich.theory._committee import CommitteeStatistics as CommitteeStatistics
 from lazyrich.theory._committee import committee_gd as committee_gd
 from lazyrich.theory._committee import committee_ntk as committee_ntk
@@ -19,7 +21,6 @@ from lazyrich.theory._perceptron import (
     perceptron_temperature_exponent as perceptron_temperature_exponent,
 )
 from lazyrich.theory._perceptron import perceptron_time_exponent as perceptron_time_exponent
-from lazyrich.theory._random_walk import check_roughness as check_roughness
 from lazyrich.theory._random_walk import diffusion_exponent as diffusion_exponent
 from lazyrich.theory._random_walk import ultraslow_distance as ultraslow_distance
 
@@ -45,7 +46,6 @@ from ._linear_rank import (
 )
 
 __all__ = [
-    "check_roughness",
     "committee_gd",
     "committee_ntk",
     "committee_ntk_alignment",
@@ -81,3 +81,14 @@ __all__ = [
     "ultraslow_distance",
     "whitened_linear_dmft",
 ]
+
+# Deprecated for this release: internals that were exported.
+__getattr__ = _deprecated_getattr(
+    __name__,
+    {
+        "check_roughness": (
+            "nothing: it is internal (lazyrich.theory._random_walk.check_roughness)",
+            "lazyrich.theory._random_walk:check_roughness",
+        ),
+    },
+)

@@ -1,18 +1,19 @@
 r"""Exact sufficient-statistics dynamics of Kumar et al.'s grokking committee machine (model-free).
 
-Model (papers.md §5.1, Kumar et al. eq. 3): :math:`f(x) = \frac{\alpha}{N}\sum_i \phi(w_i\cdot x)` with
+Model (Kumar et al. eq. 3): :math:`f(x) = \frac{\alpha}{N}\sum_i \phi(w_i\cdot x)` with
 :math:`\phi(h) = h + \frac\epsilon2 h^2`, readouts fixed to one. It depends on the weights only through
 
 .. math::
     \bar w = \frac1N\sum_i w_i, \qquad M = \frac1N\sum_i w_i w_i^\top, \qquad
     f(x) = \alpha\,\bar w\cdot x + \frac{\alpha\epsilon}{2}\,x^\top M x .
 
-Training (papers.md §5.2): full-batch GD on :math:`L = \frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with
-learning rate :math:`\eta = \eta_0 N/\alpha^2`, where :math:`\tilde f = f - f_0` (centred, Kumar eq. 7 with
-:math:`f` already holding :math:`\alpha`) or :math:`\tilde f = f`. With :math:`\Delta_\mu = y_\mu - \tilde
-f_\mu`, :math:`v = \frac1P\sum_\mu\Delta_\mu x_\mu`, :math:`C = \frac1P\sum_\mu \Delta_\mu x_\mu x_\mu^\top` and
-:math:`\kappa = 2\eta_0/\alpha`, every neuron moves as :math:`w_i \leftarrow w_i + \kappa(v + \epsilon C w_i)`,
-which closes exactly on :math:`(\bar w, M)`:
+Training (Kumar et al. eqs. 4-7; the recursion below is derived here): full-batch GD on :math:`L =
+\frac1P\sum_\mu(\tilde f_\mu - y_\mu)^2` (no 1/2) with learning rate :math:`\eta = \eta_0
+N/\alpha^2`, where :math:`\tilde f = f - f_0` (centred, Kumar eq. 7 with :math:`f` already holding
+:math:`\alpha`) or :math:`\tilde f = f`. With :math:`\Delta_\mu = y_\mu - \tilde f_\mu`, :math:`v =
+\frac1P\sum_\mu\Delta_\mu x_\mu`, :math:`C = \frac1P\sum_\mu \Delta_\mu x_\mu x_\mu^\top` and
+:math:`\kappa = 2\eta_0/\alpha`, every neuron moves as :math:`w_i \leftarrow w_i + \kappa(v +
+\epsilon C w_i)`, which closes exactly on :math:`(\bar w, M)`:
 
 .. math::
     \bar w &\leftarrow \bar w + \kappa(v + \epsilon C\bar w), \\
@@ -24,7 +25,7 @@ The recursion is exact at any width (tested against the network of :mod:`lazyric
 
 References:
   Kumar, Bordelon, Gershman, Pehlevan, "Grokking as the transition from lazy to rich training dynamics"
-  (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7; papers.md §5.
+  (ICLR 2024), https://arxiv.org/abs/2310.06110, eqs. 3-7.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
     r"""Kumar et al.'s eq. 5 kernel :math:`K = (x\cdot x')[1 + \epsilon\bar w\cdot(x + x') + \epsilon^2 x^\top M x']`.
 
     The true gradient kernel :math:`\sum_i \partial_{w_i} f(x)\cdot\partial_{w_i} f(x')` is :math:`(\alpha^2/N)`
-    times this (papers.md §5.1); alignments do not depend on that factor.
+    times this (``docs/conventions.md`` §5); alignments do not depend on that factor.
 
     Args:
       x1: shape ``(P, D)``; x2: shape ``(Q, D)``; w_bar: ``(D,)``; M: ``(D, D)``; epsilon: scalar.
@@ -124,16 +125,15 @@ def committee_ntk(x1, x2, w_bar, M, *, epsilon):
 
 
 def _kernel_target_alignment(K, y):
-    """Centred kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` (column-centred K, as in
-    Kumar et al.'s code). A local copy: the shared ``centered_kernel_alignment`` of ``lazyrich._linalg`` was not
-    available on this branch."""
+    """Kernel-target alignment ``y_c^T K_c y_c / (||K_c||_F ||y_c||^2)`` with only the column means of K
+    removed, as in Kumar et al.'s code (not the double-centred alignment; ``docs/conventions.md`` §5)."""
     y_c = y - jnp.mean(y)
     K_c = K - jnp.mean(K, axis=0, keepdims=True)
     return (y_c @ K_c @ y_c) / (jnp.linalg.norm(K_c) * jnp.sum(y_c**2))
 
 
 def committee_ntk_alignment(x, y, w_bar, M, *, epsilon):
-    r"""Centred alignment of the NTK (eq. 5) with the target on ``x``.
+    r"""Alignment of the NTK (eq. 5) with the target on ``x``, column means of the kernel removed.
 
     .. math::
         A = \frac{y_c^\top K_c y_c}{\|K_c\|_F \|y_c\|^2}, \quad y_c = y - \bar y,\quad
@@ -143,7 +143,10 @@ def committee_ntk_alignment(x, y, w_bar, M, *, epsilon):
       x: inputs, shape ``(Q, D)``; y: targets, shape ``(Q,)``; w_bar, M: statistics; epsilon: scalar.
 
     Returns:
-      Scalar alignment in [-1, 1].
+      Scalar alignment in [-1, 1]. Its numerator equals that of the double-centred alignment
+      (``y_c`` sums to zero); its normaliser :math:`\|K_c\|_F` does not, so it differs from
+      ``lazyrich.dynamics.diagnostics.kernel_target_alignment(K, y, centered=True)`` (``docs/conventions.md``
+      §5).
     """
     _checks.check_ndim("y", y, 1)
     return _kernel_target_alignment(committee_ntk(x, x, w_bar, M, epsilon=epsilon), y)

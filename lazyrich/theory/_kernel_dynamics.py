@@ -1,4 +1,4 @@
-r"""Closed-form function-space dynamics of wide networks under MSE gradient flow (papers.md §1.4).
+r"""Closed-form function-space dynamics of wide networks under MSE gradient flow (Jacot et al., Sec. 5).
 
 Loss convention (neural-tangents' ``predict.gradient_descent_mse``):
 :math:`\mathcal L = \frac{1}{2PO} \sum_{i,o} (f_o(x_i) - y_{io})^2` over P training points and O

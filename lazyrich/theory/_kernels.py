@@ -1,4 +1,4 @@
-r"""Infinite-width NNGP and NTK of fully connected networks (papers.md §1.3).
+r"""Infinite-width NNGP and NTK of fully connected networks (Jacot et al. 2018).
 
 The network is ``depth`` times (Dense, activation) followed by a Dense readout, the convention of
 neural-tangents' ``stax.serial(*[Dense(n, W_std, b_std), Act()] * depth, Dense(1, W_std, b_std))``.
@@ -48,12 +48,10 @@ class Kernels(NamedTuple):
 
 
 # --------------------------------------------------------------------------------------------------
-# Gaussian expectations: each maps variances (a, b) and covariance c of (u, v) ~ N(0, [[a, c], [c,
-# b]]) to
-# (E[phi(u) phi(v)], E[phi'(u) phi'(v)]), elementwise with broadcasting. `ra`, `rb` are 1/sqrt(a),
-# 1/sqrt(b)
-# (zero where the variance is zero), precomputed once per layer on the vectors, never on the (n1,
-# n2) grid.
+# Gaussian expectations: each maps variances (a, b) and covariance c of
+# (u, v) ~ N(0, [[a, c], [c, b]]) to (E[phi(u) phi(v)], E[phi'(u) phi'(v)]), elementwise with
+# broadcasting. `ra`, `rb` are 1/sqrt(a), 1/sqrt(b) (zero where the variance is zero), precomputed
+# once per layer on the vectors, never on the (n1, n2) grid.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -605,8 +603,7 @@ def mlp_kernels(
         if width is None:
             raise ValueError(
                 "`width` is required for parameterization='standard' (its NTK scales with the "
-                "hidden "
-                "widths); pass an int or a tuple of `depth` ints."
+                "hidden widths); pass an int or a tuple of `depth` ints."
             )
         widths = (width,) * depth if isinstance(width, int | np.integer) else tuple(width)
         if len(widths) != depth:

@@ -1,10 +1,11 @@
 """Tangent-kernel alignment of a two-layer linear network against the effective rank of its initial weights.
 
-Model (papers.md §4.6): :math:`f(x) = w^\\top W x`, :math:`W \\in \\mathbb R^{h\\times d}`, whitened inputs
-(:math:`\\mathbb E\\, x x^\\top = I`), target :math:`y = \\beta^\\top x`, gradient flow on the squared error from a
-small initialisation with :math:`\\|W_0\\|_F = \\|w_0\\| = \\sigma`. Every NTK of this model is bilinear,
-:math:`K(x, x') = x^\\top M x'`, and for whitened inputs the kernel alignment is
-:math:`A = \\mathrm{Tr}(M_0 M_\\infty)/(\\|M_0\\|_F\\|M_\\infty\\|_F)`, with
+Model (Liu et al., ICLR 2024, https://arxiv.org/abs/2310.08513, Theorem 1): :math:`f(x) = w^\\top W
+x`, :math:`W \\in \\mathbb R^{h\\times d}`, whitened inputs (:math:`\\mathbb E\\, x x^\\top = I`),
+target :math:`y = \\beta^\\top x`, gradient flow on the squared error from a small initialisation
+with :math:`\\|W_0\\|_F = \\|w_0\\| = \\sigma`. Every NTK of this model is bilinear, :math:`K(x, x')
+= x^\\top M x'`, and for whitened inputs the kernel alignment is :math:`A = \\mathrm{Tr}(M_0
+M_\\infty)/(\\|M_0\\|_F\\|M_\\infty\\|_F)`, with
 
 * readout-side NTK (gradient with respect to w only): :math:`M = W^\\top W`;
 * full NTK: :math:`M = W^\\top W + \\|w\\|^2 I`.
@@ -20,7 +21,7 @@ for :math:`\\hat\\beta` uniform on the sphere (:math:`\\mathbb E\\,\\hat\\beta\\
 
 Both increase with PR, i.e. higher-rank initial weights give lazier (more aligned) learning on average over
 tasks. The expectations are exact given the end point because A is linear in :math:`\\hat\\beta\\hat\\beta^\\top`
-(derivation in papers.md §4.6, marked derived; checked here against gradient-descent simulation in
+(a derivation, not a formula printed in the paper; checked against gradient-descent simulation in
 ``tests/theory/test_linear_rank.py`` and the ``lowrank-theory`` figure).
 
 References:

@@ -1,9 +1,9 @@
 r"""Scaling theory of SGD on the perceptron with depleted data near the decision boundary.
 
-Setting (papers.md §2.8): :math:`f = w\cdot x/\sqrt d`, data with :math:`\rho(x_1) \propto |x_1|^\chi
-e^{-x_1^2/2}` and labels :math:`y = \mathrm{sign}(x_1)`, SGD at temperature :math:`T` on the hinge with a
-vanishing margin (:math:`\alpha T \gg 1`), trained until every point is fitted. Write
-:math:`\Delta w = (w_1, w_\perp)`.
+Setting (Sclocchi, Geiger, Wyart 2023, Sec. 5): :math:`f = w\cdot x/\sqrt d`, data with
+:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}` and labels :math:`y = \mathrm{sign}(x_1)`, SGD at
+temperature :math:`T` on the hinge with a vanishing margin (:math:`\alpha T \gg 1`), trained until
+every point is fitted. Write :math:`\Delta w = (w_1, w_\perp)`.
 
 * Noise. Unfit points kick :math:`w_\perp` randomly by :math:`\sim T`, and the hinge's restoring drift balances
   them, so :math:`\|w_\perp\| \propto T` (stationary).
@@ -14,7 +14,7 @@ vanishing margin (:math:`\alpha T \gg 1`), trained until every point is fitted. 
 Hence :math:`\|w\| \approx w_1 \sim T P^{\gamma}` with :math:`\gamma = 1/(1+\chi)` and :math:`\delta = 1` (the
 whole trajectory is homogeneous of degree one in :math:`T` when the margin vanishes).
 
-Training time (derived in papers.md §2.8, not a statement of the paper): at signal-to-noise ratio
+Training time (derived here, not a statement of the paper): at signal-to-noise ratio
 :math:`r = w_1/\|w_\perp\|` the unfit fraction is :math:`\sim r^{-(1+\chi)}` and unfit points have
 :math:`|x_1| \sim 1/r`, so :math:`dw_1/dt \sim r^{-(2+\chi)}/\sqrt d`; integrating up to :math:`r \sim P^\gamma`
 gives :math:`t_\star \sim T\, d\, P^{b}` with :math:`b = (3+\chi)/(1+\chi)`.
@@ -59,7 +59,7 @@ def perceptron_norm_exponent(chi):
       ValueError: if ``chi <= -1``.
 
     References:
-      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Sec. 5; papers.md §2.8.
+      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Sec. 5.
     """
     _check_chi(chi)
     return 1.0 / (1.0 + jnp.asarray(chi, float))
@@ -78,7 +78,7 @@ def perceptron_temperature_exponent(chi):
       ``1.0`` with the shape of ``chi``.
 
     References:
-      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Sec. 5; papers.md §2.7-2.8.
+      Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703, Secs. 4-5.
     """
     _check_chi(chi)
     return jnp.ones_like(jnp.asarray(chi, float))
@@ -87,7 +87,7 @@ def perceptron_temperature_exponent(chi):
 def perceptron_time_exponent(chi):
     r"""The exponent :math:`b = (3+\chi)/(1+\chi)` of :math:`t_\star \sim T\,d\,P^{b}` (derived).
 
-    Derivation in the module docstring (papers.md §2.8, "Training time (derived)"): b = 3, 2, 1.5 for
+    Derivation in the module docstring ("Training time"): b = 3, 2, 1.5 for
     :math:`\chi = 0, 1, 3`. The exponent in :math:`T` is 1.
 
     Args:

@@ -36,7 +36,7 @@ def chunked_reference(x, scale, bias, mean0, var0, groups, m, eps=1e-5):
 def _params(features, dtype, rng):
     scale = rng.uniform(0.5, 2.0, features).astype(dtype)
     bias = rng.normal(size=features).astype(dtype)
-    stats = dynamics.BatchStats(
+    stats = dynamics.models.BatchStats(
         rng.normal(size=features).astype(dtype), rng.uniform(0.5, 2, features).astype(dtype)
     )
     return scale, bias, stats
@@ -48,7 +48,7 @@ def test_ghost_size_equal_batch_is_flax_batch_norm(shape, getkey):
     x = 3.0 * jax.random.normal(getkey(), shape) + 1.0
     features = shape[-1]
     bn = nnx.BatchNorm(features, momentum=0.9, use_running_average=False, rngs=nnx.Rngs(0))
-    gbn = dynamics.GhostBatchNorm(features, ghost_size=shape[0], ema_rate=0.1)
+    gbn = dynamics.models.GhostBatchNorm(features, ghost_size=shape[0], ema_rate=0.1)
 
     @nnx.jit
     def both(bn, gbn, x):
@@ -71,7 +71,7 @@ def test_ghost_size_equal_batch_is_hand_written_batch_norm(dtype):
         rng = np.random.default_rng(0)
         x = rng.normal(2.0, 3.0, (24, 4, 7)).astype(dtype)
         scale, bias, stats = _params(7, dtype, rng)
-        y, new = dynamics.ghost_batch_norm(
+        y, new = dynamics.models.ghost_batch_norm(
             jnp.asarray(x), scale=scale, bias=bias, stats=stats, ghost_size=24, ema_rate=0.3
         )
         ref, mu, var = reference_bn(x, scale, bias)
@@ -92,7 +92,7 @@ def test_equals_per_chunk_batch_norm_and_sequential_ema(dtype, batch, ghost, gro
         scale, bias, stats = _params(5, dtype, rng)
         m = 0.25
         fn = jax.jit(
-            lambda x: dynamics.ghost_batch_norm(
+            lambda x: dynamics.models.ghost_batch_norm(
                 x,
                 scale=scale,
                 bias=bias,
@@ -117,27 +117,28 @@ def test_sequential_ema_closed_form_is_exact(x64):
     for v in values:
         loop = (1 - m) * loop + m * v
     np.testing.assert_allclose(
-        dynamics.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=m),
+        dynamics.models.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=m),
         loop,
         rtol=1e-14,
         atol=1e-15,
     )
     # After k ghost batches of zeros the old value is weighted by exactly (1 - m)^k.
-    out = dynamics.sequential_ema(jnp.asarray(r0), jnp.zeros((7, 3)), ema_rate=m)
+    out = dynamics.models.sequential_ema(jnp.asarray(r0), jnp.zeros((7, 3)), ema_rate=m)
     np.testing.assert_allclose(out, (1 - m) ** 7 * r0, rtol=1e-14)
     # Edge rates: m = 0 keeps the running value, m = 1 keeps the last ghost statistic.
     np.testing.assert_allclose(
-        dynamics.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=0.0), r0
+        dynamics.models.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=0.0), r0
     )
     np.testing.assert_allclose(
-        dynamics.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=1.0), values[-1]
+        dynamics.models.sequential_ema(jnp.asarray(r0), jnp.asarray(values), ema_rate=1.0),
+        values[-1],
     )
 
 
 def test_running_stats_after_several_calls(x64):
     """Two calls of G ghost batches = 2G sequential EMA steps: old value weighted by (1 - m)^(2G)."""
     rng = np.random.default_rng(3)
-    layer = dynamics.GhostBatchNorm(4, ghost_size=4, ema_rate=0.2, dtype=jnp.float64)
+    layer = dynamics.models.GhostBatchNorm(4, ghost_size=4, ema_rate=0.2, dtype=jnp.float64)
     x1, x2 = rng.normal(size=(12, 4)), rng.normal(size=(12, 4))
     layer(jnp.asarray(x1)), layer(jnp.asarray(x2))
     means = [c.mean(0) for c in np.split(x1, 3) + np.split(x2, 3)]
@@ -148,10 +149,10 @@ def test_running_stats_after_several_calls(x64):
 def test_gradients_flow_and_match_chunked_mean_loss(getkey):
     x = jax.random.normal(getkey(), (16, 6))
     target = jax.random.normal(getkey(), (16, 6))
-    stats = dynamics.BatchStats(jnp.zeros(6), jnp.ones(6))
+    stats = dynamics.models.BatchStats(jnp.zeros(6), jnp.ones(6))
 
     def loss_gbn(params, x):
-        y, _ = dynamics.ghost_batch_norm(
+        y, _ = dynamics.models.ghost_batch_norm(
             x, scale=params[0], bias=params[1], stats=stats, ghost_size=4
         )
         return jnp.mean((y - target) ** 2)
@@ -161,7 +162,7 @@ def test_gradients_flow_and_match_chunked_mean_loss(getkey):
     ):  # per-chunk forward/backward, gradients averaged over chunks (authors' code)
         total = 0.0
         for c in range(4):
-            y, _ = dynamics.ghost_batch_norm(
+            y, _ = dynamics.models.ghost_batch_norm(
                 x[4 * c : 4 * c + 4], scale=params[0], bias=params[1], stats=stats, ghost_size=4
             )
             total = total + jnp.mean((y - target[4 * c : 4 * c + 4]) ** 2) / 4
@@ -179,7 +180,7 @@ def test_gradients_flow_and_match_chunked_mean_loss(getkey):
 
 
 def test_eval_mode_is_deterministic_and_per_example(getkey):
-    layer = dynamics.GhostBatchNorm(3, ghost_size=4, ema_rate=0.5)
+    layer = dynamics.models.GhostBatchNorm(3, ghost_size=4, ema_rate=0.5)
     layer(jax.random.normal(getkey(), (8, 3)) + 2.0)
     layer.eval()
     before = (np.asarray(layer.mean[...]), np.asarray(layer.var[...]))
@@ -197,7 +198,7 @@ def test_eval_mode_is_deterministic_and_per_example(getkey):
 
 def test_incomplete_last_batch_keeps_number_of_ghost_batches():
     rng = np.random.default_rng(4)
-    layer = dynamics.GhostBatchNorm(2, ghost_size=8, batch_size=32, ema_rate=0.1)
+    layer = dynamics.models.GhostBatchNorm(2, ghost_size=8, batch_size=32, ema_rate=0.1)
     x = rng.normal(size=(20, 2)).astype(np.float32)
     y = layer(jnp.asarray(x))
     ref, mu, _ = chunked_reference(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), 4, 0.1)
@@ -207,12 +208,12 @@ def test_incomplete_last_batch_keeps_number_of_ghost_batches():
 
 def test_jit_vmap_and_traced_ema_rate_compile_once(getkey):
     xs = jax.random.normal(getkey(), (5, 16, 3))
-    stats = dynamics.BatchStats(jnp.zeros(3), jnp.ones(3))
+    stats = dynamics.models.BatchStats(jnp.zeros(3), jnp.ones(3))
     traces = []
 
     def f(x, m):
         traces.append(1)
-        return dynamics.ghost_batch_norm(
+        return dynamics.models.ghost_batch_norm(
             x, scale=jnp.ones(3), bias=jnp.zeros(3), stats=stats, ghost_size=4, ema_rate=m
         )
 
@@ -233,8 +234,8 @@ def test_sharded_batch_matches_unsharded():
         from lazyrich import dynamics
         assert jax.device_count() == 4
         x = jax.random.normal(jax.random.key(0), (32, 5))
-        stats = dynamics.BatchStats(jnp.zeros(5), jnp.ones(5))
-        f = jax.jit(lambda x: dynamics.ghost_batch_norm(x, scale=jnp.ones(5), bias=jnp.zeros(5), stats=stats,
+        stats = dynamics.models.BatchStats(jnp.zeros(5), jnp.ones(5))
+        f = jax.jit(lambda x: dynamics.models.ghost_batch_norm(x, scale=jnp.ones(5), bias=jnp.zeros(5), stats=stats,
                                                         ghost_size=4))
         mesh = jax.make_mesh((4,), ("batch",))
         xs = jax.device_put(x, NamedSharding(mesh, P("batch")))
@@ -266,26 +267,26 @@ def test_sharded_batch_matches_unsharded():
     ],
 )
 def test_bad_input(kwargs, match):
-    stats = dynamics.BatchStats(jnp.zeros(3), jnp.ones(3))
+    stats = dynamics.models.BatchStats(jnp.zeros(3), jnp.ones(3))
     with pytest.raises(ValueError, match=match):
-        dynamics.ghost_batch_norm(
+        dynamics.models.ghost_batch_norm(
             jnp.ones((16, 3)), scale=jnp.ones(3), bias=jnp.zeros(3), stats=stats, **kwargs
         )
 
 
 def test_bad_layer_arguments():
     with pytest.raises(ValueError, match="ghost_size"):
-        dynamics.GhostBatchNorm(3, ghost_size=5, batch_size=16)
+        dynamics.models.GhostBatchNorm(3, ghost_size=5, batch_size=16)
     with pytest.raises(ValueError, match="ema_rate"):
-        dynamics.GhostBatchNorm(3, ghost_size=4, ema_rate=2.0)
+        dynamics.models.GhostBatchNorm(3, ghost_size=4, ema_rate=2.0)
     with pytest.raises(ValueError, match="ghost_size"):
-        dynamics.ghost_batch_count(4, 8)
+        dynamics.models.ghost_batch_count(4, 8)
     with pytest.raises(ValueError, match="scale"):
-        dynamics.ghost_batch_norm(
+        dynamics.models.ghost_batch_norm(
             jnp.ones((8, 3)),
             scale=jnp.ones(4),
             bias=jnp.zeros(3),
-            stats=dynamics.BatchStats(jnp.zeros(3), jnp.ones(3)),
+            stats=dynamics.models.BatchStats(jnp.zeros(3), jnp.ones(3)),
             ghost_size=4,
         )
 
@@ -295,11 +296,11 @@ def test_one_fused_normalisation_whatever_the_number_of_ghost_batches():
     no per-chunk ops) and no float64 operation on float32 input (x64 off)."""
     x = jnp.ones((1024, 64), jnp.float32)
     features = x.shape[-1]
-    stats = dynamics.BatchStats(jnp.zeros(features), jnp.ones(features))
+    stats = dynamics.models.BatchStats(jnp.zeros(features), jnp.ones(features))
 
     def hlo(ghost):
         def loss(x):
-            y, new = dynamics.ghost_batch_norm(
+            y, new = dynamics.models.ghost_batch_norm(
                 x,
                 scale=jnp.ones(features),
                 bias=jnp.zeros(features),

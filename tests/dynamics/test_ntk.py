@@ -355,7 +355,7 @@ def _relu_mlp(params, x, bias_scale=0.1):
 
 def test_recursion_matches_style_guide_value(x64):
     x = jnp.array([[1.0, 0.0]])
-    # style.md §9 / papers.md §1.5: depth 3, bias 0.1, both inputs on the unit circle at angle 0
+    # Jacot et al. 2018 Sec. 6 setting: depth 3, bias 0.1, both inputs on the unit circle at angle 0
     # give (NNGP, NTK) = (0.08125, 0.2825).
     assert abs(float(_relu_ntk(x, x, 3, 0.1)[0, 0]) - 0.2825) < 1e-4
 

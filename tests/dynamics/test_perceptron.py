@@ -1,4 +1,4 @@
-"""Event-driven and per-step SGD simulators of the perceptron (papers.md §2.1-2.3, §2.8)."""
+"""Event-driven and per-step SGD simulators of the perceptron (Sclocchi et al. 2023, Sec. 5)."""
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +26,8 @@ def test_full_batch_events_equal_gradient_descent(dtype):
         kw = dict(
             temperature=0.25, alpha=1e3, batch_size=32, max_steps=10_000, key=jax.random.key(1)
         )
-        a = dynamics.train_perceptron(x, y, method="events", **kw)
-        b = dynamics.train_perceptron(x, y, method="steps", **kw)
+        a = dynamics.models.train_perceptron(x, y, method="events", **kw)
+        b = dynamics.models.train_perceptron(x, y, method="steps", **kw)
         assert a.delta_w.dtype == jnp.dtype(dtype)
         # Same sums in a different order: rounding only (dtype table).
         tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
@@ -46,7 +46,7 @@ def test_events_and_steps_sample_the_same_process():
 
     def law(method):
         run = jax.vmap(
-            lambda k: dynamics.train_perceptron(
+            lambda k: dynamics.models.train_perceptron(
                 x,
                 y,
                 temperature=1.0,
@@ -76,7 +76,7 @@ def test_homogeneous_in_temperature():
     x, y = _data()
     run = jax.jit(
         jax.vmap(
-            lambda t: dynamics.train_perceptron(
+            lambda t: dynamics.models.train_perceptron(
                 x,
                 y,
                 temperature=t,
@@ -97,11 +97,11 @@ def test_homogeneous_in_temperature():
 def test_chunking_and_determinism():
     x, y = _data()
     kw = dict(temperature=1.0, alpha=1e4, batch_size=2, max_steps=10**6, key=jax.random.key(3))
-    whole = dynamics.train_perceptron(x, y, **kw)
-    again = dynamics.train_perceptron(x, y, **kw)
+    whole = dynamics.models.train_perceptron(x, y, **kw)
+    again = dynamics.models.train_perceptron(x, y, **kw)
     np.testing.assert_array_equal(whole.delta_w, again.delta_w)
-    state = dynamics.init_perceptron(x, y, alpha=kw["alpha"])
-    advance = jax.jit(lambda s: dynamics.advance_perceptron(s, x, y, max_events=3, **kw))
+    state = dynamics.models.init_perceptron(x, y, alpha=kw["alpha"])
+    advance = jax.jit(lambda s: dynamics.models.advance_perceptron(s, x, y, max_events=3, **kw))
     for _ in range(1000):
         state = advance(state)
         if int(state.status) != 1:
@@ -113,7 +113,7 @@ def test_chunking_and_determinism():
 def test_step_cap_and_zero_temperature():
     x, y = _data()
     run = jax.jit(
-        lambda t: dynamics.train_perceptron(
+        lambda t: dynamics.models.train_perceptron(
             x, y, temperature=t, alpha=1e4, batch_size=2, max_steps=3, key=jax.random.key(0)
         )
     )
@@ -130,7 +130,7 @@ def test_traced_hyperparameters_compile_once():
 
     def one(t, a, k):
         traces.append(None)
-        return dynamics.train_perceptron(
+        return dynamics.models.train_perceptron(
             x, y, temperature=t, alpha=a, batch_size=2, max_steps=10**5, key=k
         )
 
@@ -159,13 +159,13 @@ def test_bad_input(change, match):
         dict(temperature=1.0, alpha=1.0, batch_size=2, max_steps=10, key=jax.random.key(0)) | change
     )
     with pytest.raises(ValueError, match=match):
-        dynamics.train_perceptron(x, y, **kw)
+        dynamics.models.train_perceptron(x, y, **kw)
 
 
 def test_bad_labels_and_shapes():
     x, y = _data()
     kw = dict(temperature=1.0, alpha=1.0, batch_size=2, max_steps=10, key=jax.random.key(0))
     with pytest.raises(ValueError, match="`y`"):
-        dynamics.train_perceptron(x, (y + 1) / 2, **kw)
+        dynamics.models.train_perceptron(x, (y + 1) / 2, **kw)
     with pytest.raises(ValueError, match="same number"):
-        dynamics.train_perceptron(x, y[:-1], **kw)
+        dynamics.models.train_perceptron(x, y[:-1], **kw)

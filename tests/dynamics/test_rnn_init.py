@@ -15,11 +15,11 @@ N = 24
 def test_low_rank_has_exact_rank_and_norm(getkey, dtype, norm):
     with jax.enable_x64(dtype == "float64"):
         key = getkey()
-        w_gauss = dynamics.gaussian_connectivity(key, N, gain=1.5, dtype=jnp.dtype(dtype))
+        w_gauss = dynamics.rnn.gaussian_connectivity(key, N, gain=1.5, dtype=jnp.dtype(dtype))
         ranks = jnp.arange(1, N + 1)
         ws = jax.jit(
             jax.vmap(
-                lambda r: dynamics.low_rank_connectivity(
+                lambda r: dynamics.rnn.low_rank_connectivity(
                     key, N, r, gain=1.5, norm=norm, dtype=jnp.dtype(dtype)
                 )
             )
@@ -38,7 +38,7 @@ def test_low_rank_has_exact_rank_and_norm(getkey, dtype, norm):
 
 
 def test_gaussian_norms_match_asymptotics(getkey):
-    w = dynamics.gaussian_connectivity(getkey(), 300, gain=1.25)
+    w = dynamics.rnn.gaussian_connectivity(getkey(), 300, gain=1.25)
     # ||W||_F^2 / (g^2 N) is a chi^2 mean with relative sd sqrt(2/N^2) ~ 0.5%; ||W||_2 -> 2g up to O(N^-2/3).
     assert abs(float(jnp.linalg.norm(w)) / (1.25 * np.sqrt(300)) - 1) < 0.02
     assert abs(float(jnp.linalg.norm(w, 2)) / 2.5 - 1) < 0.05
@@ -47,28 +47,34 @@ def test_gaussian_norms_match_asymptotics(getkey):
 def test_rank_functionals_closed_forms():
     eye = jnp.eye(N)
     for method in ("roy_vetterli", "participation_ratio", "stable"):
-        np.testing.assert_allclose(dynamics.connectivity_rank(eye, method=method), N, rtol=1e-5)
-    np.testing.assert_allclose(dynamics.eigenvalue_ratio_rank(eye), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(dynamics.rnn.connectivity_rank(eye, method=method), N, rtol=1e-5)
+    np.testing.assert_allclose(dynamics.rnn.eigenvalue_ratio_rank(eye), 1.0, rtol=1e-6)
     u = jnp.arange(1.0, N + 1) / N
     v = jnp.cos(jnp.arange(N, dtype=jnp.float32))
     one = jnp.outer(u, v)
     for method in ("roy_vetterli", "participation_ratio", "stable"):
-        np.testing.assert_allclose(dynamics.connectivity_rank(one, method=method), 1.0, rtol=1e-4)
-    np.testing.assert_allclose(dynamics.eigenvalue_ratio_rank(one), 1.0 / N, rtol=1e-3)
+        np.testing.assert_allclose(
+            dynamics.rnn.connectivity_rank(one, method=method), 1.0, rtol=1e-4
+        )
+    np.testing.assert_allclose(dynamics.rnn.eigenvalue_ratio_rank(one), 1.0 / N, rtol=1e-3)
     d = jnp.diag(jnp.asarray([1.0, 2.0, 3.0, 4.0]))
     p = np.array([1, 2, 3, 4]) / 10
     np.testing.assert_allclose(
-        dynamics.connectivity_rank(d), np.exp(-(p * np.log(p)).sum()), rtol=1e-5
+        dynamics.rnn.connectivity_rank(d), np.exp(-(p * np.log(p)).sum()), rtol=1e-5
     )
     np.testing.assert_allclose(
-        dynamics.connectivity_rank(d, method="participation_ratio"), 30**2 / 354, rtol=1e-5
+        dynamics.rnn.connectivity_rank(d, method="participation_ratio"), 30**2 / 354, rtol=1e-5
     )
-    np.testing.assert_allclose(dynamics.connectivity_rank(d, method="stable"), 30 / 16, rtol=1e-5)
-    np.testing.assert_allclose(dynamics.eigenvalue_ratio_rank(d), 10 / 16, rtol=1e-5)
+    np.testing.assert_allclose(
+        dynamics.rnn.connectivity_rank(d, method="stable"), 30 / 16, rtol=1e-5
+    )
+    np.testing.assert_allclose(dynamics.rnn.eigenvalue_ratio_rank(d), 10 / 16, rtol=1e-5)
 
 
 def test_dale_signs_balance_and_norm(getkey):
-    w = np.asarray(dynamics.dale_connectivity(getkey(), 200, excitatory_fraction=0.8, gain=1.25))
+    w = np.asarray(
+        dynamics.rnn.dale_connectivity(getkey(), 200, excitatory_fraction=0.8, gain=1.25)
+    )
     assert np.all(w[:, :160] >= 0) and np.all(w[:, 160:] <= 0)
     np.testing.assert_allclose(np.linalg.norm(w), 1.25 * np.sqrt(200), rtol=1e-5)
     # E/I balance: the expected row sum is 0; each row sum is a sum of 200 terms of sd ~ 1.25/sqrt(200)*0.6.
@@ -79,45 +85,45 @@ def test_dale_signs_balance_and_norm(getkey):
 def test_rescale_aligned_and_shuffle(getkey):
     w = jax.random.normal(getkey(), (N, N))
     np.testing.assert_allclose(
-        jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0)), 3.0, rtol=1e-5
+        jnp.linalg.norm(dynamics.rnn.rescale_connectivity(w, target_norm=3.0)), 3.0, rtol=1e-5
     )
     np.testing.assert_allclose(
-        jnp.linalg.norm(dynamics.rescale_connectivity(w, target_norm=3.0, norm="spec"), 2),
+        jnp.linalg.norm(dynamics.rnn.rescale_connectivity(w, target_norm=3.0, norm="spec"), 2),
         3.0,
         rtol=1e-4,
     )
-    a = dynamics.aligned_rank_one_connectivity(w, target_norm=2.0)
+    a = dynamics.rnn.aligned_rank_one_connectivity(w, target_norm=2.0)
     u, s, vt = np.linalg.svd(np.asarray(w))
     np.testing.assert_allclose(np.asarray(a), 2.0 * np.outer(u[:, 0], vt[0]), atol=1e-5)
-    sh = dynamics.shuffle_connectivity(getkey(), w)
+    sh = dynamics.rnn.shuffle_connectivity(getkey(), w)
     np.testing.assert_allclose(np.sort(np.asarray(sh).ravel()), np.sort(np.asarray(w).ravel()))
 
 
 def test_bad_input(getkey):
     key = getkey()
     with pytest.raises(ValueError, match="`rank`"):
-        dynamics.low_rank_connectivity(key, N, 0)
+        dynamics.rnn.low_rank_connectivity(key, N, 0)
     with pytest.raises(ValueError, match="`rank`"):
-        dynamics.low_rank_connectivity(key, N, N + 1)
+        dynamics.rnn.low_rank_connectivity(key, N, N + 1)
     with pytest.raises(TypeError, match="`rank`"):
-        dynamics.low_rank_connectivity(key, N, 2.5)
+        dynamics.rnn.low_rank_connectivity(key, N, 2.5)
     with pytest.raises(ValueError, match="`norm`"):
-        dynamics.low_rank_connectivity(key, N, 2, norm="nuclear")
+        dynamics.rnn.low_rank_connectivity(key, N, 2, norm="nuclear")
     with pytest.raises(ValueError, match="`w` must be a square"):
-        dynamics.rescale_connectivity(jnp.ones((3, 4)), target_norm=1.0)
+        dynamics.rnn.rescale_connectivity(jnp.ones((3, 4)), target_norm=1.0)
     with pytest.raises(ValueError, match="`w` must be finite"):
-        dynamics.rescale_connectivity(jnp.full((3, 3), jnp.nan), target_norm=1.0)
+        dynamics.rnn.rescale_connectivity(jnp.full((3, 3), jnp.nan), target_norm=1.0)
     with pytest.raises(ValueError, match="`w` must not be the zero"):
-        dynamics.rescale_connectivity(jnp.zeros((3, 3)), target_norm=1.0)
+        dynamics.rnn.rescale_connectivity(jnp.zeros((3, 3)), target_norm=1.0)
     with pytest.raises(ValueError, match="`target_norm`"):
-        dynamics.rescale_connectivity(jnp.eye(3), target_norm=-1.0)
+        dynamics.rnn.rescale_connectivity(jnp.eye(3), target_norm=-1.0)
     with pytest.raises(ValueError, match="`w_h` must have shape"):
-        dynamics.init_rnn_params(key, input_dim=3, width=N, output_dim=3, w_h=jnp.eye(N + 1))
+        dynamics.rnn.init_rnn_params(key, input_dim=3, width=N, output_dim=3, w_h=jnp.eye(N + 1))
     with pytest.raises(ValueError, match="`w_h` must be finite"):
-        dynamics.init_rnn_params(
+        dynamics.rnn.init_rnn_params(
             key, input_dim=3, width=2, output_dim=3, w_h=jnp.array([[1.0, jnp.inf], [0, 1]])
         )
     with pytest.raises(ValueError, match="`excitatory_fraction`"):
-        dynamics.dale_connectivity(key, N, excitatory_fraction=1.0)
+        dynamics.rnn.dale_connectivity(key, N, excitatory_fraction=1.0)
     with pytest.raises(TypeError, match="`key`"):
-        dynamics.gaussian_connectivity(0, N)
+        dynamics.rnn.gaussian_connectivity(0, N)

@@ -34,33 +34,37 @@ def test_exact_constants():
 def test_mlp_parameterizations_and_nnx_twin(getkey):
     x = jax.random.normal(getkey(), (5, 7))
     key = getkey()
-    f_mf, params = dy.bias_free_mlp(input_dim=7, width=16, depth=2, key=key)
-    f_ntk, params_ntk = dy.bias_free_mlp(
+    f_mf, params = dy.models.bias_free_mlp(input_dim=7, width=16, depth=2, key=key)
+    f_ntk, params_ntk = dy.models.bias_free_mlp(
         input_dim=7, width=16, depth=2, key=key, parameterization="ntk"
     )
     assert sorted(params) == ["layer00", "layer01", "layer02"]
     assert f_mf(params, x).shape == (5,)
     # Same weights: the mean-field readout is the NTK readout divided by sqrt(h).
     np.testing.assert_allclose(f_ntk(params_ntk, x) / 4.0, f_mf(params, x), rtol=1e-5)
-    model = dy.BiasFreeMLP(input_dim=7, width=16, depth=2, rngs=nnx.Rngs(0))
+    model = dy.models.BiasFreeMLP(input_dim=7, width=16, depth=2, rngs=nnx.Rngs(0))
     apply_fn, state = dy.from_nnx(model)
-    weights = {dy.layer_name(i): model.weights[i][...] for i in range(3)}
+    weights = {dy._models.layer_name(i): model.weights[i][...] for i in range(3)}
     np.testing.assert_allclose(apply_fn(state, x), f_mf(weights, x), rtol=1e-5)
     with pytest.raises(ValueError, match="`parameterization`"):
-        dy.bias_free_mlp(input_dim=7, width=16, depth=2, key=key, parameterization="standard")
+        dy.models.bias_free_mlp(
+            input_dim=7, width=16, depth=2, key=key, parameterization="standard"
+        )
 
 
 def test_mlp_float64_and_cnn(getkey, x64):
-    f, params = dy.bias_free_mlp(input_dim=3, width=8, depth=1, key=getkey(), dtype=jnp.float64)
+    f, params = dy.models.bias_free_mlp(
+        input_dim=3, width=8, depth=1, key=getkey(), dtype=jnp.float64
+    )
     assert f(params, jnp.ones((2, 3), jnp.float64)).dtype == jnp.float64
-    cnn = dy.BiasFreeCNN(in_channels=3, width=8, rngs=nnx.Rngs(1))
+    cnn = dy.models.BiasFreeCNN(in_channels=3, width=8, rngs=nnx.Rngs(1))
     apply_fn, state = dy.from_nnx(cnn)
     out = apply_fn(state, jax.random.normal(getkey(), (4, 8, 8, 3)))
     assert out.shape == (4,) and bool(jnp.all(jnp.isfinite(out)))
 
 
 def test_centering_and_scaled_losses(getkey):
-    f, params = dy.bias_free_mlp(input_dim=4, width=8, depth=1, key=getkey())
+    f, params = dy.models.bias_free_mlp(input_dim=4, width=8, depth=1, key=getkey())
     x = jax.random.normal(getkey(), (6, 4))
     assert float(jnp.max(jnp.abs(dy.centered(f, params, alpha=3.0)(params, x)))) == 0.0
     lin = dy.linearize(f, params)

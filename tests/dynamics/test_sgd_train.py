@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lazyrich import Status
 from lazyrich import dynamics as dy
 
 D, H, P, Q = 8, 32, 32, 64
@@ -21,8 +22,8 @@ def _data(seed=0):
 
 
 X, Y, XT, YT = _data()
-APPLY = dy.bias_free_mlp_apply_fn(input_dim=D, width=H, depth=2)
-PARAMS0 = dy.bias_free_mlp_init(input_dim=D, width=H, depth=2, key=jax.random.key(0))
+APPLY = dy.models.bias_free_mlp_apply_fn(input_dim=D, width=H, depth=2)
+PARAMS0 = dy.models.bias_free_mlp_init(input_dim=D, width=H, depth=2, key=jax.random.key(0))
 BASE = dy.TrainConfig(
     method="sgd",
     batch_size=4,
@@ -84,7 +85,7 @@ def test_status_codes_fit_cap_and_divergence_without_exceptions():
         ),  # explodes
     ]
     results = [jax.jit(lambda k, c=c: _run(c, k))(jax.random.key(1)) for c in configs]
-    assert [int(r.status) for r in results] == [dy.STATUS_OK, dy.STATUS_CAP, dy.STATUS_DIVERGED]
+    assert [int(r.status) for r in results] == [Status.OK, Status.STEP_CAP, Status.DIVERGED]
     fit = results[0]
     assert float(fit.final("train_loss")) == 0.0 and float(fit.final("train_unfit")) == 0.0
     assert bool(jnp.all(Y * fit.train_outputs >= 1.0))
@@ -150,10 +151,10 @@ def test_lazy_limit_matches_kernel_gradient_flow_and_linearisation():
     and the trained network approaches its linearisation as 1/alpha."""
     from lazyrich.theory import mse_gradient_flow
 
-    apply_fn = dy.bias_free_mlp_apply_fn(
+    apply_fn = dy.models.bias_free_mlp_apply_fn(
         input_dim=D, width=64, depth=2, activation="gelu", parameterization="ntk"
     )
-    params0 = dy.bias_free_mlp_init(
+    params0 = dy.models.bias_free_mlp_init(
         input_dim=D, width=64, depth=2, key=jax.random.key(3), dtype=jnp.float64
     )
     x, y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
@@ -239,7 +240,7 @@ def test_same_temperature_same_statistics_and_langevin_agrees():
 
 
 def test_langevin_one_step_covariance_matches_minibatch_sgd():
-    """T2.5: one step of matched Langevin noise has the mean and covariance of one SGD step (B=4 of P=32),
+    """One step of matched Langevin noise has the mean and covariance of one SGD step (B=4 of P=32),
     projected on the output change at a probe input; 4000 samples, Monte-Carlo error 2.2% of the sd."""
     cfg = dataclasses.replace(BASE, max_steps=1, check_every=1, num_saves=1, stop="none")
     keys = jax.random.split(jax.random.key(5), 4000)

@@ -86,7 +86,7 @@ def test_grokking_phase_figure_from_a_sweep(tmp_path):
 
 @pytest.mark.slow  # the paper's Fig. 1 setting: ~25 min on 2 heavily loaded cores (measured 1,495 s)
 def test_grokking_full_setting_groks(tmp_path):
-    """T5.1: with the train loss ~0 the test loss stays near the K0-regression level, then falls by >10x."""
+    """Kumar et al. Fig. 1: with the train loss ~0 the test loss stays near the K0-regression level, then falls by >10x."""
     paths = figures.make(figures.prepare("grokking"), tmp_path, progress=False)
     summary = json.loads(paths["json"].read_text())["summary"]
     assert summary["grokking_time"] > 0 and summary["t_train"] < summary["t_test"]

@@ -32,13 +32,11 @@ def test_perceptron_scaling_chi_settings():
 
 @pytest.mark.slow
 def test_perceptron_default_reproduction():
-    """T2.1 at the default setting (d = 64; about 6 CPU-minutes, 8 min wall on the shared 2-core machine).
+    """Sclocchi et al.'s perceptron exponents at the default setting (d = 64; about 6 CPU-minutes).
 
-    Claim (papers.md §2.8): ||w|| ~ T P^gamma with gamma = 1/(1+chi), delta = 1, t* proportional to T.
-    Measured (seed 0): ||w|| exponent 0.92 / 0.44 / 0.21 (chi = 0 / 1 / 3, theory 1 / 0.5 / 0.25, standard
-    errors 0.016 / 0.014 / 0.010); w1/||w_perp|| exponent 0.97 / 0.48 / 0.25; ||w_perp|| exponent -0.03 / -0.04 /
-    -0.03; delta 0.997 / 0.999 / 1.003. The finite-d correction (||w_perp|| still shrinking with P, stronger at
-    d = 16: 0.80 / 0.39 / 0.21 there) is documented in the experiment module.
+    Claim (Sclocchi et al. 2023, Sec. 5): ||w|| ~ T P^gamma with gamma = 1/(1+chi), delta = 1, t*
+    proportional to T. The measured exponents and the finite-d correction (||w_perp|| still shrinking with
+    P) are in docs/reproductions.md (perceptron-scaling).
     """
     from lazyrich.sims.experiments import sclocchi2023_perceptron as exp
 

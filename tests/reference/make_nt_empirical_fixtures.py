@@ -1,6 +1,6 @@
 """Generate the neural-tangents empirical-NTK fixture used by tests/dynamics/test_ntk.py.
 
-Run in the pinned environment (jax 0.4.23, neural-tangents 0.6.5; anchors.md §2.1), from a directory
+Run in the pinned environment (jax 0.4.23, neural-tangents 0.6.5), from a directory
 where `lazyrich` is not importable:
 
     cd /tmp && /work/ntvenv/bin/python /path/to/tests/reference/make_nt_empirical_fixtures.py

@@ -1,13 +1,12 @@
 """Generate neural-tangents reference values for `lazyrich.theory` (kernels and predictions).
 
-Run in the pinned reference environment (anchors.md §2.1: jax 0.4.23, neural-tangents 0.6.5), from a
+Run in the pinned reference environment (jax 0.4.23, neural-tangents 0.6.5), from a
 directory where `lazyrich` is not importable:
 
     cd /tmp && /work/ntvenv/bin/python /path/to/tests/reference/make_nt_kernel_fixtures.py
 
 Writes `nt_kernels.npz` (float64 arrays) and `nt_kernels.json` (the environment and the settings)
-next to
-this script. The tests read only these files; they never import neural-tangents.
+next to this script. The tests read only these files; they never import neural-tangents.
 """
 
 import json

@@ -24,7 +24,7 @@ def test_finite_width_ntk_converges_with_inverse_sqrt_spread():
         num_angles=9,
     )
     result = sims.run(jacot2018_ntk_convergence, config, seed=0)
-    # The seed-to-seed sd of the NTK scales as width**-0.5 (Jacot et al. T1.1). With 8 seeds each sd carries
+    # The seed-to-seed sd of the NTK scales as width**-0.5 (Jacot et al. Thm. 1, central-limit rate). With 8 seeds each sd carries
     # ~25 % relative error; over a factor 16 in width (log 16 = 2.77) the slope error is ~0.13: band +-0.3.
     assert -0.8 < result.summary["spread_slope"] < -0.2, result.summary
     # The mean over 8 seeds at width 256 lies within 4 standard errors of the infinite-width kernel.
@@ -45,7 +45,7 @@ def test_wide_networks_fall_inside_the_limiting_gaussian_bands():
     )
     result = sims.run(jacot2018_function_bands, config, seed=1)
     frac = result.summary["fraction_in_band"]
-    # About 80 % of a Gaussian's mass lies inside its 10-90 % band (T1.3); with 8 x 41 correlated samples the
+    # About 80 % of a Gaussian's mass lies inside its 10-90 % band (Jacot et al. Fig. 2); with 8 x 41 correlated samples the
     # fraction fluctuates by ~0.1.
     assert 0.6 < frac["1024"] < 0.97, frac
     # The seed average of the wide networks is the limiting mean up to sampling error: 41 correlated angles,

@@ -45,11 +45,12 @@ def _claim(summary, tasks):
 
 
 def _aligned_is_lazier(summary, tasks):
-    # The fitted (task-aligned: rank-1 W_h and readout) rank-1 initialisation keeps its tangent kernel better
-    # than the random rank-1 one. papers.md T4.3 asks for KA ~ 1 and a minimal weight change; measured at
-    # N = 300 (2 seeds, 1000 updates) KA is 0.61 / 0.94 / 0.995 (2AF / DMS / CXT) against 0.12-0.19, but on DMS
-    # and CXT the fit sits on a chance-level decision plateau (see lazyrich.dynamics.fit_rank_one_network), so
-    # only the kernel-alignment ordering is asserted.
+    # The fitted (task-aligned: rank-1 W_h and readout) rank-1 initialisation keeps its tangent
+    # kernel better than the random rank-1 one. Liu et al.'s Proposition 1 analogue asks for KA ~ 1
+    # and a minimal weight change; measured at N = 300 (2 seeds, 1000 updates) KA is 0.61 / 0.94 /
+    # 0.995 (2AF / DMS / CXT) against 0.12-0.19, but on DMS and CXT the fit sits on a chance-level
+    # decision plateau (see lazyrich.dynamics.rnn.fit_rank_one_network), so only the kernel-alignment
+    # ordering is asserted.
     for task in tasks:
         s = summary[task]
         assert s["aligned_rank1_kernel_alignment"] > s["mean_kernel_alignment"][0], s
@@ -84,9 +85,10 @@ def default_result():
 
 @pytest.mark.slow
 def test_default_setting_alignments_and_richest_rank_one(default_result):
-    # papers.md T4.1 for the alignments, T4.3 (ordering only) for the aligned rank-1 networks, and rank 1 as
-    # the richest (largest weight change) on every task. Representation alignment saturates at 0.95-0.99 above
-    # rank 30, so only its correlation with rank and rank 1's lowest value are asserted.
+    # Liu et al. Fig. 1 for the alignments, the aligned-initialisation claim (ordering only) for the
+    # aligned rank-1 networks, and rank 1 as the richest (largest weight change) on every task.
+    # Representation alignment saturates at 0.95-0.99 above rank 30, so only its correlation with
+    # rank and rank 1's lowest value are asserted.
     tasks = ("2af", "dms", "cxt")
     _claim_alignments(default_result.summary, tasks)
     for task in tasks:
@@ -100,9 +102,10 @@ def test_default_setting_alignments_and_richest_rank_one(default_result):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="papers.md T4.1's weight-change monotonicity does not hold at the paper's setting: from rank 30 to "
-    "300 the weight change grows on DMS and CXT (20/20 and 18/20 seeds; examples/results/"
-    "liu2024_rank_sweep_protocols_10000_updates.json), also with the paper code's per-rank draws",
+    reason="Liu et al. Fig. 1's weight-change monotonicity does not hold at the paper's setting: "
+    "from rank 30 to 300 the weight change grows on DMS and CXT (20/20 and 18/20 seeds; examples/"
+    "results/liu2024_rank_sweep_protocols_10000_updates.json), also with the paper code's per-rank "
+    "draws",
 )
 def test_default_setting_weight_change_decreases(default_result):
     for task in ("2af", "dms", "cxt"):

@@ -99,13 +99,13 @@ def test_sequential_digits_and_batches():
 def _trained_accuracy(task, *, width, num_steps, key):
     gen = datasets.neurogym_task(task)
     d = TASKS[task]
-    params = dynamics.init_rnn_params(key, input_dim=d, width=width, output_dim=3)
+    params = dynamics.rnn.init_rnn_params(key, input_dim=d, width=width, output_dim=3)
 
     def batch_fn(k):
         return tuple(gen(k, batch_size=64))
 
     res = jax.jit(
-        lambda p: dynamics.train_rnn(
+        lambda p: dynamics.rnn.train_rnn(
             p,
             batch_fn,
             key=jax.random.key(1),
@@ -115,7 +115,7 @@ def _trained_accuracy(task, *, width, num_steps, key):
         )
     )(params)
     test = gen(jax.random.key(99), batch_size=2000)
-    logits = dynamics.rnn_apply(res.params, test.inputs)
+    logits = dynamics.rnn.rnn_apply(res.params, test.inputs)
     return float(jnp.mean(jnp.argmax(logits[:, -1], -1) == test.labels[:, -1]))
 
 
@@ -127,9 +127,9 @@ def test_trained_rnn_solves_delay_match_sample():
 @pytest.mark.slow
 @pytest.mark.parametrize("task, threshold", [("2af", 0.82), ("dms", 0.98), ("cxt", 0.82)])
 def test_trained_rnn_reaches_near_bayes_accuracy(task, threshold):
-    # Bayes-optimal decision accuracy (papers.md §4.5 trial statistics; derived): 2AF ~0.88 (coh 0 is a coin
-    # flip, coh 6.4 gives ~88% with 7 noisy samples); CXT ~0.87 (coh 5 ~69%, 15 ~93%, 50 ~100%); DMS ~1.
-    # Measured with N = 64, 600 Adam steps: 2AF 0.877, DMS 1.000, CXT 0.854.
+    # Bayes-optimal decision accuracy (derived from the tasks' trial statistics): 2AF ~0.88 (coh 0
+    # is a coin flip, coh 6.4 gives ~88% with 7 noisy samples); CXT ~0.87 (coh 5 ~69%, 15 ~93%, 50
+    # ~100%); DMS ~1. Measured with N = 64, 600 Adam steps: 2AF 0.877, DMS 1.000, CXT 0.854.
     assert _trained_accuracy(task, width=64, num_steps=600, key=jax.random.key(0)) > threshold
 
 

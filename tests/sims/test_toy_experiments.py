@@ -99,7 +99,7 @@ def test_grokking_phase_point_protocol():
 
 @pytest.mark.slow
 def test_grokking_quick_run_groks():
-    # T5.1 (qualitative): the train loss falls first, the test loss falls later by an order of magnitude,
+    # Kumar et al. Fig. 1 (qualitative): the train loss falls first, the test loss falls later by an order of magnitude,
     # and the weight norm grows.
     s = sims.run(grok, grok.default_config(quick=True), seed=0).summary
     assert s["t_train"] < s["t_test"] and s["grokking_time"] > 0

@@ -23,7 +23,8 @@ def _task(dtype, D=20, N=50, P=60, Q=200, seed=0):
     "dtype, centered", [("float32", True), ("float64", True), ("float64", False)]
 )
 def test_reduced_dynamics_equal_network_gd(dtype, centered):
-    # papers.md §5.2 check: D = 20, N = 50, P = 60, alpha = 2, eps = 0.25, eta0 = 0.5, 300 full-batch steps.
+    # Check of the exact reduced dynamics: D = 20, N = 50, P = 60, alpha = 2, eps = 0.25, eta0 =
+    # 0.5, 300 full-batch steps.
     with jax.enable_x64(dtype == "float64"):
         teacher, x, y, x_test, y_test, w0 = _task(dtype)
         kw = dict(
@@ -34,12 +35,12 @@ def test_reduced_dynamics_equal_network_gd(dtype, centered):
             centered=centered,
         )
         net = jax.jit(
-            lambda w0: dynamics.train_committee(
+            lambda w0: dynamics.models.train_committee(
                 w0,
                 x,
                 y,
                 observe=lambda w: (
-                    dynamics.committee_apply(w, x_test, alpha=2.0, epsilon=0.25),
+                    dynamics.models.committee_apply(w, x_test, alpha=2.0, epsilon=0.25),
                     theory.committee_statistics(w),
                 ),
                 **kw,
@@ -78,12 +79,12 @@ def test_reduced_dynamics_equal_network_gd(dtype, centered):
 def test_empirical_ntk_is_scaled_eq5_kernel(x64):
     teacher, x, y, x_test, y_test, w0 = _task("float64", N=7, P=5)
     alpha, eps = 1.5, 0.3
-    K = dynamics.committee_empirical_ntk(w0, x, x_test[:4], alpha=alpha, epsilon=eps)
+    K = dynamics.models.committee_empirical_ntk(w0, x, x_test[:4], alpha=alpha, epsilon=eps)
     stats = theory.committee_statistics(w0)
     expected = alpha**2 / w0.shape[0] * theory.committee_ntk(x, x_test[:4], *stats, epsilon=eps)
     np.testing.assert_allclose(K, expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
-        dynamics.committee_apply(w0, x, alpha=alpha, epsilon=eps),
+        dynamics.models.committee_apply(w0, x, alpha=alpha, epsilon=eps),
         theory.committee_output(x, *stats, alpha=alpha, epsilon=eps),
         rtol=1e-10,
     )
@@ -171,8 +172,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="`x`"):
         theory.committee_gd(s.w_bar, s.M, x[:, :3], y, **kw)
     with pytest.raises(ValueError, match="`alpha`"):
-        dynamics.train_committee(w0, x, y, **(kw | dict(alpha=-2.0)))
+        dynamics.models.train_committee(w0, x, y, **(kw | dict(alpha=-2.0)))
     with pytest.raises(ValueError, match="`save_steps`"):
-        dynamics.train_committee(w0, x, y, **(kw | dict(save_steps=(3, 1))))
+        dynamics.models.train_committee(w0, x, y, **(kw | dict(save_steps=(3, 1))))
     with pytest.raises(ValueError, match="`M`"):
         theory.committee_test_loss_terms(s.w_bar, s.M[:3, :3], teacher, alpha=1.0, epsilon=0.1)

@@ -1,4 +1,4 @@
-"""DMFT solvers (papers.md §6): contracts, exact limits, theory against finite mean-field networks."""
+"""DMFT solvers (Bordelon & Pehlevan 2022): contracts, exact limits, theory vs finite networks."""
 
 import jax
 import jax.numpy as jnp
@@ -28,10 +28,10 @@ def _rel(a, b, axes):
 
 def _nets(x, y, times, *, gamma0, width, depth, seeds, activation="tanh", substeps=2):
     def one(k):
-        p = dynamics.meanfield_mlp_init(
+        p = dynamics.models.meanfield_mlp_init(
             k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype
         )
-        return dynamics.train_meanfield_gradient_flow(
+        return dynamics.models.train_meanfield_gradient_flow(
             p,
             x[: y.shape[0]],
             y,

@@ -157,8 +157,8 @@ def test_agrees_with_ode_integration(getkey, x64):
 
 def test_equals_linearized_network_trained_by_gradient_descent(getkey, x64):
     # A width-32, depth-2 tanh MLP (NTK parameterization), linearized at its initialization and
-    # trained
-    # by full-batch GD on the loss 1/(2P) sum (f - y)^2; its empirical NTK drives the closed form.
+    # trained by full-batch GD on the loss 1/(2P) sum (f - y)^2; its empirical NTK drives the closed
+    # form.
     widths = (3, 32, 32, 1)
     keys = jax.random.split(getkey(), 4)
     params = [
@@ -201,9 +201,8 @@ def test_equals_linearized_network_trained_by_gradient_descent(getkey, x64):
     lin_train, lin_test = train(eta, steps)
     half_train, half_test = train(eta / 2, 2 * steps)
     # GD multiplies each mode by (1 - eta lam / P)^k, the flow by exp(-eta lam k / P); per mode the
-    # difference is <= k (eta lam / P)^2 exp(-eta lam k / P) / 2 <= 2 (eta lam_max / P) / e^2,
-    # times the
-    # initial residual.
+    # difference is <= k (eta lam / P)^2 exp(-eta lam k / P) / 2 <= 2 (eta lam_max / P) / e^2, times
+    # the initial residual.
     lam_max = float(jnp.linalg.eigvalsh(ktr)[-1])
     bound = 2 * eta * lam_max / 6 / np.e**2 * float(jnp.linalg.norm(f0tr - y))
     assert bound < 0.05

@@ -99,7 +99,7 @@ def test_standard_parameterization_matches_neural_tangents(depth, b_std, x64):
 
 
 def test_jacot_table(x64):
-    # papers.md §1.5: depth 3 (L = 4), beta = 0.1, unit circle, x0 = (1, 0).
+    # Jacot et al. 2018 Sec. 6 setting: depth 3 (L = 4), beta = 0.1, unit circle, x0 = (1, 0).
     gamma = jnp.array([0.0, jnp.pi / 4, jnp.pi / 2, 3 * jnp.pi / 4, jnp.pi])
     x = jnp.stack([jnp.cos(gamma), jnp.sin(gamma)], axis=-1)
     k = theory.mlp_kernels(x[:1], x, depth=3, bias_std=0.1)

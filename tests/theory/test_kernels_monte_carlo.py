@@ -74,9 +74,9 @@ def check(widths, num_seeds, band, key):
 
 def test_empirical_ntk_converges_small():
     # Fast version: 4 widths x 16 seeds. Standard error of the fitted slope: each log-RMS has
-    # relative
-    # error ~ 1/sqrt(2 * 16 * ~3 effective entries) ~ 0.1, and sum (log n - mean)^2 = 1.2 for
-    # widths 32..256 (factor 2 apart), so SE(slope) ~ 0.1 / sqrt(1.2) ~ 0.09; band: +-0.25 (~3 SE).
+    # relative error ~ 1/sqrt(2 * 16 * ~3 effective entries) ~ 0.1, and sum (log n - mean)^2 = 1.2
+    # for widths 32..256 (factor 2 apart), so SE(slope) ~ 0.1 / sqrt(1.2) ~ 0.09;
+    # band: +-0.25 (~3 SE).
     check((32, 64, 128, 256), 16, (-0.75, -0.25), jax.random.key(0))
 
 

@@ -9,7 +9,7 @@ from lazyrich import theory
 
 
 def test_closed_form_values_and_monotonicity():
-    # papers.md §4.6 table (d = 20): full 0.9587 at PR = 1; readout sqrt(PR)/d.
+    # Closed-form values (d = 20): full 0.9587 at PR = 1; readout sqrt(PR)/d.
     np.testing.assert_allclose(
         theory.linear_rank_alignment(1.0, 20, kernel="full"), 0.9587, atol=1e-4
     )

@@ -1,4 +1,4 @@
-"""Perceptron scaling predictions and the depleted-sign density (papers.md §2.4, §2.8)."""
+"""Perceptron scaling predictions and the depleted-sign density (Sclocchi et al. 2023, Sec. 5)."""
 
 import jax
 import jax.numpy as jnp

@@ -1,9 +1,10 @@
 """Cognitive tasks of neurogym 0.0.2 as pure JAX trial generators (no gym dependency), plus sequential digits.
 
-Every neurogym task has 8 steps of dt = 100 ms, input noise sd 0.1 (sigma / sqrt(dt) with sigma = 1 in
-neurogym's units) and 3 actions: label 0 ("fixate") at every step except the decision step, where the label is
-the correct choice 1 or 2 (papers.md §4.5, table). Generators are pure functions of a typed key, jit- and
-vmap-able; ``batch_size`` is static.
+Every neurogym task has 8 steps of dt = 100 ms, input noise sd 0.1 (sigma / sqrt(dt) with sigma = 1
+in neurogym's units) and 3 actions: label 0 ("fixate") at every step except the decision step, where
+the label is the correct choice 1 or 2 (the task definitions of neurogym 0.0.2 used by Liu et al.,
+ICLR 2024). Generators are pure functions of a typed key, jit- and vmap-able; ``batch_size`` is
+static.
 
 References:
   Liu et al. (ICLR 2024), https://arxiv.org/abs/2310.08513, Sec. 3 and App.; Molano-Mazon et al., NeuroGym
@@ -242,7 +243,7 @@ def sequence_batches(inputs, labels, *, batch_size: int) -> Callable[[jax.Array]
 
     Returns:
       A pure function ``batch_fn(key) -> Trials`` (inputs ``(B, T, D)``, the class label at the last step,
-      mask = last step), usable by :func:`lazyrich.dynamics.train_rnn`.
+      mask = last step), usable by :func:`lazyrich.dynamics.rnn.train_rnn`.
 
     Raises:
       ValueError: for inconsistent lengths or ``batch_size > n``.

@@ -1,4 +1,6 @@
-"""Binary tasks of Sclocchi, Geiger, Wyart (2023) (papers.md §2.4) and Gaussian teacher-student data.
+"""Binary tasks of Sclocchi, Geiger, Wyart (2023) and Gaussian teacher-student data.
+
+Sclocchi, Geiger, Wyart (ICML 2023), https://arxiv.org/abs/2301.13703.
 
 All return ``(x_train, y_train, x_test, y_test)`` with float32 inputs and float32 labels in {-1, +1} (or real
 targets for the regression teacher), a disjoint random split drawn from ``key`` over the *union* of the
@@ -39,7 +41,7 @@ def digits_parity(*, num_train: int, num_test: int, key: jax.Array):
 def mnist_parity(
     path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array, flatten: bool = True
 ):
-    r"""MNIST parity from the official IDX files in ``path`` (papers.md §2.4).
+    r"""MNIST parity from the official IDX files in ``path`` (Sclocchi et al.'s data set).
 
     Inputs :math:`(x - 33.31002426)/78.56748962` (two global scalars of the paper's code), flattened to
     ``(n, 784)`` (``flatten=True``, for the MLP) or ``(n, 28, 28, 1)``; labels +1 for even and -1 for odd digits.
@@ -64,7 +66,7 @@ def cifar_animal_labels(labels) -> np.ndarray:
 def cifar_animals(
     path: str | os.PathLike, *, num_train: int, num_test: int, key: jax.Array, flatten: bool = False
 ):
-    r"""CIFAR-10 animals (+1) versus vehicles (-1) from the official binary files in ``path`` (papers.md §2.4).
+    r"""CIFAR-10 animals (+1) versus vehicles (-1) from the official binary files in ``path``.
 
     Inputs :math:`(x - 120.93118286)/64.14186096`, shape ``(n, 32, 32, 3)`` (NHWC) or flattened ``(n, 3072)``.
 

@@ -108,14 +108,14 @@ def fc_point(
     x_train, y_train, x_test, y_test = data
     init_key, noise_key = jr.split(key)
     input_dim = x_train.shape[1]
-    apply_fn = dynamics.bias_free_mlp_apply_fn(
+    apply_fn = dynamics.models.bias_free_mlp_apply_fn(
         input_dim=input_dim,
         width=width,
         depth=depth,
         activation=config.activation,
         parameterization="mean_field",
     )
-    params0 = dynamics.bias_free_mlp_init(
+    params0 = dynamics.models.bias_free_mlp_init(
         input_dim=input_dim, width=width, depth=depth, key=init_key
     )
     temperature = jnp.asarray(temperature, jnp.float32)

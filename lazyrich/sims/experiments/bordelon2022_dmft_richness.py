@@ -1,10 +1,11 @@
 """Bordelon & Pehlevan (NeurIPS 2022), Sec. 5 / Fig. 3: loss dynamics and kernel alignment against gamma0.
 
 For each richness ``gamma0`` the training loss and the NTK-target alignment are computed three ways
-(papers.md §6.5): the full DMFT (with response functions A, B), the gradient-independence ansatz (A = B = 0)
-and the static NTK (``gamma0 = 0``). A seed ensemble of finite mean-field networks of width ``net_width`` is
-the reference. Default: deep linear network (closed equations, no sampling), ``depth = 3``; ``activation=tanh``
-uses the alternating Monte-Carlo solver.
+(Bordelon & Pehlevan Sec. 5, eq. 13): the full DMFT (with response functions A, B), the
+gradient-independence ansatz (A = B = 0) and the static NTK (``gamma0 = 0``). A seed ensemble of
+finite mean-field networks of width ``net_width`` is the reference. Default: deep linear network
+(closed equations, no sampling), ``depth = 3``; ``activation=tanh`` uses the alternating Monte-Carlo
+solver.
 
 Summary: ``final_loss`` and ``final_alignment`` as nested mappings ``{method: {gamma0: value}}`` (methods
 ``full``, ``gia``, ``static``, ``network``); ``loss_error`` ``{method: max over gamma0 and time of

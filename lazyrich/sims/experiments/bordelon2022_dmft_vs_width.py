@@ -1,10 +1,11 @@
 """Bordelon & Pehlevan (NeurIPS 2022): finite-width mean-field networks approach the DMFT as the width grows.
 
-Two-layer (``depth=1``) and deep (``deep_depth=3``, tanh) mean-field networks (papers.md §6.1; centred output,
-loss ``(1/2P) sum (f - y)^2``, gradient flow ``d theta/dt = -gamma0^2 N grad L``) are trained by RK4 gradient
-flow at several widths ``N`` with ``num_repeats`` initialisations each, and compared with
-:func:`lazyrich.theory.solve_dmft` (two-layer: sampled single-neuron process; deep: alternating Monte Carlo).
-Inputs are Gaussian, normalised to ``|x|^2 = D``; targets ``y = sign(beta . x)`` for a random teacher.
+Two-layer (``depth=1``) and deep (``deep_depth=3``, tanh) mean-field networks (Bordelon & Pehlevan
+eqs. 1-4; centred output, loss ``(1/2P) sum (f - y)^2``, gradient flow ``d theta/dt = -gamma0^2 N
+grad L``) are trained by RK4 gradient flow at several widths ``N`` with ``num_repeats``
+initialisations each, and compared with :func:`lazyrich.theory.solve_dmft` (two-layer: sampled
+single-neuron process; deep: alternating Monte Carlo). Inputs are Gaussian, normalised to ``|x|^2 =
+D``; targets ``y = sign(beta . x)`` for a random teacher.
 
 Summary:
   ``error_slope``: slope of log(mean over repeats of the final-NTK relative error of single networks) against
@@ -116,10 +117,10 @@ def train_networks(
     num_train = y_train.shape[0]
 
     def one(k):
-        params = dynamics.meanfield_mlp_init(
+        params = dynamics.models.meanfield_mlp_init(
             k, input_dim=x.shape[1], width=width, depth=depth, dtype=x.dtype
         )
-        out = dynamics.train_meanfield_gradient_flow(
+        out = dynamics.models.train_meanfield_gradient_flow(
             params,
             x[:num_train],
             y_train,

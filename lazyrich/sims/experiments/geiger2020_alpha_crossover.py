@@ -1,11 +1,12 @@
 r"""Lazy/feature crossover in alpha at several widths (Chizat, Oyallon, Bach 2019; Geiger et al. 2020).
 
-A bias-free FC network with mean-field readout (papers.md §2.1) is centred and scaled,
-:math:`F = \alpha(f - f_0)`, and trained by full-batch gradient descent with a small step (Euler gradient flow)
-on :math:`\alpha^{-2}\,\frac1P\sum_\mu \tfrac12 (F_\mu - y_\mu)^2` (Chizat et al.'s normalisation,
-``loss_power=2``) for a fixed time :math:`t = \eta\cdot\mathrm{steps}`, with :math:`\eta` = ``lr_per_width``
-times the width (the mean-field NTK is O(1/h)). The same network linearised at initialisation is trained
-alongside. Recorded against alpha, per width:
+A bias-free FC network with mean-field readout (Sclocchi et al.'s ``mlp``; ``docs/conventions.md``
+§6) is centred and scaled, :math:`F = \alpha(f - f_0)`, and trained by full-batch gradient descent
+with a small step (Euler gradient flow) on :math:`\alpha^{-2}\,\frac1P\sum_\mu \tfrac12 (F_\mu -
+y_\mu)^2` (Chizat et al.'s normalisation, ``loss_power=2``) for a fixed time :math:`t =
+\eta\cdot\mathrm{steps}`, with :math:`\eta` = ``lr_per_width`` times the width (the mean-field NTK
+is O(1/h)). The same network linearised at initialisation is trained alongside. Recorded against
+alpha, per width:
 
 * the relative change of the empirical NTK on ``ntk_size`` training points, :math:`\|\Theta_t - \Theta_0\|_F /
   \|\Theta_0\|_F` -- O(1/alpha) in the lazy limit (Chizat et al., Thm 2.2 gives
@@ -14,10 +15,10 @@ alongside. Recorded against alpha, per width:
   :math:`\|F - \bar F\|/\|\bar F\|` -- also O(1/alpha);
 * the test error of both.
 
-With ReLU the prediction difference decays only as about alpha^-0.5 (measured: slope -0.49 at width 64, while the
-kernel change still decays as 1/alpha), the kinks breaking the quadratic linearisation error that Chizat et
-al.'s smooth-model bound assumes; the default is therefore the smooth (normalised) GELU, where the measured slope
-is -1.00.
+With ReLU the prediction difference decays only as about alpha^-0.5 while the kernel change still
+decays as 1/alpha (``docs/reproductions.md``), the kinks breaking the quadratic linearisation error
+that Chizat et al.'s smooth-model bound assumes; the default is therefore the smooth (normalised)
+GELU, where the measured slope is -1.00.
 
 Summary: ``kernel_change_slope`` and ``prediction_difference_slope``, log-log slopes over the lazy part of the
 alpha grid (alpha >= ``lazy_alpha_min``), averaged over widths (expected -1), and the alpha where the kernel
@@ -104,10 +105,10 @@ def _point(config: Config, width: int, alpha, key, data):
     x_train, y_train, x_test, y_test = data
     init_key, noise_key = jr.split(key)
     d = x_train.shape[1]
-    apply_fn = dynamics.bias_free_mlp_apply_fn(
+    apply_fn = dynamics.models.bias_free_mlp_apply_fn(
         input_dim=d, width=width, depth=config.depth, activation=config.activation
     )
-    params0 = dynamics.bias_free_mlp_init(
+    params0 = dynamics.models.bias_free_mlp_init(
         input_dim=d, width=width, depth=config.depth, key=init_key
     )
     train_config = dynamics.TrainConfig(

@@ -67,7 +67,7 @@ class Config:
             raise ValueError(
                 f"`large_batch` ({self.large_batch}) must be >= `small_batch` ({self.small_batch})."
             )
-        dynamics.ghost_batch_count(self.large_batch, self.small_batch)
+        dynamics.models.ghost_batch_count(self.large_batch, self.small_batch)
         if self.data == "digits" and not self.large_batch <= self.num_train < 1797:
             raise ValueError(
                 f"`num_train` must lie in [large_batch, 1797) for the digits, got {self.num_train}."
@@ -97,9 +97,9 @@ def default_config(*, quick: bool = False) -> Config:
     return Config()
 
 
-def regimes(config: Config) -> dict[str, dynamics.Regime]:
-    """The five :class:`dynamics.Regime` objects of the experiment, keyed by name."""
-    small = dynamics.Regime(
+def regimes(config: Config) -> dict[str, dynamics.models.Regime]:
+    """The five :class:`dynamics.models.Regime` objects of the experiment, keyed by name."""
+    small = dynamics.models.Regime(
         batch_size=config.small_batch,
         ghost_size=config.small_batch,
         learning_rate=config.learning_rate,
@@ -108,7 +108,9 @@ def regimes(config: Config) -> dict[str, dynamics.Regime]:
     )
     out = {"small": small}
     for name, fixes in _FIXES.items():
-        out[name] = dynamics.large_batch_regime(small, batch_size=config.large_batch, **fixes)
+        out[name] = dynamics.models.large_batch_regime(
+            small, batch_size=config.large_batch, **fixes
+        )
     return {name: out[name] for name in config.regimes}
 
 
@@ -141,7 +143,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             data = (x[tr], y[tr], x[te], y[te])
         else:
             data = (x, y, x_test, y_test)
-        return dynamics.train_bn_mlp(
+        return dynamics.models.train_bn_mlp(
             *data,
             regime=regime,
             learning_rate=lr,

@@ -7,7 +7,7 @@ noisy gradient descent ``w <- w - eta grad U + sqrt(2 eta T) xi`` for ``num_step
 power of ``log t`` (``t`` in steps) over ``t in [fit_start, num_steps]``: the slope of ``log <r>`` against
 ``log log t``, compared with the prediction ``2 / alpha`` (:func:`lazyrich.theory.diffusion_exponent`).
 
-Part 2 (network). The F1-style BN MLP (:func:`lazyrich.dynamics.train_bn_mlp`) is trained on the bundled digits
+Part 2 (network). The F1-style BN MLP (:func:`lazyrich.dynamics.models.train_bn_mlp`) is trained on the bundled digits
 at a small and a large batch (large batch with square-root learning-rate scaling, same number of epochs,
 constant learning rate: the "initial high learning-rate phase"), recording ``||W1_t - W1_0||_F`` (first layer)
 after every step. Both ``a + b log t`` and ``c t**beta`` are fitted over ``t >= mlp_fit_start``; their
@@ -264,11 +264,11 @@ def _mlp_curves(config: Config, key, *, progress: bool = False):
     out = {}
     batches = config.mlp_batch_sizes
     for batch in progress_bar(batches, total=len(batches), desc="mlp", enabled=progress):
-        regime = dynamics.Regime(
+        regime = dynamics.models.Regime(
             batch_size=batch,
             ghost_size=batch,
             learning_rate=float(
-                dynamics.sqrt_scaled_learning_rate(
+                dynamics.models.sqrt_scaled_learning_rate(
                     config.mlp_learning_rate, batch_size=batch, base_batch_size=base
                 )
             ),
@@ -280,7 +280,7 @@ def _mlp_curves(config: Config, key, *, progress: bool = False):
             split_key, train_key = jr.split(k)
             perm = jr.permutation(split_key, x.shape[0])
             tr, te = perm[: config.mlp_num_train], perm[config.mlp_num_train :]
-            return dynamics.train_bn_mlp(
+            return dynamics.models.train_bn_mlp(
                 x[tr],
                 y[tr],
                 x[te],

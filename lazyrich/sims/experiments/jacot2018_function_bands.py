@@ -1,13 +1,14 @@
 """Jacot, Gabriel, Hongler (NeurIPS 2018), Fig. 2: trained networks against the limiting Gaussian process.
 
-Depth-4 (``depth=3``) ReLU networks in the NTK parameterization (bias scale 0.1) are trained by full-batch
-gradient descent (loss :math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`) on four points of the unit circle.
-At infinite width the trained function is Gaussian (papers.md §1.4): its mean and covariance at time
-``learning_rate * num_steps`` come from :func:`lazyrich.theory.gradient_descent_mse_ensemble`, with the NNGP as the
-covariance of the initial function. The summary records the fraction of finite-network outputs inside the
-10-90 % band of that Gaussian (about 0.8 when the limit holds; T1.3) for each width, the largest distance of the
-seed-averaged function from the limiting mean in standard errors, and the ratio of the seed-to-seed spread to
-the limiting one.
+Depth-4 (``depth=3``) ReLU networks in the NTK parameterization (bias scale 0.1) are trained by
+full-batch gradient descent (loss :math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`) on four
+points of the unit circle. At infinite width the trained function is Gaussian (Jacot et al. Sec. 5;
+Lee et al. 2019, https://arxiv.org/abs/1902.06720): its mean and covariance at time ``learning_rate
+* num_steps`` come from :func:`lazyrich.theory.gradient_descent_mse_ensemble`, with the NNGP as the
+covariance of the initial function. The summary records the fraction of finite-network outputs
+inside the 10-90 % band of that Gaussian (about 0.8 when the limit holds) for each width, the
+largest distance of the seed-averaged function from the limiting mean in standard errors, and the
+ratio of the seed-to-seed spread to the limiting one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Z90 = 1.2815515655446004  # the 90 % quantile of the standard normal
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    """Settings of the function-band experiment (defaults: the paper's Fig. 2 as reproduced in papers.md)."""
+    """Settings of the function-band experiment (defaults: the paper's Fig. 2)."""
 
     widths: tuple[int, ...] = (50, 1_000)
     depth: int = 3

@@ -6,9 +6,10 @@ and initialization the kernel :math:`\\Theta(x_0, x(\\gamma))`, :math:`x_0 = (1,
 gradient-descent steps on :math:`f^\\star(x) = x_1 x_2` with Gaussian inputs (loss
 :math:`\\frac{1}{2P}\\sum_\\mu (f(x_\\mu) - y_\\mu)^2`), and compared with :func:`lazyrich.theory.mlp_kernels`.
 
-The seed-to-seed standard deviation of the kernel shrinks like ``width**-0.5`` (papers.md §1.6, T1.1); the
-summary records the fitted slope over ``fit_widths`` (at initialization, ``fit_seeds`` networks each: the sd of
-``S`` samples carries a relative error of about ``1/sqrt(2(S - 1))``, so few seeds give a noisy slope).
+The seed-to-seed standard deviation of the kernel shrinks like ``width**-0.5`` (Jacot et al. Thm. 1
+with the usual central-limit rate); the summary records the fitted slope over ``fit_widths`` (at
+initialization, ``fit_seeds`` networks each: the sd of ``S`` samples carries a relative error of
+about ``1/sqrt(2(S - 1))``, so few seeds give a noisy slope).
 
 Sweeps: one grid point is one network (:func:`point`: its kernel at initialization and after training, at the
 scalar ``width`` with the traced ``learning_rate``); ``examples/sweeps/ntk_convergence.toml`` runs widths x seeds,

@@ -13,8 +13,9 @@ problem with the same P/D = 5.5 and the same stability margin of GD (:math:`\eta
 instead of 20 at P = 550). The whole grid is one ``vmap`` with traced ``alpha`` and ``epsilon`` (one compiled
 program); data, teacher and initial weights are shared across the grid (common random numbers).
 
-Expected (paper): grokking time grows with alpha (laziness) and shrinks with epsilon (initial alignment); the
-heuristic of papers.md §5.2 is a delay :math:`\propto \alpha/\epsilon` up to logarithms.
+Expected (paper): grokking time grows with alpha (laziness) and shrinks with epsilon (initial
+alignment); the heuristic (derived from the reduced dynamics, not stated in the paper) is a delay
+:math:`\propto \alpha/\epsilon` up to logarithms.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ TRACED = ("init_scale", "learning_rate")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    """Settings (defaults: papers.md §4.6 check, d = 20, h = 40, sigma = 1e-3)."""
+    """Settings (defaults: d = 20, h = 40, sigma = 1e-3)."""
 
     input_dim: int = 20
     hidden_dim: int = 40
@@ -56,7 +56,7 @@ class Config:
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """papers.md §4.6 setting; quick uses 64 teachers, 1500 steps of size 0.1 (the same gradient-flow time)."""
+    """d = 20, h = 40, sigma = 1e-3; quick: 64 teachers, 1500 steps of size 0.1 (same gradient-flow time)."""
     if quick:
         return Config(num_teachers=64, num_steps=1500, learning_rate=0.1)
     return Config()
@@ -78,7 +78,7 @@ def _alignments(w_in0, w_out0, w_in1, w_out1, teacher):
     for kernel in ("readout", "full"):
         m0 = theory.linear_kernel_matrix(w_in0, w_out0, kernel=kernel)
         m1 = theory.linear_kernel_matrix(w_in1, w_out1, kernel=kernel)
-        out[f"alignment_{kernel}"] = dynamics.kernel_alignment(m0, m1)
+        out[f"alignment_{kernel}"] = dynamics.diagnostics.kernel_alignment(m0, m1)
         out[f"endpoint_{kernel}"] = theory.linear_rank_alignment_endpoint(
             w_in0, w_out0, teacher, kernel=kernel
         )
@@ -98,9 +98,9 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
     teachers = teachers / jnp.linalg.norm(teachers, axis=1, keepdims=True)
 
     def per_rank(r):
-        w0 = dynamics.truncate_rank(w_gauss, r)
+        w0 = dynamics.rnn.truncate_rank(w_gauss, r)
         w0 = sigma * w0 / jnp.sqrt(jnp.sum(w0 * w0))
-        pr = dynamics.participation_ratio(w0, kind="matrix")
+        pr = dynamics.diagnostics.participation_ratio(w0, kind="matrix")
 
         def per_teacher(beta):
             w1, v1, loss = _simulate(w0, w_out0, beta, lr, config.num_steps)

@@ -1,98 +1,42 @@
 """Liu et al. (ICLR 2024), Fig. 1: laziness of RNN learning against the rank of the initial connectivity.
 
-For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated SVD of one
-Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (papers.md §4.2). W_x and W_y are shared across
-ranks and every rank sees the same training batches (the paper's code re-draws all of them per rank; holding
-them fixed is the cleaner control; ``redraw_per_rank=True`` gives the paper's protocol: a fresh Gaussian draw,
-W_x, W_y and batch stream per rank). Each network is trained with SGD + momentum on the cross-entropy over all
-steps. The three measures of papers.md §4.4 are recorded: ``weight_change`` ||W_h^f - W_h^0||_F,
-``representation_alignment`` (Gram of the decision-step hidden states on ``num_probe`` probe trials) and
-``kernel_alignment`` (W_h-only NTK over all 8 steps x the first ``num_kernel_trials`` probe trials x 3
-outputs).
+For each task (2AF, DMS, CXT), seed and rank r, the recurrent weights start at the rank-r truncated
+SVD of one Gaussian draw ``g Z / sqrt(N)`` rescaled to its Frobenius norm (Liu et al. Sec. 3 and the
+authors' code ``Helena-Yuhan-Liu/BioRNN_RichLazy``;
+:func:`lazyrich.dynamics.rnn.low_rank_connectivity`). W_x and W_y are shared across ranks and every rank
+sees the same training batches (the paper's code re-draws all of them per rank; holding them fixed
+is the cleaner control; ``redraw_per_rank=True`` gives the paper's protocol: a fresh Gaussian draw,
+W_x, W_y and batch stream per rank). Each network is trained with SGD + momentum on the
+cross-entropy over all steps. The paper's three laziness measures are recorded: ``weight_change``
+||W_h^f - W_h^0||_F, ``representation_alignment`` (Gram of the decision-step hidden states on
+``num_probe`` probe trials) and ``kernel_alignment`` (W_h-only NTK over all 8 steps x the first
+``num_kernel_trials`` probe trials x 3 outputs).
 
-The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`) is the rank-1 matrix
-c e^l û v̂ᵀ and readout W_y that solve the task with the seed's fixed W_x, found by ``aligned_fit_steps``
-SGD-momentum steps (the training optimiser, step ``aligned_fit_learning_rate``) on (u, v, l, W_y) started from the
-random rank-1 pair, its norm c and the shared W_y, on a batch stream independent of the training batches. It is
-the RNN analogue of Proposition 1 (W_1(0) ∝ u β̂ᵀ: the initial rank-1 structure already carries the solution, so
-learning only refines it and the tangent kernel keeps its direction). The readout has to be part of it: the
-W_h-only kernel depends on W_y through the backpropagated vectors, and with the random W_y held fixed no rank-1
-W_h solves the tasks (best loss ~0.35-0.45), so training rebuilds the readout (||ΔW_y||_F ≈ ||W_y||_F) and
-rotates the kernel: the earlier W_h-only fit gave kernel alignment 0.04 (2AF, N = 300, 500 updates; see
-:func:`lazyrich.dynamics.fit_rank_one_network`). It is then trained like the others. Measured at the default
-(N = 300, 2 seeds, 1000 updates; kernel alignment / weight change / accuracy): 2AF 0.61 / 0.79 / 0.87, DMS 0.94 /
-0.22 / 0.52, CXT 0.995 / 0.22 / 0.51, against 0.16 / 0.87, 0.12 / 1.26 and 0.19 / 1.03 for the random rank-1
-initialisation: higher kernel alignment everywhere, but near 1 only where the fit stays on the chance-level
-decision plateau (DMS, CXT; see ``aligned_rank1_accuracy``), so T4.3's "aligned rank 1 is lazy" is not shown for
-networks that solve the task (2AF: 0.80 after 500 updates, 0.61 after 1000, full rank 0.70).
+The *aligned rank-1* initialisation (:func:`lazyrich.dynamics.rnn.fit_rank_one_network`) is the rank-1
+matrix c e^l û v̂ᵀ and readout W_y that solve the task with the seed's fixed W_x, found by
+``aligned_fit_steps`` SGD-momentum steps (the training optimiser, step
+``aligned_fit_learning_rate``) on (u, v, l, W_y) started from the random rank-1 pair, its norm c and
+the shared W_y, on a batch stream independent of the training batches. It is the RNN analogue of Liu
+et al.'s Proposition 1 (W_1(0) ∝ u β̂ᵀ: the initial rank-1 structure already carries the solution,
+so learning only refines it and the tangent kernel keeps its direction). The readout has to be part
+of it: the W_h-only kernel depends on W_y through the backpropagated vectors, and with the random
+W_y held fixed no rank-1 W_h solves the tasks. It is then trained like the others.
 
-Compute layout: every (task, seed, rank) network and the aligned rank-1 networks share one flat vmapped axis
-(ranks change only the initial W_h, not shapes), so one compiled program trains the whole grid, in resumable
-segments of ``log_every`` updates; :func:`iterate` also yields partial results at chosen update counts, so a long
-CPU run stopped early still reports honest numbers (``summary["num_steps_done"]``). Cost of the paper's default
-(N = 300, batch 32, 8 steps, 3 tasks x 5 seeds x 4 ranks = 60 networks, 10k updates): ~140 MFLOP per network
-update (forward 8 x 2 x 32 x N^2, backward twice that), ~84 TFLOP in all, plus ~4 GFLOP per W_h kernel
-(768 x 768, structured contraction of :func:`lazyrich.dynamics.recurrent_tangent_kernel`) per network and
-measurement: ~2-3 hours of one idle CPU core at ~10 GFLOP/s, minutes on a GPU.
+Compute layout: every (task, seed, rank) network and the aligned rank-1 networks share one flat
+vmapped axis (ranks change only the initial W_h, not shapes), so one compiled program trains the
+whole grid, in resumable segments of ``log_every`` updates; :func:`iterate` also yields partial
+results at chosen update counts, so a long run stopped early still reports honest numbers
+(``summary["num_steps_done"]``). The paper's default (N = 300, batch 32, 8 steps, 3 tasks x 5 seeds
+x 4 ranks = 60 networks, 10k updates) costs about 140 MFLOP per network update and 4 GFLOP per W_h
+kernel (768 x 768) and measurement.
 
-Convention: loss = mean cross-entropy over (trial, step) (papers.md §0.3), one fresh batch per update.
+Convention: loss = mean cross-entropy over (trial, step) (``docs/conventions.md`` §3), one fresh
+batch per update.
 
-Measured (CPU, 2 shared cores, load 6-18; Spearman over (seed, rank), per task 2AF / DMS / CXT):
-
-* quick (N = 64, ranks 1/4/16/64, 3 seeds, 300 updates at lr 0.01; 96 s of CPU time, most of it compiling):
-  kernel alignment +0.56 / +0.35 / +0.65 (rank 1 lowest everywhere, but not monotone above), representation
-  alignment +0.69 / +0.93 / -0.13, weight change 0.00 / +0.24 / -0.02 (flat). Quick is too short to show the
-  claim; only "rank 1 is the richest" is stable. Aligned rank-1: kernel alignment 0.37 / 0.64 / 0.44 against
-  0.16 / 0.25 / 0.17 for random rank 1, but weight change 2.2 / 0.65 / 9.3 against 1.07 / 1.07 / 1.47.
-* default setting (N = 300, g = 1.25, ranks 1/30/100/300, 5 seeds, batch 32, lr 0.003, momentum 0.9), stopped
-  after 500 of the 10k updates (all a ``nice -n 10`` process got on the shared CPU in 56 min; checkpoints at
-  100-400 updates agree): kernel alignment +0.83 / +0.65 / +0.85 with strictly increasing seed means on every
-  task (2AF 0.13, 0.57, 0.64, 0.70; DMS 0.10, 0.56, 0.57, 0.60; CXT 0.12, 0.38, 0.52, 0.57), representation
-  alignment +0.82 / +0.64 / +0.35 (means strictly increasing for 2AF and DMS; CXT: 0.89, 0.98, 0.97, 0.98),
-  weight change -0.43 / +0.39 / +0.47 (means 2AF 0.74, 0.76, 0.73, 0.72; DMS 0.98, 0.81, 0.84, 0.86; CXT 0.80,
-  0.90, 0.88, 0.88: decreasing from rank 30 up for 2AF and CXT, not for DMS; at 100 updates the Spearman was
-  +0.40 / -0.02 / +0.26). One of the 60 networks (DMS, seed 2, rank 1) diverged (NaN) in its first updates and
-  is left out of the means. papers.md T4.1 at 10k updates is unverified.
-* default setting run to the end (aligned networks off; ``examples/rnn_rank_checkpointed.py --set
-  log_every=50``, key 0, 10k updates, one pinned core per process: DMS + CXT 64 min, 2AF 29 min;
-  ``examples/results/liu2024_rank_sweep_default_10000_updates.json``; an earlier run stopped at 3000 updates is
-  in ``..._3000_updates.json``). Accuracy saturates by 1000 updates (2AF 0.87 at every rank, about the ideal
-  observer's, as 0-coherence trials are chance; DMS 1.00; CXT 0.87 above rank 1, 0.70 at rank 1). Seed means
-  for ranks 1 / 30 / 100 / 300 and the Spearman correlation over (seed, rank):
-
-  - kernel alignment, strictly increasing on every task: 2AF 0.24, 0.52, 0.63, 0.65 (+0.81); DMS 0.19, 0.58,
-    0.65, 0.74 (+0.81); CXT 0.14, 0.46, 0.48, 0.52 (+0.64);
-  - representation alignment: DMS 0.80, 0.98, 0.99, 0.99 (+0.88) and CXT 0.61, 0.92, 0.97, 0.97 (+0.83)
-    strictly increasing; 2AF 0.55, 0.94, 0.98, 0.97 (+0.81), flat above rank 100;
-  - weight change: rank 1 changes most on every task, but it is monotone on none: 2AF 1.27, 1.17, 1.12, 1.13
-    (-0.50); DMS 1.42, 1.19, 1.26, 1.30 (+0.03); CXT 1.63, 1.42, 1.40, 1.53 (-0.18).
-
-  So at the paper's setting, trained to its accuracy level, both alignments grow with rank on every task (the
-  representation alignment saturating on 2AF) and rank 1 is the richest, but the weight change does not
-  decrease with rank above rank 30 on DMS and CXT (nor above 100 on 2AF). The same orderings held at every
-  checkpoint recorded (1000-9000 updates for DMS and CXT, 3000 for 2AF). One CXT rank-1 network (seed 2)
-  diverged (NaN) and is left out of the means.
-* both protocols, 5 and 20 seeds, on one H200 GPU (``examples/rnn_rank_protocols.sh``, key 0, 10k updates,
-  ~2 min per run; ``examples/results/liu2024_rank_sweep_protocols_10000_updates.json``). Weight change, seed
-  means for ranks 1 / 30 / 100 / 300:
-
-  - shared draws, 20 seeds: 2AF 1.28, 1.16, 1.12, 1.10; DMS 4.47, 1.20, 1.32, 1.36; CXT 1.80, 1.38, 1.45, 1.48;
-  - ``redraw_per_rank`` (the paper code's protocol), 20 seeds: 2AF 1.27, 1.15, 1.11, 1.11; DMS 1.40, 1.18,
-    1.28, 1.34; CXT 1.90, 1.37, 1.48, 1.53;
-  - paired by seed, the rank-300 network changes more than the rank-30 one in 20/20 (DMS) and 18/20 (CXT) seeds
-    with shared draws, 19/20 and 20/20 with fresh draws (Wilcoxon p < 4e-5 each); on 2AF in 0/20 and 7/20.
-
-  So the increase of the weight change from rank 30 to 300 on DMS and CXT is systematic, not seed noise, under
-  either protocol: papers.md T4.1's "weight change strictly decreases with rank" does not hold at the paper's
-  setting (g = 1.25); rank 1 changes most on every task. Kernel alignment strictly increases on every task with
-  shared draws (5 and 20 seeds; with fresh draws CXT is flat above rank 100: 0.50, 0.49), representation
-  alignment rises from rank 1 and saturates at 0.95-0.99 above rank 30. The aligned rank-1 networks (default
-  run): kernel alignment 0.76 / 0.72 / 0.88 against 0.13 / 0.08 / 0.14 for random rank 1, at accuracy 0.87 /
-  0.49 / 0.72 (DMS and CXT fits mostly on the chance plateau; one DMS fit blew up, weight change 5e7).
-* gain 1.5 (T4.1's other gain; shared draws, DMS and CXT, 5 seeds, 10k updates, one CPU core, 88 min; in the same
-  results file): weight change DMS 2.06, 1.01, 1.06, 1.08 and CXT 2.39, 1.25, 1.24, 1.30 (rank 300 above rank 30
-  in 4/5 seeds on each), kernel alignment DMS 0.08, 0.55, 0.66, 0.73 and CXT 0.09, 0.45, 0.43, 0.50: the same
-  picture as at g = 1.25.
+Measured results at the quick and default settings, under both protocols and both of the paper's
+gains, and where they differ from the paper (the weight change grows from rank 30 to rank 300 on DMS
+and CXT): see ``docs/reproductions.md`` (``lowrank-rnn``) and
+``examples/results/liu2024_rank_sweep_*.json``.
 """
 
 from __future__ import annotations
@@ -242,7 +186,7 @@ def _setup(config: Config, sample, dims, input_width, task_id, key, gain):
     """Per (task, seed): the Gaussian draw, shared W_x/W_y, the data key and the probe trials."""
     k_w, k_in, k_data, k_probe = jr.split(jr.fold_in(key, task_id), 4)
     probe = sample(task_id, k_probe, config.num_probe)
-    w_gauss = dynamics.gaussian_connectivity(k_w, config.width, gain=gain)
+    w_gauss = dynamics.rnn.gaussian_connectivity(k_w, config.width, gain=gain)
     k_x, k_y = jr.split(k_in)
     d = dims[task_id]
     # PyTorch nn.Linear default U(-1/sqrt(fan_in), 1/sqrt(fan_in)); padded input columns are zero.
@@ -257,8 +201,8 @@ def _train(
     config: Config, sample, task_id, params, setup, lr, momentum, *, num_steps, opt=None, step=0
 ):
     """``num_steps`` SGD updates of one network on fresh batches, resumed at update ``step`` from the optimizer
-    state ``opt`` (``None``: a fresh start): a :class:`lazyrich.dynamics.TrainRNNResult`."""
-    return dynamics.train_rnn(
+    state ``opt`` (``None``: a fresh start): a :class:`lazyrich.dynamics.rnn.TrainRNNResult`."""
+    return dynamics.rnn.train_rnn(
         params,
         _batch_fn(config, sample, task_id),
         key=setup["data_key"],
@@ -274,7 +218,7 @@ def _train(
 
 def _kernels(config: Config, params, probe):
     """W_h-only tangent kernel over the first ``num_kernel_trials`` probe trials (all steps and outputs)."""
-    return dynamics.recurrent_tangent_kernel(
+    return dynamics.rnn.recurrent_tangent_kernel(
         params,
         probe.inputs[: config.num_kernel_trials],
         leak=config.leak,
@@ -287,14 +231,14 @@ def _kernels(config: Config, params, probe):
 def _measure(config: Config, params0, k0, params1, probe):
     """The three laziness measures plus decision accuracy (``k0``: the initial kernel, :func:`_kernels`)."""
     k1 = _kernels(config, params1, probe)
-    h0, h1 = jax.vmap(lambda p: dynamics.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
+    h0, h1 = jax.vmap(lambda p: dynamics.rnn.rnn_hidden(p, probe.inputs, leak=config.leak)[:, -1])(
         jax.tree.map(lambda a, b: jnp.stack([a, b]), params0, params1)
     )
     logits = jnp.einsum("bn,on->bo", h1, params1["w_y"])
     return {
-        "weight_change": dynamics.weight_change(params0["w_h"], params1["w_h"]),
-        "representation_alignment": dynamics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
-        "kernel_alignment": dynamics.kernel_alignment(k0, k1),
+        "weight_change": dynamics.rnn.weight_change(params0["w_h"], params1["w_h"]),
+        "representation_alignment": dynamics.diagnostics.kernel_alignment(h0 @ h0.T, h1 @ h1.T),
+        "kernel_alignment": dynamics.diagnostics.kernel_alignment(k0, k1),
         "accuracy": jnp.mean(jnp.argmax(logits, axis=-1) == probe.labels[:, -1]),
     }
 
@@ -321,13 +265,13 @@ def _batch_fn(config: Config, sample, task_id):
 
 
 def _aligned_init(config: Config, sample, task_id, setup, momentum):
-    """Task-aligned rank-1 initialisation (:func:`lazyrich.dynamics.fit_rank_one_network`): the rank-1 W_h
+    """Task-aligned rank-1 initialisation (:func:`lazyrich.dynamics.rnn.fit_rank_one_network`): the rank-1 W_h
     (norm and direction) and readout W_y that solve the task with this seed's W_x, fitted by
     ``aligned_fit_steps`` SGD-momentum steps from the random rank-1 initialisation's singular pair and the
     shared readout, on a batch stream independent of the training batches. Returns ``(w_h, w_y)``."""
-    w_r1 = dynamics.truncate_rank(setup["w_gauss"], 1, norm=config.norm)
+    w_r1 = dynamics.rnn.truncate_rank(setup["w_gauss"], 1, norm=config.norm)
     params = {"w_x": setup["w_x"], "w_h": w_r1, "w_y": setup["w_y"]}
-    aligned, _ = dynamics.fit_rank_one_network(
+    aligned, _ = dynamics.rnn.fit_rank_one_network(
         params,
         _batch_fn(config, sample, task_id),
         key=jr.fold_in(setup["data_key"], _ALIGNED_STREAM),
@@ -377,15 +321,15 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
         setups = jax.vmap(lambda k: _setup(config, sample, dims, input_width, task_id, k, gain))(
             rank_keys
         )
-        w_h0 = jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm))(
+        w_h0 = jax.vmap(lambda w, r: dynamics.rnn.truncate_rank(w, r, norm=config.norm))(
             setups["w_gauss"], ranks
         )
         out = jax.vmap(lambda w, s: _stage(config, sample, task_id, w, s, lr, momentum))(
             w_h0, setups
         )
-        out["erank_roy_vetterli"] = jax.vmap(dynamics.connectivity_rank)(w_h0)
+        out["erank_roy_vetterli"] = jax.vmap(dynamics.rnn.connectivity_rank)(w_h0)
         out["erank_participation_ratio"] = jax.vmap(
-            lambda w: dynamics.connectivity_rank(w, method="participation_ratio")
+            lambda w: dynamics.rnn.connectivity_rank(w, method="participation_ratio")
         )(w_h0)
         if config.aligned:
             w_al, wy_al = _aligned_init(config, sample, task_id, setup, momentum)
@@ -499,7 +443,7 @@ def iterate(
         task_ids = jnp.concatenate([task_ids, jnp.repeat(jnp.arange(num_tasks), num_seeds)])
         seed_keys = jnp.concatenate([seed_keys, seeds])
         ranks = jnp.concatenate([ranks, jnp.ones((num_tasks * num_seeds,), ranks.dtype)])
-    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.truncate_rank(w, r, norm=config.norm)))
+    truncate = jax.jit(jax.vmap(lambda w, r: dynamics.rnn.truncate_rank(w, r, norm=config.norm)))
 
     def init_w(setup, sample):
         w_h0, w_y0 = truncate(setup["w_gauss"], ranks), setup["w_y"]
@@ -516,8 +460,8 @@ def iterate(
         jax.vmap(
             lambda w: jnp.stack(
                 [
-                    dynamics.connectivity_rank(w),
-                    dynamics.connectivity_rank(w, method="participation_ratio"),
+                    dynamics.rnn.connectivity_rank(w),
+                    dynamics.rnn.connectivity_rank(w, method="participation_ratio"),
                 ]
             )
         )
@@ -630,7 +574,7 @@ def _result(
         "kernel": "W_h-only tangent kernel over (trial, step, output)",
         "aligned_rank1": "rank-1 W_h (direction and scale) and readout W_y fitted to the task at the shared "
         f"W_x ({config.aligned_fit_steps} SGD-momentum steps, lr {config.aligned_fit_learning_rate}, "
-        "lazyrich.dynamics.fit_rank_one_network)",
+        "lazyrich.dynamics.rnn.fit_rank_one_network)",
         **(extra_metadata or {}),
     }
     return _experiment.Result(NAME, config, arrays, summary, status, metadata)

@@ -1,50 +1,35 @@
 r"""Perceptron scaling laws of SGD noise: :math:`\|w\| \sim T P^{\gamma}`, :math:`\gamma = 1/(1+\chi)`, :math:`t_\star \propto T`.
 
-Protocol (papers.md §2.1-2.5, §2.8): depleted-sign data (:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}`,
-:math:`y = \mathrm{sign}(x_1)`) in ``input_dim`` dimensions; perceptron :math:`f = w\cdot x/\sqrt d`; SGD with
-batches of ``batch_size`` distinct points on the hinge :math:`\ell = \frac1\alpha\max(0, 1-\alpha y(f-f_0))`
-at temperature :math:`T = dt/B` (``h = 1``), run until every training point is fitted; time
-:math:`t_\star = dt \times \text{steps} = T B \times \text{steps}`. The paper's grid is :math:`\alpha = 32768`,
-:math:`B = 2`, :math:`P = 1024 \ldots 16384`, :math:`d \in \{16, \ldots, 128\}`, 5 seeds.
+Protocol (Sclocchi, Geiger, Wyart, ICML 2023, https://arxiv.org/abs/2301.13703, Sec. 5):
+depleted-sign data (:math:`\rho(x_1) \propto |x_1|^\chi e^{-x_1^2/2}`, :math:`y =
+\mathrm{sign}(x_1)`) in ``input_dim`` dimensions; perceptron :math:`f = w\cdot x/\sqrt d`; SGD with
+batches of ``batch_size`` distinct points on the hinge :math:`\ell = \frac1\alpha\max(0, 1-\alpha
+y(f-f_0))` at temperature :math:`T = dt/B` (``h = 1``), run until every training point is fitted;
+time :math:`t_\star = dt \times \text{steps} = T B \times \text{steps}`. The paper's grid is
+:math:`\alpha = 32768`, :math:`B = 2`, :math:`P = 1024 \ldots 16384`, :math:`d \in \{16, \ldots,
+128\}`, 5 seeds.
 
-The simulator is :func:`lazyrich.dynamics.train_perceptron` (exact event-driven SGD). For each seed the data and
+The simulator is :func:`lazyrich.dynamics.models.train_perceptron` (exact event-driven SGD). For each seed the data and
 the SGD noise key are shared across temperatures (common random numbers), so the temperature scan isolates the
 effect of :math:`T`. Fits are least squares of per-seed logarithms on ``[1, log T, log P]`` over the fitted runs:
 :math:`\log\|w\| = \delta\log T + \gamma\log P + c` and :math:`\log t_\star = \delta_t \log T + b \log P + c'`.
 
 Finite-size corrections. The prediction :math:`\|w\| \approx w_1 \sim T P^{1/(1+\chi)}` combines two
-asymptotic statements (papers.md §2.8): the signal-to-noise ratio needed to fit the point nearest the
-boundary, :math:`r = w_1/\|w_\perp\| \sim P^{1/(1+\chi)}`, and a *stationary* noise
-:math:`\|w_\perp\| \propto T` (the kicks on :math:`w_\perp` balance the restoring drift of the unfit points;
-derived: :math:`\|w_\perp\| \to T\sqrt d/(2c_\chi)` with :math:`c_\chi = E|z|` over the density
-:math:`\propto |z|^{1+\chi} e^{-z^2/2}`, i.e. 2.26 / 1.77 / 1.33 at d = 32 for chi = 0 / 1 / 3, close to the
-measured large-P values 2.5 / 1.6 / 1.33). The second statement holds only for :math:`r \gg 1`: at finite r the
-Gaussian factor of :math:`\rho(x_1)` at :math:`|x_1| \sim 1/r` and the few unfit points left near the stop
-keep :math:`\|w_\perp\|` above its limit, and it still shrinks with P, so the :math:`\|w\|` exponent is
-:math:`\gamma` *minus* that slope. The correction depends on d and on where r starts: at d = 16 and P = 256
-... 2048 (chi = 0) or 2048 ... 16384 (chi = 1) the :math:`\|w_\perp\|` slope is -0.14 / -0.09 and the
-:math:`\|w\|` exponent only 0.80 / 0.39; at d = 16, chi = 0 it flattens only beyond P = 1024, and at d = 64 it is
-already small over the default ranges (measured below). The summary reports all three slopes (``gamma_fit`` of
-:math:`\|w\|`, ``ratio_size_fit`` of r, ``w_perp_size_fit``) and the standard error of ``gamma_fit`` over seeds.
+asymptotic statements (:func:`lazyrich.theory.perceptron_norm_exponent`): the signal-to-noise ratio
+needed to fit the point nearest the boundary, :math:`r = w_1/\|w_\perp\| \sim P^{1/(1+\chi)}`, and a
+*stationary* noise :math:`\|w_\perp\| \propto T` (the kicks on :math:`w_\perp` balance the restoring
+drift of the unfit points; derived: :math:`\|w_\perp\| \to T\sqrt d/(2c_\chi)` with :math:`c_\chi =
+E|z|` over the density :math:`\propto |z|^{1+\chi} e^{-z^2/2}`, i.e. 2.26 / 1.77 / 1.33 at d = 32
+for chi = 0 / 1 / 3, close to the large-P values measured). The second statement holds only for
+:math:`r \gg 1`: at finite r the Gaussian factor of :math:`\rho(x_1)` at :math:`|x_1| \sim 1/r` and
+the few unfit points left near the stop keep :math:`\|w_\perp\|` above its limit, and it still
+shrinks with P, so the :math:`\|w\|` exponent is :math:`\gamma` *minus* that slope. The correction
+depends on d and on where r starts: it is larger at d = 16 than at the default d = 64
+(``docs/reproductions.md``). The summary reports all three slopes (``gamma_fit`` of :math:`\|w\|`,
+``ratio_size_fit`` of r, ``w_perp_size_fit``) and the standard error of ``gamma_fit`` over seeds.
 
-Measured with this module, default setting (d = 64, B = 2, alpha = 32768, T = 0.1 and 1, 16 seeds; P = 256 ...
-2048 for chi = 0, 2048 ... 16384 for chi = 1, 4096 ... 32768 for chi = 3; 384 runs, all fitted; seed 0; 352
-CPU-s, 8 min wall with two other jobs on the 2-core machine):
-
-======  ==============================  ====================  ========================  ========
- chi    :math:`\|w\|` exponent (theory)  r exponent            :math:`\|w_\perp\|` exp.  delta
-======  ==============================  ====================  ========================  ========
- 0      0.92 +- 0.02 (1)                0.97                  -0.03                     0.997
- 1      0.44 +- 0.01 (0.5)              0.48                  -0.04                     0.999
- 3      0.21 +- 0.01 (0.25)             0.25                  -0.03                     1.003
-======  ==============================  ====================  ========================  ========
-
-So delta = 1 (exact homogeneity in T at :math:`\alpha T \gg 1`), the ratio exponent matches the theory within
-0.03 and the :math:`\|w\|` exponent within 0.1 for every chi; what remains below the theory is the
-:math:`\|w_\perp\|` slope (-0.03) plus, for chi = 0, the factor :math:`r^2/(1+r^2)` of the small-P points
-(r = 2.4 at P = 256). papers.md §2.8 reports the same trend with d for chi = 1 (0.42 at d = 16, 0.47 at d = 64,
-up to P = 65536). t* is proportional to T (slopes 0.99 / 0.98 / 0.99) with P exponents 2.63 / 1.71 / 1.36
-(derived 3 / 2 / 1.5).
+The exponents measured at the default setting, and how far they sit from the theory, are recorded in
+``docs/reproductions.md`` (``perceptron-scaling``).
 """
 
 from __future__ import annotations
@@ -167,7 +152,7 @@ def default_config(*, quick: bool = False) -> Config:
 
 
 def _observables(
-    state: dynamics.PerceptronState, temperature, batch_size: int
+    state: dynamics.models.PerceptronState, temperature, batch_size: int
 ) -> dict[str, jax.Array]:
     delta_w = state.delta_w
     return {
@@ -194,7 +179,7 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
     )
     temperature = jnp.asarray(traced.get("temperature", config.temperature), x.dtype)
     alpha = jnp.asarray(traced.get("alpha", config.alpha), x.dtype)
-    state = dynamics.train_perceptron(
+    state = dynamics.models.train_perceptron(
         x,
         y,
         temperature=temperature,
@@ -249,7 +234,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         if num_points not in simulate_cache:
 
             def one(x, y, temperature, noise_key):
-                state = dynamics.train_perceptron(
+                state = dynamics.models.train_perceptron(
                     x,
                     y,
                     temperature=temperature,
@@ -350,7 +335,7 @@ def summarise(config: Config, arrays: dict[str, np.ndarray]) -> Result:
         "||w_perp|| that is stationary only for r >> 1; at the simulated sizes ||w_perp|| still shrinks "
         "with P (w_perp_size_fit < 0), so gamma_fit ~ ratio_size_fit + w_perp_size_fit sits below "
         "1/(1+chi) (default setting, d = 64: 0.92 / 0.44 / 0.21 for chi = 0 / 1 / 3, against 0.80 / 0.39 / 0.21 "
-        "at d = 16; see the module docstring)."
+        "at d = 16; see docs/reproductions.md)."
     )
     status = "ok"
     if summary["num_not_fitted"]:

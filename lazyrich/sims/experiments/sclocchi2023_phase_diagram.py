@@ -1,9 +1,10 @@
 r"""(alpha, T) phase diagram of SGD on a fully connected network (Sclocchi, Geiger, Wyart 2023, Fig. 1-2).
 
-A bias-free FC network with mean-field readout (papers.md §2.1), centred and scaled,
-:math:`F = \alpha(f - f_0)`, is trained with minibatch SGD at temperature :math:`T = \eta/(Bh)` on the hinge
-loss :math:`\max(0, 1 - yF)/\alpha` until every training point is fitted (zero hinge loss; papers.md §2.3).
-The grid over (alpha, T, seed) is one ``jax.vmap`` of :func:`point` (one compiled program).
+A bias-free FC network with mean-field readout (Sclocchi et al.'s ``mlp``), centred and scaled,
+:math:`F = \alpha(f - f_0)`, is trained with minibatch SGD at temperature :math:`T = \eta/(Bh)` on
+the hinge loss :math:`\max(0, 1 - yF)/\alpha` until every training point is fitted (zero hinge loss;
+the paper's stopping rule). The grid over (alpha, T, seed) is one ``jax.vmap`` of :func:`point` (one
+compiled program).
 
 Recorded per grid point: test error, ``||w - w0||/||w0||`` at the stop, steps and time ``eta*steps`` to the
 stop, and the status (0 fitted, 1 step cap, 2 diverged). Summary: the crossover temperature ``T_c`` at the

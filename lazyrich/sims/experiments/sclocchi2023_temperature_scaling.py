@@ -1,4 +1,4 @@
-r"""Lazy-regime SGD temperature scaling (Sclocchi, Geiger, Wyart 2023, Fig. 3-4; papers.md §2.7, T2.2).
+r"""Lazy-regime SGD temperature scaling (Sclocchi, Geiger, Wyart 2023, Figs. 3-4).
 
 At a large output scale alpha (lazy regime), an FC network is trained with SGD at temperature
 :math:`T = \eta/(Bh)` until the hinge loss is zero, for several training-set sizes P. Recorded: the relative

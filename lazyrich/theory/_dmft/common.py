@@ -1,6 +1,7 @@
 """Shared pieces of the DMFT solvers: conventions, activations, t = 0 kernels, validation, results.
 
-Conventions (papers.md §0.3, §0.5, §6.1), used by every solver of this package:
+Conventions (``docs/conventions.md`` §3 and §5; Bordelon & Pehlevan, NeurIPS 2022,
+https://arxiv.org/abs/2205.09653, eqs. 1-4), used by every solver of this package:
 
 * Network (Bordelon & Pehlevan eq. 1, mean-field / muP): ``h^1 = W^0 x / sqrt(D)``,
   ``h^{l+1} = W^l phi(h^l) / sqrt(N)``, ``f = w^L . phi(h^L) / (gamma0 N)``, all weights N(0, 1) at

@@ -220,7 +220,7 @@ def solve_dmft_linear(
     r"""DMFT of a deep linear network (``phi(h) = h``): the closed equations, no sampling.
 
     With every field linear in the Gaussian sources, the layer-``l`` process is
-    ``h = u + C g``, ``g = r + D h`` with the causal operators (``PT x PT`` matrices, papers.md §6.4)
+    ``h = u + C g``, ``g = r + D h`` with the causal operators (``PT x PT`` matrices)
     ``C = Atil^{l-1} + gamma0 [Phi^{l-1} omega c]_<=`` and ``D = Btil^l + gamma0 [G^{l+1} omega c]_<=``
     (trapezoid weights ``omega``, ``c = Delta / P``), so
     (Bordelon & Pehlevan 2022, eqs. 11-12)
@@ -242,8 +242,8 @@ def solve_dmft_linear(
       y_test: optional test targets, shape ``(Q,)``.
       max_iterations, tol, damping: fixed-point iteration controls (``tol=None``: 1e-10 in float64, 1e-5 in
         float32).
-      gradient_independence: drop the response functions (``A = B = 0``; papers.md §6.5 (ii)); a bool or a
-        traced 0/1 value.
+      gradient_independence: drop the response functions (``A = B = 0``; Bordelon & Pehlevan
+        Sec. 5); a bool or a traced 0/1 value.
 
     Returns:
       :class:`DMFTResult` with ``phi`` = ``H^l``, ``g`` = ``G^l``, the response functions, ``status``
@@ -359,22 +359,23 @@ def solve_dmft_deep(
        ``num_response_samples`` samples (``response_method="solve"``: per sample, one LU factorisation of
        the linearised causal system ``I - M_h E`` gives both Jacobians in closed form, see
        ``solved_responses``; ``"autodiff"``, the default: forward-mode autodiff through the sequential
-       solve, ``P'T`` tangents; the two agree up to the three fixed-point sweeps of the equal-time terms, ``O((gamma0
-       dt)^4)``);
+       solve, ``P'T`` tangents; the two agree up to the three fixed-point sweeps of the equal-time
+       terms, ``O((gamma0 dt)^4)``);
     3. applies the damped update ``X <- (1 - damping) X + damping X_hat`` to ``Phi, G, A, B``;
 
     until the relative change of the outputs and of the NTK falls below ``tol`` (``status`` 0), or
-    ``max_iterations`` is reached (1), or an iterate is not finite (2; the last finite iterate is kept).
-    The standard normals behind the samples are drawn once (common random numbers), so the iteration is a
-    deterministic map whose fixed point carries an O(S^{-1/2}) Monte-Carlo error. With
-    ``control_variate=True`` kernels are estimated as ``exact(0) + [MC(t, s) - MC(0, 0)]``.
-    ``gradient_independence=True`` keeps ``A = B = 0`` (the gradient-independence ansatz, papers.md §6.5).
-    With ``response_control_variate=True`` (default) the response average uses the Jacobians' first-order
-    terms (``D_1 M_h D_1`` and ``D_1 M_gb D_1 + diag(phi'' z)``, averaged over all ``S`` samples at
-    ``O(S (P'T)^2)``) as control variates: ``<J> = <J - J_1>_{S_resp} + <J_1>_S``, unbiased, with the
-    variance of the remainder only. On a P = 6, T = 9, L = 3, gamma0 = 1.5 problem (error of outputs and
-    NTK against an S = 100,000 solve, median of 3 keys) it cuts the error at S = 8,000 from 9.9e-2 to
-    4.1e-2 with 16 response samples and from 4.5e-2 to 1.4e-2 with 64; the response error A drops ~3x.
+    ``max_iterations`` is reached (1), or an iterate is not finite (2; the last finite iterate is
+    kept). The standard normals behind the samples are drawn once (common random numbers), so the
+    iteration is a deterministic map whose fixed point carries an O(S^{-1/2}) Monte-Carlo error.
+    With ``control_variate=True`` kernels are estimated as ``exact(0) + [MC(t, s) - MC(0, 0)]``.
+    ``gradient_independence=True`` keeps ``A = B = 0`` (the gradient-independence ansatz, Bordelon &
+    Pehlevan Sec. 5). With ``response_control_variate=True`` (default) the response average uses the
+    Jacobians' first-order terms (``D_1 M_h D_1`` and ``D_1 M_gb D_1 + diag(phi'' z)``, averaged
+    over all ``S`` samples at ``O(S (P'T)^2)``) as control variates: ``<J> = <J - J_1>_{S_resp} +
+    <J_1>_S``, unbiased, with the variance of the remainder only. On a P = 6, T = 9, L = 3, gamma0 =
+    1.5 problem (error of outputs and NTK against an S = 100,000 solve, median of 3 keys) it cuts
+    the error at S = 8,000 from 9.9e-2 to 4.1e-2 with 16 response samples and from 4.5e-2 to 1.4e-2
+    with 64; the response error A drops ~3x.
 
     Memory: ``O(L P'^2 T^2)`` for the kernels plus ``O(S P' T)`` samples and ``response_chunk (P' T)^2`` for
     Jacobians; time per iteration ``O(L [S P'^2 T^2 + (P'T)^3 (1 + num_response_samples)])``.
@@ -390,9 +391,8 @@ def solve_dmft_deep(
       gradient_independence: drop the response functions (``A = B = 0``).
       response_control_variate: estimate the responses with the first-order control variate (above).
       response_method: ``"autodiff"`` (default; ``jax.jacfwd`` through the solve) or ``"solve"`` (one dense
-        LU per response sample). Both cost ``O((P'T)^3)`` per sample; measured at P = 10, T = 50, S = 2000,
-        L = 2 on 2 CPU cores (``benchmarks/dmft.py``): 99 s with ``"solve"`` (load 2-4) against 132 s with
-        ``"autodiff"`` (load 8-10), i.e. no reliable saving, so the default is unchanged.
+        LU per response sample). Both cost ``O((P'T)^3)`` per sample; ``"solve"`` gave no reliable
+        saving (``benchmarks/results/dmft.json``, ``deep_response_method_check``).
 
     Returns:
       :class:`DMFTResult` with ``status``, ``num_iterations`` and ``history`` (never raises on

@@ -28,7 +28,8 @@ def solve_dmft(
     r"""Solve the DMFT of a width-:math:`\infty` mean-field MLP trained by gradient flow on MSE.
 
     Conventions (network, ``1/P`` loss normalisation, time units, ``Delta = y - f = -P dL/df``, NTK
-    ``K = sum_l G^{l+1} Phi^l``): see :mod:`lazyrich.theory._dmft.common` and papers.md §6. Methods:
+    ``K = sum_l G^{l+1} Phi^l``): see :mod:`lazyrich.theory._dmft.common` and
+    ``docs/conventions.md`` §3. Methods:
 
     * ``"two_layer"`` (``depth == 1``): forward integration of the sampled single-neuron process
       (:func:`solve_dmft_two_layer`); exact up to Monte Carlo.
@@ -93,7 +94,9 @@ def solve_dmft(
 
 
 def whitened_linear_dmft(target_norm, times, *, gamma0, num_train: int, substeps: int = 8):
-    r"""Closed ODE of a two-layer linear network on whitened data (``K^x = I``; papers.md §6.4, derived).
+    r"""Closed ODE of a two-layer linear network on whitened data (``K^x = I``; derived).
+
+    Derived from Bordelon & Pehlevan (2022) eqs. 11-12.
 
     ``f`` stays parallel to ``y`` and ``G^2 - gamma0^2 (|y| - Delta)^2`` is conserved, so with the ``1/P``
     normalisation

@@ -37,7 +37,7 @@ def solve_dmft_two_layer(
 ) -> common.DMFTResult:
     r"""Mean-field (DMFT) dynamics of a two-layer network trained by gradient flow on MSE.
 
-    The single-neuron process of Bordelon & Pehlevan (2022) for ``L = 1`` (papers.md §6.3), with the
+    The single-neuron process of Bordelon & Pehlevan (2022) for ``L = 1`` (their eq. 10), with the
     ``1/P`` loss normalisation of :mod:`lazyrich.theory` (see ``common`` conventions):
 
     .. math::
@@ -65,9 +65,8 @@ def solve_dmft_two_layer(
       mapped through the inverse normal CDF; coordinate 0 gives ``r``, the others the principal components
       of ``K^x`` (largest variance first). Each scrambled point is exactly uniform, so the estimator is
       unbiased for every ``S``, and the low discrepancy of the net makes its error decay faster than
-      ``S^{-1/2}`` for the smooth integrands here (tanh/erf; measured on the benchmark problem of
-      ``benchmarks/dmft.py``, P = 10, gamma0 = 1: error ``6.9e-3`` at ``S = 8192`` against ``9.2e-3`` for
-      i.i.d., and ``3.3e-3`` vs ``7.8e-3`` at ``S = 16384``).
+      ``S^{-1/2}`` for the smooth integrands here (tanh/erf; errors against i.i.d. sampling in
+      ``benchmarks/results/dmft.json``).
     * ``"antithetic"``: i.i.d. pairs ``(u, r)``, ``(u, -r)`` (and ``(-u, +-r)`` for relu). The law of
       ``(u, r)`` is invariant under these sign flips, so the average over a pair is unbiased; for an odd
       activation the flow commutes with ``(h, a) -> (-h, -a)``, under which the kernels are invariant, so
