@@ -21,6 +21,8 @@ BANNED = {
         "matplotlib",
         "flax",
     ),
+    # Figures plot what the experiments computed: theory curves come in the experiments' results.
+    "figures": ("lazyrich.theory", "lazyrich.dynamics"),
 }
 
 

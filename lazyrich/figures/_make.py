@@ -84,8 +84,10 @@ def make(
     start = time.perf_counter()
     if result is None:
         result = sims.run(figure.EXPERIMENT, plan.config, seed=plan.seed, progress=progress)
+    checks = sims.checks(result)
     with plt.style.context(_style.STYLE):
         fig = figure.plot(result)
+        _style.add_verdict(fig, checks)
     wall = time.perf_counter() - start
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,8 @@ def make(
         **{k: v for k, v in result.metadata.get("provenance", {}).items() if k.endswith("version")},
         "backend": result.metadata.get("provenance", {}).get("backend"),
         "summary": sims.json_ready(result.summary),
+        "verdict": sims.verdict(checks),
+        "checks": [c.as_dict() for c in checks],
     }
     text = json.dumps(record, indent=2, sort_keys=False)
     atomic_write(paths["json"], lambda h: h.write((text + "\n").encode()))

@@ -40,3 +40,26 @@ def loglog_fit_line(ax, x, y, *, color="k", label_fmt="slope {:.2f}"):
         label=label_fmt.format(slope),
     )
     return slope
+
+
+VERDICT_STRIP_INCHES = 0.2
+
+
+def add_verdict(fig, checks):
+    """Write the checks' verdict in the figure's lower right corner, in a strip kept free of the axes.
+
+    The layout engine's rectangle is raised by :data:`VERDICT_STRIP_INCHES` so that no tick label or axis
+    label can run into the line; green when every testable check passes, red when one fails, grey without
+    checks.
+    """
+    from lazyrich import sims
+
+    checks = list(checks)
+    strip = VERDICT_STRIP_INCHES / fig.get_figheight()
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0.0, strip, 1.0, 1.0 - strip))
+    failed = any(c.passed is False for c in checks)
+    color = "0.45" if not checks else ("tab:red" if failed else "tab:green")
+    text = sims.verdict(checks) if checks else "no checks"
+    fig.text(0.995, 0.2 * strip, text, ha="right", va="bottom", fontsize=7, color=color)

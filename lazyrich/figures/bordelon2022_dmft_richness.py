@@ -23,7 +23,7 @@ def plot(result):
     arrays, config = result.arrays, result.config
     times, gammas = arrays["times"], arrays["gamma0s"]
     colors = plt.cm.plasma(np.linspace(0.1, 0.85, len(gammas)))
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     for quantity, ax, ylabel in (
         ("loss", axes[0], "train loss"),
         ("alignment", axes[1], "K-y alignment"),
@@ -42,14 +42,23 @@ def plot(result):
                         color=c,
                         label=f"gamma0={g:g}" if method == "full" else None,
                     )
-        ax.plot(times, arrays[f"{quantity}_static"][0], ":", color="k", label="static NTK")
+        ax.plot(times, arrays[f"{quantity}_static"][0], ":", color="k")
         ax.set(xlabel="t", ylabel=ylabel)
         if quantity == "loss":
             ax.set_yscale("log")
-        ax.legend(fontsize=6)
-    axes[0].set_title(
-        f"{config.activation}, L={config.depth}: - full, -- A=B=0, o networks", fontsize=8
-    )
+    axes[0].set_title(f"{config.activation} network, L = {config.depth}")
+    axes[1].set_title("kernel alignment")
+    # One legend for both curve panels: colour = gamma0, line style = method.
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, label=f"gamma0 = {g:g}") for g, c in zip(gammas, colors)]
+    handles += [
+        Line2D([], [], color="0.3", ls="-", label="full DMFT"),
+        Line2D([], [], color="0.3", ls="--", label="A = B = 0"),
+        Line2D([], [], color="0.3", ls="none", marker="o", ms=2.5, label="networks"),
+        Line2D([], [], color="k", ls=":", label="static NTK"),
+    ]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7)
     ax = axes[2]
     for method in ("full", "gia", "static", "network"):
         style, label = STYLES[method]

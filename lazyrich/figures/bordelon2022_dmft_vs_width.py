@@ -28,9 +28,10 @@ def _kernel_panel(ax, arrays, name, title):
     dmft = arrays[f"{name}_dmft_kernel"]
     net = arrays[f"{name}_net_kernel"][-1]  # largest width, (E, P', P')
     lo, hi = dmft.min(), dmft.max()
-    for k in net:
-        ax.scatter(dmft.ravel(), k.ravel(), s=6, alpha=0.6)
-    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    for e, k in enumerate(net):
+        ax.scatter(dmft.ravel(), k.ravel(), s=6, alpha=0.6, label=f"network {e + 1}")
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="y = x")
+    ax.legend(fontsize=6)
     ax.set(
         xlabel="DMFT K(t_max)",
         ylabel=f"network K(t_max), N={int(arrays[f'{name}_widths'][-1])}",
@@ -44,7 +45,11 @@ def plot(result):
     fig, axes = plt.subplots(2, 3, figsize=(10, 6))
     _loss_panel(axes[0, 0], arrays, "two_layer", "two-layer tanh")
     im = axes[0, 1].imshow(arrays["two_layer_dmft_kernel"])
-    axes[0, 1].set(title="two-layer DMFT K(t_max)")
+    axes[0, 1].set(
+        title="two-layer DMFT K(t_max)",
+        xlabel=r"training point $\nu$",
+        ylabel=r"training point $\mu$",
+    )
     fig.colorbar(im, ax=axes[0, 1], shrink=0.8)
     _kernel_panel(axes[0, 2], arrays, "two_layer", "final NTK entries (two-layer)")
     ax = axes[1, 1]

@@ -42,15 +42,13 @@ def plot(result) -> Figure:
     ax_k.set(
         xlabel=r"$\alpha$",
         ylabel=r"$\|\Theta_t - \Theta_0\|_F/\|\Theta_0\|_F$",
-        title=f"slope {s['kernel_change_slope']:.2f}",
+        title=f"NTK change: slope {s['kernel_change_slope']:.2f}",
     )
     ax_d.set(
         xlabel=r"$\alpha$",
         ylabel=r"$\|F - \bar F\|/\|\bar F\|$ (test)",
-        title=f"trained vs linearised, slope {s['prediction_difference_slope']:.2f}",
+        title=f"trained - linearised: slope {s['prediction_difference_slope']:.2f}",
     )
-    ax_e.set(
-        xlabel=r"$\alpha$", ylabel="test error", title="feature (small alpha) vs lazy (large alpha)"
-    )
+    ax_e.set(xlabel=r"$\alpha$", ylabel="test error", title=r"test error (lazy at large $\alpha$)")
     ax_e.legend(fontsize=6)
     return fig

@@ -5,7 +5,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lazyrich import theory
 from lazyrich.sims.experiments import hoffer2017_random_walk as EXPERIMENT
 
 NAME = "random-walk-diffusion"
@@ -27,12 +26,12 @@ def plot(result):
     alphas = np.asarray(a["alpha"])
     # One curve per alpha (from `run`), or per alpha and sweep coordinate (from a sweep: metadata "rows").
     keys = result.metadata.get("rows") or [str(float(alpha)) for alpha in alphas]
-    for i, (alpha, key) in enumerate(zip(alphas, keys)):
+    for i, key in enumerate(keys):
         r = a["mean_distance"][i]
         color = f"C{i}"
         axes[0].semilogx(t, r, color=color, label=rf"$\alpha$={key}")
         # Prediction (log t)^(2/alpha), amplitude matched at the end of the fit window.
-        shape = np.log(t[fit]) ** float(theory.diffusion_exponent(float(alpha)))
+        shape = np.log(t[fit]) ** s["diffusion_exponent_theory"][key]
         axes[0].semilogx(t[fit], shape * r[fit][-1] / shape[-1], "--", color=color, lw=0.9)
         axes[1].loglog(
             np.log(t[fit]),

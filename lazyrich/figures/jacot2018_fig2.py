@@ -35,5 +35,9 @@ def plot(result):
         frac = result.summary["fraction_in_band"][str(width)]
         ax.set(title=f"width n = {width} ({100 * frac:.0f} % in band)", xlabel=r"$\gamma$")
     axes[0].set_ylabel(r"$f_\theta(x(\gamma))$")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="outside upper center",
+        ncol=min(4, 2 * len(widths)),
+    )
     return fig

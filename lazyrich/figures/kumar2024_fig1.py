@@ -40,7 +40,12 @@ def plot(result) -> Figure:
     ax_norm.set(xlabel="step (epoch)", ylabel=r"$\|W\|_F$", title="weight norm and NTK alignment")
     twin = ax_norm.twinx()
     twin.semilogx(t, a["alignment"], color="C2", ls="--", label="NTK-target alignment")
-    twin.set_ylabel("alignment (test set)")
+    twin.set_ylabel("alignment (test set)", color="C2")
+    twin.tick_params(axis="y", colors="C2")
+    top = float(np.nanmax(a["alignment"]))
+    if float(np.nanmin(a["alignment"])) >= 0 and top > 0:
+        twin.set_ylim(0.0, 1.1 * top)  # a non-negative quantity: no tick below zero
+    twin.ticklabel_format(axis="y", style="plain", useOffset=False)
     lines = ax_norm.get_lines() + twin.get_lines()
     ax_norm.legend(lines, [line.get_label() for line in lines], loc="center left")
     fig.suptitle(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lazyrich import theory
 from lazyrich.sims.experiments import liu2024_linear_theory
 
 NAME = "lowrank-theory"
@@ -20,14 +19,13 @@ def plot(result) -> Figure:
     config = result.config
     arrays = result.arrays
     pr = arrays["participation_ratio"]
-    grid = np.linspace(1.0, min(config.input_dim, config.hidden_dim), 200)
+    grid = arrays["theory_participation_ratio"]
     fig = Figure(figsize=(7.5, 3.0))
     axes = fig.subplots(1, 2)
     for ax, kernel, title in zip(
         axes, ("readout", "full"), ("readout-side NTK ($W^T W$)", "full NTK")
     ):
-        curve = np.asarray(theory.linear_rank_alignment(grid, config.input_dim, kernel=kernel))
-        ax.plot(grid, curve, color="k", label="theory")
+        ax.plot(grid, arrays[f"theory_alignment_{kernel}"], color="k", label="theory")
         sim = arrays[f"alignment_{kernel}"]
         mean, se = sim.mean(axis=1), sim.std(axis=1, ddof=1) / np.sqrt(sim.shape[1])
         ax.errorbar(
@@ -40,8 +38,20 @@ def plot(result) -> Figure:
             capsize=2,
             label="simulation (±2 s.e.)",
         )
-        for r, x, y in zip(config.ranks, pr, mean):
-            ax.annotate(f"r={r}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        for i, (r, x, y) in enumerate(zip(config.ranks, pr, mean)):
+            # Alternate below-right and above-left so that labels of neighbouring ranks never collide.
+            offset, ha, va = (
+                ((4, -4), "left", "top") if i % 2 == 0 else ((-4, 4), "right", "bottom")
+            )
+            ax.annotate(
+                f"r={r}",
+                (x, y),
+                textcoords="offset points",
+                xytext=offset,
+                fontsize=7,
+                ha=ha,
+                va=va,
+            )
         al = arrays[f"aligned_alignment_{kernel}"].mean()
         ax.axhline(al, color="C3", ls=":", label=f"aligned rank 1 ({al:.2f})")
         ax.set(

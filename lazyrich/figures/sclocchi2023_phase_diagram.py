@@ -21,10 +21,35 @@ def plot(result) -> Figure:
     la, lt = np.log2(alphas), np.log2(temps)
     fig = Figure(figsize=(7.5, 3.2))
     ax, ax2 = fig.subplots(1, 2)
+    status = np.asarray(a["status"])  # (alpha, T, seed)
+    fitted = np.all(status == 0, axis=-1)
+    capped = np.any(status == 1, axis=-1) & ~np.all(status == 2, axis=-1)
+    diverged = np.all(status == 2, axis=-1)
+    # The colour scale spans the cells where every seed fitted, so that one step-capped (or nearly
+    # diverged) cell cannot compress the lazy and feature regions into one colour.
+    ok = fitted & np.isfinite(err)
+    vmin, vmax = (np.nanmin(err[ok]), np.nanmax(err[ok])) if ok.any() else (None, None)
     masked = np.ma.masked_invalid(err.T)
-    image = ax.pcolormesh(_edges(la), _edges(lt), masked, shading="flat", cmap="viridis")
+    xe, ye = _edges(la), _edges(lt)
+    image = ax.pcolormesh(xe, ye, masked, shading="flat", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_facecolor("0.85")  # diverged cells
-    fig.colorbar(image, ax=ax, label="test error")
+    fig.colorbar(image, ax=ax, label="test error (fitted cells)", extend="both")
+    from matplotlib.patches import Patch, Rectangle
+
+    for mask, hatch in ((capped, "///"), (diverged, "xxx")):
+        for i, j in zip(*np.nonzero(mask)):
+            ax.add_patch(
+                Rectangle(
+                    (xe[i], ye[j]), xe[i + 1] - xe[i], ye[j + 1] - ye[j],
+                    fill=False, hatch=hatch, edgecolor="0.3", lw=0,
+                )
+            )  # fmt: skip
+    handles = [Patch(fill=False, hatch="///", edgecolor="0.3", label="step cap")] * bool(
+        capped.any()
+    )
+    handles += [Patch(facecolor="0.85", hatch="xxx", edgecolor="0.3", label="diverged")] * bool(
+        diverged.any()
+    )
     cfg = result.config
     if np.isfinite(dw).sum() >= 4 and np.nanmin(dw) < cfg.lazy_threshold < np.nanmax(dw):
         ax.contour(
@@ -36,6 +61,9 @@ def plot(result) -> Figure:
             linestyles="--",
             linewidths=1.2,
         )
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="w", ls="--", label="lazy threshold"))
     t_c = np.asarray(a["t_c"])
     ok = np.isfinite(t_c)
     ax.plot(la[ok], np.log2(t_c[ok]), "r.-", label=r"$T_c(\alpha)$")
@@ -46,7 +74,7 @@ def plot(result) -> Figure:
         ylabel=r"$\log_2 T$",
         title=f"{cfg.data} parity, P={cfg.num_train}, FC {cfg.depth}x{cfg.width}",
     )
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="upper left", fontsize=7)
     for i in range(len(alphas)):
         ax2.loglog(
             temps,
@@ -56,7 +84,7 @@ def plot(result) -> Figure:
             color=_cmap(i, len(alphas)),
             label=rf"$\alpha=2^{{{la[i]:.0f}}}$",
         )
-    ax2.axhline(cfg.lazy_threshold, color="k", ls=":", lw=0.8)
+    ax2.axhline(cfg.lazy_threshold, color="k", ls=":", lw=0.8, label="lazy threshold")
     ax2.set(
         xlabel="T",
         ylabel=r"$\|w - w_0\| / \|w_0\|$ at the stop",

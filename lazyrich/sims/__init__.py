@@ -5,6 +5,9 @@ protocol from an integer seed and returns a :class:`Result` that figures plot an
 
 from lazyrich.sims import datasets as datasets
 from lazyrich.sims import experiments as experiments
+from lazyrich.sims._analysis import Check as Check
+from lazyrich.sims._analysis import checks as checks
+from lazyrich.sims._analysis import verdict as verdict
 from lazyrich.sims._experiment import Result as Result
 from lazyrich.sims._experiment import apply_overrides as apply_overrides
 from lazyrich.sims._experiment import config_to_dict as config_to_dict
@@ -30,6 +33,8 @@ from lazyrich.sims._sweep import run_sweep as run_sweep
 
 __all__ = [
     "apply_overrides",
+    "Check",
+    "checks",
     "config_to_dict",
     "datasets",
     "empirical_structure_function",
@@ -51,4 +56,5 @@ __all__ = [
     "structure_function",
     "Sweep",
     "sweep_status",
+    "verdict",
 ]

@@ -22,7 +22,10 @@ def _check_rnn(paths, tasks):
             "aligned_rank1_kernel_alignment",
         ):
             assert key in s
-            assert s[key] == "nan" or -1.0 <= float(s[key]) <= 1.0
+    # Every claim of the figure is in its checks; at this tiny setting (2 ranks x 2 seeds) none can be
+    # tested, and the checks say so rather than pass.
+    checks = json.loads(paths["json"].read_text())["checks"]
+    assert len(checks) == 3 and all(c["passed"] is None and c["reason"] for c in checks), checks
 
 
 @pytest.mark.slow  # ~65 s on 2 cores (compilation); lowrank-theory keeps a default smoke test

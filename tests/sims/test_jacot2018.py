@@ -24,9 +24,10 @@ def test_finite_width_ntk_converges_with_inverse_sqrt_spread():
         num_angles=9,
     )
     result = sims.run(jacot2018_ntk_convergence, config, seed=0)
-    # The seed-to-seed sd of the NTK scales as width**-0.5 (Jacot et al. Thm. 1, central-limit rate). With 8 seeds each sd carries
-    # ~25 % relative error; over a factor 16 in width (log 16 = 2.77) the slope error is ~0.13: band +-0.3.
-    assert -0.8 < result.summary["spread_slope"] < -0.2, result.summary
+    # The width^-1/2 law of the spread needs more seeds than this (8 seeds cannot reject width^-1/4): its
+    # check says so here, and tests/figures/test_claims.py tests it at 32 seeds over widths 16-1024.
+    spread = next(c for c in sims.checks(result) if "spread" in c.claim)
+    assert spread.passed is None and "-0.25" in spread.reason
     # The mean over 8 seeds at width 256 lies within 4 standard errors of the infinite-width kernel.
     theta0 = result.arrays["theta_init_256"]
     stderr = theta0.std(axis=0, ddof=1).max() / np.sqrt(theta0.shape[0])

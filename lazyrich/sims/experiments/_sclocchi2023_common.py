@@ -16,6 +16,7 @@ import numpy as np
 
 from lazyrich import _checks, dynamics
 from lazyrich.sims import datasets
+from lazyrich.sims._analysis import log_crossing as log_crossing
 from lazyrich.sims._experiment import progress_bar
 
 DATA_SETS = ("digits", "mnist", "cifar")
@@ -213,18 +214,6 @@ def point_summary(result) -> dict[str, jax.Array]:
         "time": result.time,
         "status": result.status.astype(jnp.int32),
     }
-
-
-def log_crossing(x, y, level):
-    """First x (log-interpolated) where y crosses ``level`` upwards; NaN if it never does."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    for i in range(1, len(x)):
-        if np.isfinite(y[i - 1]) and np.isfinite(y[i]) and y[i - 1] < level <= y[i]:
-            lx0, lx1, ly0, ly1 = np.log(x[i - 1]), np.log(x[i]), np.log(y[i - 1]), np.log(y[i])
-            return float(np.exp(lx0 + (np.log(level) - ly0) * (lx1 - lx0) / (ly1 - ly0)))
-        if i == 1 and np.isfinite(y[0]) and y[0] >= level:
-            return float("nan")
-    return float("nan")
 
 
 def run_grid(

@@ -26,6 +26,8 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
+from lazyrich.sims import _analysis as an
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "bordelon2022_dmft_vs_width"
@@ -141,7 +143,7 @@ def _rel(a, b, axes):
 
 
 def _slope(widths, errors):
-    return float(np.polyfit(np.log(np.asarray(widths, float)), np.log(np.asarray(errors)), 1)[0])
+    return loglog_fit(widths, errors).slope
 
 
 def _static_error(res, x, y, depth):
@@ -280,3 +282,56 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         status=status,
         metadata=metadata,
     )
+
+
+def _expected_error_slope(widths, num_samples) -> float:
+    """Slope of ``sqrt(1/N + 1/S)`` against ``N`` over ``widths``: width-N fluctuations plus the DMFT's own
+    Monte Carlo error over ``S = num_samples`` sampled neurons (an independent error of a width-S average)."""
+    widths = np.asarray(widths, float)
+    return loglog_fit(widths, np.sqrt(1 / widths + 1 / num_samples)).slope
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Final-NTK error ~ N^-1/2 (two-layer and deep), and DMFT = static NTK as gamma0 -> 0.
+
+    The slope is fitted through every single network (width x repeat) so that its standard error follows
+    from the scatter of independent networks (``n - 2`` degrees of freedom); the expected value is the slope
+    of ``sqrt(1/N + 1/S)`` (the DMFT's sampling error acts as a width-S floor). Tolerance 3 SE; the
+    alternative is the bias law 1/N. The static-limit error is a feature-learning effect of order
+    ``small_gamma0^2`` (times targets of size 1).
+    """
+    config, a, s = result.config, result.arrays, result.summary
+    out = []
+    for name, samples, label in (
+        ("two_layer", config.num_samples, "two-layer"),
+        ("deep", config.deep_num_samples, "deep"),
+    ):
+        if f"{name}_widths" not in a:
+            continue
+        widths, err = np.asarray(a[f"{name}_widths"], float), np.asarray(a[f"{name}_kernel_error"])
+        fit = loglog_fit(np.repeat(widths, err.shape[1]), err.ravel())
+        claim = f"final NTK error ~ N^-1/2 ({label}; slope)"
+        if not np.isfinite(fit.stderr):
+            out.append(an.untestable(claim, "fewer than 3 networks", measured=fit.slope))
+            continue
+        out.append(
+            an.close(
+                claim,
+                fit.slope,
+                _expected_error_slope(widths, samples),
+                3 * fit.stderr,
+                basis=f"3 SE over {fit.num_points} networks; expected slope of sqrt(1/N + 1/S), S = "
+                f"{samples} DMFT samples",
+                alternative=-1.0,
+            )
+        )
+    out.append(
+        an.below(
+            f"DMFT = static NTK at gamma0 = {config.small_gamma0:g} (max |f_DMFT - f_NTK|)",
+            s["static_limit_error"],
+            max(config.small_gamma0, 1e-6),
+            basis="feature learning changes f by O(gamma0^2) (bounded here by gamma0, which leaves room "
+            "for the time-stepping error); 1e-6 floor",
+        )
+    )
+    return out

@@ -41,6 +41,8 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics
+from lazyrich.sims import _analysis as an
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
@@ -84,10 +86,10 @@ class Config(common.FCConfig):
 
 
 def default_config(*, quick: bool = False) -> Config:
-    """Quick: digits P=64, widths (32, 128), alpha = 1..512, 2 seeds, GELU. Full: widths (64, 256, 1024),
+    """Quick: digits P=64, widths (32, 128), alpha = 1..512, 3 seeds, GELU. Full: widths (64, 256, 1024),
     alpha = 2^-2..2^10, P=512, 4 seeds, longer training."""
     if quick:
-        return Config()
+        return Config(num_seeds=3)  # three seeds: the least that gives the slopes an error estimate
     return Config(
         num_train=512,
         num_test=1024,
@@ -158,9 +160,7 @@ def point(config: Config, traced: dict, key: jax.Array) -> dict[str, jax.Array]:
 
 
 def _slope(x, y, xmin):
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = (x >= xmin) & np.isfinite(y) & (y > 0)
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0]) if ok.sum() >= 2 else float("nan")
+    return loglog_fit(x, y, where=np.asarray(x, float) >= xmin).slope
 
 
 def _nanmean(x) -> float:
@@ -235,3 +235,52 @@ def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
         }
     }
     return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=metadata)
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Lazy-limit slopes of the kernel change and of the trained-vs-linearised gap: both -1 (Chizat et al.).
+
+    The tolerance adds 3 bootstrap standard errors over seeds (per-seed curves, slopes averaged over widths)
+    to the first correction of the 1/alpha law. The lazy expansion parameter is ``alpha*/alpha``, with
+    ``alpha*`` the crossover (the kernel change reaches 0.5 there): the local slope at ``alpha`` differs from
+    -1 by O(alpha*/alpha), so a fit over ``alpha >= lazy_alpha_min`` is off by at most about
+    ``alpha*/lazy_alpha_min``.
+    """
+    config, a = result.config, result.arrays
+    alphas = np.asarray(config.alphas, float)
+    lazy = alphas >= config.lazy_alpha_min
+    diverged = np.asarray(a["status"]) == 2
+    out = []
+    for key, claim in (
+        ("ntk_change", "relative NTK change ~ 1/alpha in the lazy regime (slope)"),
+        ("prediction_difference", "trained - linearised predictions ~ 1/alpha (slope)"),
+    ):
+        values = np.where(diverged, np.nan, np.asarray(a[key], float))  # (width, alpha, seed)
+
+        def slope(v):  # v: (seed, width, alpha)
+            with np.errstate(invalid="ignore"):
+                mean = np.nanmean(v, axis=0)
+            return float(np.nanmean([_slope(alphas, row, config.lazy_alpha_min) for row in mean]))
+
+        per_seed = np.moveaxis(values, -1, 0)
+        measured = slope(per_seed)
+        crossover = np.asarray(list(result.summary["alpha_crossover_per_width"].values()), float)
+        if per_seed.shape[0] < 2 or not np.isfinite(crossover).any():
+            reason = "one seed: no standard error" if per_seed.shape[0] < 2 else "no crossover"
+            out.append(an.untestable(claim, reason, measured=measured))
+            continue
+        alpha_min = float(alphas[lazy][0])
+        correction = float(np.nanmax(crossover)) / alpha_min
+        se = an.bootstrap_se(slope, per_seed)
+        out.append(
+            an.close(
+                claim,
+                measured,
+                -1.0,
+                3 * se + correction,
+                basis=f"3 bootstrap SE ({per_seed.shape[0]} seeds) + alpha*/alpha_min = "
+                f"{correction:.2f} (first correction, alpha* = {np.nanmax(crossover):.3g})",
+                alternative=-0.5,
+            )
+        )
+    return out

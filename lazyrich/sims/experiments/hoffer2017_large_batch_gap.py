@@ -27,6 +27,7 @@ import numpy as np
 
 from lazyrich import dynamics
 from lazyrich._checks import check_int
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import datasets
 from lazyrich.sims._experiment import Result, progress_bar
 
@@ -211,3 +212,45 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
             "last_incomplete_batch": "dropped (a fresh permutation each epoch)",
         },
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Large batches generalise worse; sqrt learning-rate scaling, ghost BN and regime adaptation recover
+    the gap (Hoffer et al., Table 1).
+
+    One-sided tests at the 1 % level (``z_0.99`` standard errors of the difference; standard errors of the
+    seed means; regimes share the seeds' data splits, so treating them as independent is conservative).
+    """
+    acc = result.summary["accuracy"]
+    z = an.normal_quantile(0.99)
+    out = []
+    if "small" in acc and "large" in acc:
+        small, large = acc["small"], acc["large"]
+        noise = float(np.hypot(small["sem"], large["sem"]))
+        out.append(
+            an.above(
+                "large batch is worse than small batch (accuracy gap)",
+                small["mean"] - large["mean"],
+                0.0,
+                margin=z * noise,
+                basis=f"z_0.99 SE of the difference ({result.config.num_seeds} seeds)",
+            )
+        )
+        for name in ("+gbn", "+ra"):
+            if name not in acc:
+                continue
+            fix = acc[name]
+            excess = fix["mean"] - 0.5 * (small["mean"] + large["mean"])
+            noise = float(
+                np.sqrt(fix["sem"] ** 2 + 0.25 * small["sem"] ** 2 + 0.25 * large["sem"] ** 2)
+            )
+            out.append(
+                an.above(
+                    f"{name} recovers more than half of the gap",
+                    excess,
+                    0.0,
+                    margin=z * noise,
+                    basis="z_0.99 SE of fix - (small + large) / 2",
+                )
+            )
+    return out

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import dynamics, theory
+from lazyrich.sims import _analysis as an
 from lazyrich.sims._experiment import Result, progress_bar
 from lazyrich.sims.experiments.jacot2018_ntk_convergence import circle, gradient_descent_mse
 
@@ -120,3 +121,47 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         summary=summary,
         metadata={"loss": "1/(2P) sum (f - y)^2", "time": "learning_rate * steps"},
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """At the largest width the trained networks follow the limiting Gaussian (Jacot et al., Fig. 2).
+
+    Tolerances from the seeds: 3 standard errors of the fraction inside the 10-90 % band (spread of the
+    per-network fractions) and of the sd ratio (bootstrap over networks); the seed mean is compared with
+    the limiting mean by a Bonferroni bound over the angles (family-wise 1 %).
+    """
+    a = result.arrays
+    width = int(max(a["widths"]))
+    f = np.asarray(a[f"f_test_{width}"])  # (seeds, angles)
+    seeds, num_angles = f.shape
+    mean, sd = np.asarray(a["mean"]), np.asarray(a["sd"])
+    per_net = (np.abs(f - mean) <= Z90 * sd).mean(axis=1)
+    z = np.abs(f.mean(0) - mean) / (sd / np.sqrt(seeds) + 1e-12)
+
+    def sd_ratio(v):
+        return float(v.std(0, ddof=1).mean() / sd.mean())
+
+    return [
+        an.close(
+            f"fraction of network outputs in the 10-90 % band (n={width})",
+            per_net.mean(),
+            0.8,
+            3 * per_net.std(ddof=1) / np.sqrt(seeds),
+            basis=f"3 SE over {seeds} networks",
+            alternative=0.5,
+        ),
+        an.below(
+            f"seed mean = limiting mean (max z over angles, n={width})",
+            float(z.max()),
+            an.normal_quantile(1 - 0.005 / num_angles),
+            basis=f"Bonferroni 1 % over {num_angles} angles, {seeds} networks",
+        ),
+        an.close(
+            f"network sd / limiting sd (n={width})",
+            sd_ratio(f),
+            1.0,
+            3 * an.bootstrap_se(sd_ratio, f),
+            basis=f"3 bootstrap SE over {seeds} networks",
+            alternative=0.5,
+        ),
+    ]

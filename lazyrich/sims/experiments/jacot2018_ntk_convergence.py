@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import dynamics, theory
+from lazyrich.sims import _analysis as an
+from lazyrich.sims._analysis import loglog_fit
 from lazyrich.sims._experiment import Result, progress_bar
 
 NAME = "jacot2018_ntk_convergence"
@@ -175,12 +177,13 @@ def _summarise(config, angles, theta_inf, init, trained) -> Result:
         [np.mean(np.std(init[w][: config.fit_seeds], axis=0, ddof=1)) for w in config.fit_widths]
     )
     fit_w = np.array(config.fit_widths, float)
-    slope = float(np.polyfit(np.log(fit_w), np.log(spread), 1)[0])
+    slope = loglog_fit(fit_w, spread).slope
     arrays = {
         "angle": angles,
         "theta_infinite": theta_inf,
         "fit_widths": fit_w,
         "spread": spread,
+        "fit_init": np.stack([init[w][: config.fit_seeds] for w in config.fit_widths]),
         "widths": np.array(config.widths),
     }
     summary = {
@@ -265,3 +268,69 @@ def result_from_dataset(config: Config, ds) -> Result:
         w: np.asarray(ds.theta_trained.sel(width=w).transpose("seed", ...).values) for w in widths
     }
     return _summarise(config, angles, theta_inf, init, trained)
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Spread ~ width^-1/2, mean kernel at init = the infinite-width kernel, and the change of the kernel in
+    training ~ 1/width (the kernel's velocity is O(1/n) in the NTK parameterisation: Dyer & Gur-Ari 2019,
+    Huang & Yau 2020; Jacot et al. state its limit, a constant kernel).
+
+    Tolerances: 3 bootstrap standard errors over the seeds (the slopes); a Bonferroni bound at family-wise
+    level 1 % over the angles for the seed mean (z-scores of the mean against ``sd / sqrt(seeds)``).
+    """
+    a, config = result.arrays, result.config
+    fit_w = np.asarray(a["fit_widths"], float)
+
+    def spread_slope(init):  # init: (seeds, widths, angles)
+        return loglog_fit(fit_w, init.std(axis=0, ddof=1).mean(axis=-1)).slope
+
+    fit_init = np.moveaxis(np.asarray(a["fit_init"]), 1, 0)
+    seeds = fit_init.shape[0]
+    se = an.bootstrap_se(spread_slope, fit_init)
+    basis = f"3 bootstrap SE ({seeds} seeds, widths {int(fit_w[0])}-{int(fit_w[-1])})"
+    out = [
+        an.close(
+            "seed-to-seed NTK spread ~ width^-1/2 (slope)",
+            spread_slope(fit_init),
+            -0.5,
+            3 * se,
+            basis=basis,
+            alternative=-0.25,
+        )
+    ]
+    widest = max(config.widths)
+    theta0 = np.asarray(a[f"theta_init_{widest}"])
+    num_angles = theta0.shape[1]
+    z = np.abs(theta0.mean(0) - a["theta_infinite"]) / (
+        theta0.std(0, ddof=1) / np.sqrt(theta0.shape[0])
+    )
+    out.append(
+        an.below(
+            f"mean NTK at init = infinite-width NTK (max z over angles, n={widest})",
+            float(z.max()),
+            an.normal_quantile(1 - 0.005 / num_angles),
+            basis=f"Bonferroni 1 % over {num_angles} angles, {theta0.shape[0]} seeds",
+        )
+    )
+    if len(config.widths) >= 2:
+        ws = np.asarray(sorted(config.widths), float)
+
+        def change(stack):  # (seeds, widths, 2, angles) -> per-width mean relative change
+            init, trained = stack[:, :, 0], stack[:, :, 1]
+            rel = np.linalg.norm(trained - init, axis=-1) / np.linalg.norm(init, axis=-1)
+            return loglog_fit(ws, rel.mean(axis=0)).slope
+
+        stack = np.stack(
+            [np.stack([a[f"theta_init_{int(w)}"], a[f"theta_trained_{int(w)}"]], 1) for w in ws], 1
+        )
+        out.append(
+            an.close(
+                "training changes the NTK by ~ 1/width (slope)",
+                change(stack),
+                -1.0,
+                3 * an.bootstrap_se(change, stack),
+                basis=f"3 bootstrap SE ({stack.shape[0]} seeds)",
+                alternative=-0.5,
+            )
+        )
+    return out

@@ -32,7 +32,9 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import datasets
+from lazyrich.sims._analysis import first_crossing
 from lazyrich.sims._experiment import Result
 
 NAME = "kumar2024_grokking"
@@ -168,12 +170,6 @@ def trajectory(config: Config, task, *, alpha, epsilon, save_steps, with_alignme
     )
 
 
-def _first_crossing(steps, loss, threshold) -> float:
-    """NumPy twin of :func:`lazyrich.theory.first_crossing_time` (no device round trip)."""
-    below = np.flatnonzero(np.asarray(loss) < threshold)
-    return float(steps[below[0]]) if below.size else float("nan")
-
-
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     """One grokking trajectory (Fig. 1) and its summary numbers."""
     steps = save_grid(config.num_steps, config.num_saves)
@@ -197,8 +193,8 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
     out, kernel_mse = compute(key)
     out = {k: np.asarray(v) for k, v in out.items()}
     kernel_mse = float(kernel_mse)
-    t_train = _first_crossing(steps, out["train_loss"], config.threshold)
-    t_test = _first_crossing(steps, out["test_loss"], config.threshold)
+    t_train = first_crossing(steps, out["train_loss"], config.threshold)
+    t_test = first_crossing(steps, out["test_loss"], config.threshold)
     finite = all(np.all(np.isfinite(v)) for v in out.values())
     summary = {
         "grokking_time": t_test - t_train,
@@ -241,3 +237,46 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         status=status,
         metadata=metadata,
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Grokking: the test loss crosses the threshold later than the train loss, ends far below the kernel
+    (lazy) predictor, while the weights grow and the NTK aligns with the task (Kumar et al., Fig. 1).
+
+    One deterministic trajectory: the delay must exceed the save-grid spacing at ``t_test`` (the resolution
+    of the crossing times); the other claims are strict inequalities, the test loss by a factor 10.
+    """
+    s, steps = result.summary, np.asarray(result.arrays["steps"], float)
+    t_test = s["t_test"]
+    if np.isfinite(t_test):
+        i = int(np.searchsorted(steps, t_test))
+        resolution = float(steps[i] - steps[max(i - 1, 0)])
+    else:
+        resolution = float("nan")
+    return [
+        an.above(
+            "grokking delay t_test - t_train > 0 (steps)",
+            s["grokking_time"],
+            0.0,
+            margin=resolution,
+            basis="save-grid spacing at t_test",
+        ),
+        an.below(
+            "final test loss << kernel-regression (lazy) test loss (ratio)",
+            s["final_test_loss"] / s["kernel_regression_test_mse"],
+            0.1,
+            basis="a factor 10",
+        ),
+        an.above(
+            "weight norm grows (final / initial)",
+            s["weight_norm_final"] / s["weight_norm_initial"],
+            1.0,
+            basis="strict",
+        ),
+        an.above(
+            "NTK-target alignment grows (final - initial)",
+            s["alignment_final"] - s["alignment_initial"],
+            0.0,
+            basis="strict",
+        ),
+    ]

@@ -26,7 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich import _checks
+from lazyrich import _checks, theory
+from lazyrich.sims import _analysis as an
+from lazyrich.sims._analysis import spearman
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import kumar2024_grokking as _single
 
@@ -112,11 +114,6 @@ def _single_config(config: Config) -> _single.Config:
     )
 
 
-def _crossing(steps, loss, threshold):
-    below = loss < threshold
-    return jnp.where(jnp.any(below), steps[jnp.argmax(below)], jnp.nan)
-
-
 def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
     """One (alpha, epsilon) run (sweep protocol): loss curves, crossing times, grokking time, status."""
     single = _single_config(config)
@@ -134,8 +131,8 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
         with_alignment=False,
     )
     steps = jnp.asarray(steps_np, dtype)
-    t_train = _crossing(steps, out["train_loss"], config.threshold)
-    t_test = _crossing(steps, out["test_loss"], config.threshold)
+    t_train = theory.first_crossing_time(steps, out["train_loss"], threshold=config.threshold)
+    t_test = theory.first_crossing_time(steps, out["test_loss"], threshold=config.threshold)
     finite = jnp.all(jnp.isfinite(out["train_loss"])) & jnp.all(jnp.isfinite(out["test_loss"]))
     return {
         "train_loss": out["train_loss"],
@@ -145,15 +142,6 @@ def point(config: Config, traced: dict[str, jax.Array], key: jax.Array) -> dict[
         "grokking_time": t_test - t_train,
         "status": jnp.where(finite, 0, 2).astype(jnp.int32),
     }
-
-
-def _spearman(a, b) -> float:
-    from scipy import stats
-
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan")
-    return float(stats.spearmanr(a[ok], b[ok]).statistic)
 
 
 def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
@@ -200,8 +188,8 @@ def summarise(
             f"{a:g}": {f"{e:g}": float(grok[i, j]) for j, e in enumerate(epsilons)}
             for i, a in enumerate(alphas)
         },
-        "spearman_alpha": _spearman(grid_a.ravel(), grok.ravel()),
-        "spearman_epsilon": _spearman(grid_e.ravel(), grok.ravel()),
+        "spearman_alpha": spearman(grid_a.ravel(), grok.ravel()),
+        "spearman_epsilon": spearman(grid_e.ravel(), grok.ravel()),
         "num_censored": int(censored.sum()),
         "num_not_trained": int((~trained).sum()),
         "num_diverged": int(np.sum(out["status"] == 2)),
@@ -254,3 +242,27 @@ def result_from_dataset(config: Config, ds) -> Result:
         out,
         metadata={"seeds_averaged": int(ds.sizes.get("seed", 1))},
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Grokking takes longer at larger output scale alpha (lazier start; Kumar et al., Fig. 3e).
+
+    Test: Spearman correlation of alpha with the grokking time over the cells with a finite time, above the
+    one-sided 1 % critical value ``z_0.99 / sqrt(n - 1)`` of no association (n cells).
+    """
+    a = result.arrays
+    grid_a = np.broadcast_to(np.asarray(a["alphas"], float)[:, None], a["amount_of_grokking"].shape)
+    grok = np.asarray(a["amount_of_grokking"], float)
+    n = int(np.isfinite(grok).sum())
+    claim = "grokking time grows with alpha (Spearman)"
+    if n < 4:
+        return [an.untestable(claim, f"only {n} cells with a finite grokking time")]
+    rho = spearman(grid_a, grok)
+    return [
+        an.above(
+            claim,
+            rho,
+            an.normal_quantile(0.99) / np.sqrt(n - 1),
+            basis=f"one-sided 1 % critical value of no association over {n} cells",
+        )
+    ]

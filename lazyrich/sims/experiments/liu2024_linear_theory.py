@@ -20,6 +20,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks, dynamics, theory
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import _experiment
 from lazyrich.sims.experiments import _liu2024_common
 
@@ -170,6 +171,13 @@ def _result(config: Config, arrays: dict, extra_metadata: dict) -> _experiment.R
             "increasing_with_rank": bool(np.all(np.diff(mean) > 0)),
             "aligned_mean": float(arrays[f"aligned_alignment_{kernel}"].mean()),
         }
+    # The theory curves of the figure, on a grid of participation ratios.
+    grid = np.linspace(1.0, min(config.input_dim, config.hidden_dim), 200)
+    arrays = {**arrays, "theory_participation_ratio": grid}
+    for kernel in ("readout", "full"):
+        arrays[f"theory_alignment_{kernel}"] = np.asarray(
+            theory.linear_rank_alignment(grid, config.input_dim, kernel=kernel)
+        )
     summary["max_final_loss"] = float(
         max(arrays["final_loss"].max(), arrays["aligned_final_loss"].max())
     )
@@ -181,3 +189,34 @@ def _result(config: Config, arrays: dict, extra_metadata: dict) -> _experiment.R
         **extra_metadata,
     }
     return _experiment.Result(NAME, config, arrays, summary, status, metadata)
+
+
+def checks(result: _experiment.Result) -> list[an.Check]:
+    """Simulated expected alignments equal Theorem 1 at every rank, and grow with the participation ratio.
+
+    Tolerance: a Bonferroni bound (family-wise 1 %) on the largest z-score of the simulated means over the
+    ranks, each z measured in standard errors over the teachers.
+    """
+    out = []
+    ranks = len(result.config.ranks)
+    bound = an.normal_quantile(1 - 0.005 / ranks)
+    for kernel in ("readout", "full"):
+        s = result.summary[kernel]
+        out.append(
+            an.below(
+                f"{kernel} NTK alignment = Theorem 1 (max z over {ranks} ranks)",
+                s["max_abs_z"],
+                bound,
+                basis=f"Bonferroni 1 % over {ranks} ranks, {result.config.num_teachers} teachers",
+            )
+        )
+    if ranks >= 3:
+        out.append(
+            an.rank_trend(
+                "alignment increases with the participation ratio (readout; Spearman)",
+                result.arrays["participation_ratio"],
+                result.summary["readout"]["simulated_mean"],
+                increasing=True,
+            )
+        )
+    return out

@@ -51,7 +51,9 @@ import numpy as np
 import optax
 
 from lazyrich import _checks, dynamics
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import _experiment
+from lazyrich.sims._analysis import spearman
 from lazyrich.sims.datasets import _neurogym
 from lazyrich.sims.experiments import _liu2024_common
 
@@ -350,16 +352,6 @@ def _is_training(name: str) -> bool:
     return name.removeprefix("aligned_") in ("loss_curve", "weight_change")
 
 
-def _spearman(x, y) -> float:
-    from scipy.stats import spearmanr
-
-    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
-    ok = np.isfinite(y)
-    if ok.sum() < 3 or np.all(y[ok] == y[ok][0]):
-        return float("nan")
-    return float(spearmanr(x[ok], y[ok]).statistic)
-
-
 class _Networks:
     """Every network of a run on one flat vmapped axis, trained in segments of ``log_every`` updates.
 
@@ -510,7 +502,7 @@ def _summarise(config: Config, arrays: dict) -> dict:
     for i, task in enumerate(config.tasks):
         rank_grid = np.broadcast_to(ranks, arrays["weight_change"][i].shape)
         means = {m: np.nanmean(arrays[m][i], axis=0) for m in _MEASURES + ("accuracy",)}
-        s = {f"{m}_spearman": _spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
+        s = {f"{m}_spearman": spearman(rank_grid, arrays[m][i]) for m in _MEASURES}
         s["weight_change_decreasing"] = bool(np.all(np.diff(means["weight_change"]) < 0))
         for m in ("kernel_alignment", "representation_alignment"):
             s[f"{m}_increasing"] = bool(np.all(np.diff(means[m]) > 0))
@@ -578,3 +570,33 @@ def _result(
         **(extra_metadata or {}),
     }
     return _experiment.Result(NAME, config, arrays, summary, status, metadata)
+
+
+def checks(result: _experiment.Result) -> list[an.Check]:
+    """Higher initial rank, lazier learning (Liu et al., Fig. 1): the tangent-kernel and representation
+    alignments between initial and final network grow with rank, the weight change shrinks.
+
+    Statistic: the Spearman correlation with rank over every (seed, rank) network of a task, averaged over
+    the tasks; tested one-sided against no association at the 1 % level, whose critical value is
+    ``z_0.99 / sqrt(T (n - 1))`` for T tasks of n networks each.
+    """
+    config = result.config
+    ranks = np.asarray(config.ranks)
+    out = []
+    for measure, sign, claim in (
+        ("kernel_alignment", 1, "tangent-kernel alignment grows with rank (mean Spearman)"),
+        ("representation_alignment", 1, "representation alignment grows with rank (mean Spearman)"),
+        ("weight_change", -1, "weight change shrinks with rank (mean Spearman)"),
+    ):
+        values = np.asarray(result.arrays[measure])  # (task, seed, rank)
+        n = values.shape[1] * values.shape[2]
+        if len(ranks) < 2 or n < 4:
+            out.append(an.untestable(claim, f"{n} networks per task"))
+            continue
+        grid = np.broadcast_to(ranks, values.shape[1:])
+        rho = float(np.nanmean([spearman(grid, v) for v in values]))
+        critical = an.normal_quantile(0.99) / np.sqrt(values.shape[0] * (n - 1))
+        basis = f"one-sided 1 % critical value, {values.shape[0]} tasks x {n} networks"
+        check = an.above if sign > 0 else an.below
+        out.append(check(claim, rho, sign * critical, basis=basis))
+    return out

@@ -30,6 +30,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks
+from lazyrich.sims import _analysis as an
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
@@ -186,3 +187,37 @@ def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
         },
     }
     return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=metadata)
+
+
+def checks(result: Result) -> list[an.Check]:
+    """The (alpha, T) plane holds both regimes: at the lowest T the relative weight change falls with alpha,
+    from above ``lazy_threshold`` (feature regime, smallest alpha) to below it (lazy, largest alpha); in the
+    lazy regime noise moves the weights more: the weight change grows with T at the largest alpha.
+
+    Trends are one-sided rank tests (:func:`lazyrich.sims._analysis.rank_trend`, 1 %); the regime claims
+    compare the seed-mean weight change with the threshold.
+    """
+    config, a = result.config, result.arrays
+    dw = np.asarray(a["mean_weight_change"], float)
+    threshold = config.lazy_threshold
+    basis = f"seed mean ({config.num_seeds} seeds) against lazy_threshold"
+    return [
+        an.rank_trend(
+            "weight change falls with alpha (lowest T)", a["alpha"], dw[:, 0], increasing=False
+        ),
+        an.above(
+            f"feature regime at alpha = {config.alphas[0]:g} (weight change)",
+            dw[0, 0],
+            threshold,
+            basis=basis,
+        ),
+        an.below(
+            f"lazy regime at alpha = {config.alphas[-1]:g} (weight change)",
+            dw[-1, 0],
+            threshold,
+            basis=basis,
+        ),
+        an.rank_trend(
+            "weight change grows with T (largest alpha)", a["temperature"], dw[-1], increasing=True
+        ),
+    ]

@@ -27,6 +27,7 @@ import jax.random as jr
 import numpy as np
 
 from lazyrich import _checks
+from lazyrich.sims import _analysis as an
 from lazyrich.sims._experiment import Result
 from lazyrich.sims.experiments import _sclocchi2023_common as common
 
@@ -224,3 +225,83 @@ def summarise(config: Config, out: dict[str, np.ndarray]) -> Result:
         }
     }
     return Result(experiment=NAME, config=config, arrays=arrays, summary=summary, metadata=metadata)
+
+
+LAZY_ALPHA_T = 10.0  # alpha * T from which the zero-margin hinge dynamics is homogeneous in T
+
+
+def _exponent_of_t(values, temps, sizes):
+    """T exponent of one least-squares fit ``log v = delta log T + gamma log P + c`` to the seed geometric
+    means of ``values`` ``(P, T, seeds)`` (cells with an unfitted seed dropped)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.exp(np.mean(np.log(values), axis=-1))
+    grid_t, grid_p = np.meshgrid(np.log(temps), np.log(sizes))
+    ok = np.isfinite(mean) & (mean > 0)
+    if ok.sum() < 3 or np.unique(grid_t[ok]).size < 2:
+        return float("nan")
+    design = np.stack([grid_t[ok], grid_p[ok], np.ones(ok.sum())], axis=1)
+    return float(np.linalg.lstsq(design, np.log(mean[ok]), rcond=None)[0][0])
+
+
+def checks(result: Result) -> list[an.Check]:
+    """Lazy-regime homogeneity (Sclocchi et al.): where ``alpha T >> 1`` the hinge dynamics scales with T, so
+    ``||dw||/||w0|| ~ T`` (delta = 1) and ``t* ~ T``; and ``a = gamma/delta`` (leaving the lazy regime at a
+    fixed weight change).
+
+    The exponents are fitted over the temperatures with ``alpha T >= 10`` only (at ``alpha T ~ 1`` the margin
+    still matters); tolerance 3 bootstrap standard errors over seeds plus the first margin correction: the
+    hinge's margin ``1/alpha`` against the O(T) weight change breaks the homogeneity at relative order
+    ``1/(alpha T)``, largest at the coldest fitted temperature. Alternative: delta = 1/2 (diffusive).
+    The ``a`` check uses the summary's bootstrap intervals (95 %: SE = width / 3.92) of ``a`` and ``gamma``.
+    """
+    config, a, s = result.config, result.arrays, result.summary
+    temps, sizes = np.asarray(a["temperature"], float), np.asarray(a["num_train"], float)
+    lazy = config.alpha * temps >= LAZY_ALPHA_T
+    out = []
+    for name, claim in (
+        ("weight_change", "||dw||/||w0|| ~ T where alpha T >= 10 (delta)"),
+        ("time", "t* ~ T where alpha T >= 10 (exponent)"),
+    ):
+        if lazy.sum() < 2 or config.num_seeds < 2:
+            out.append(
+                an.untestable(
+                    claim,
+                    f"{int(lazy.sum())} temperatures with alpha T >= {LAZY_ALPHA_T:g} and "
+                    f"{config.num_seeds} seeds (needs 2 and 2)",
+                )
+            )
+            continue
+        values = np.asarray(a[name], float)[:, lazy]
+
+        def stat(v):
+            return _exponent_of_t(v, temps[lazy], sizes)
+
+        margin = 1.0 / (config.alpha * temps[lazy].min())
+        out.append(
+            an.close(
+                claim,
+                stat(values),
+                1.0,
+                3 * an.bootstrap_se(stat, values, axis=-1) + margin,
+                basis=f"3 bootstrap SE over {config.num_seeds} seeds + margin correction "
+                f"1/(alpha T) = {margin:.2g} at the coldest of {int(lazy.sum())} temperatures",
+                alternative=0.5,
+            )
+        )
+    ratio = s["gamma_over_delta"]
+    se_a = (s["a_interval"][1] - s["a_interval"][0]) / 3.92
+    se_g = (s["gamma_interval"][1] - s["gamma_interval"][0]) / 3.92 / abs(s["delta_fit"])
+    claim = "T_c ~ P^-a with a = gamma/delta"
+    if not (np.isfinite(s["a_fit"]) and np.isfinite(se_a) and np.isfinite(ratio)):
+        out.append(an.untestable(claim, "no crossing temperature at two or more P"))
+    else:
+        out.append(
+            an.close(
+                claim,
+                s["a_fit"],
+                ratio,
+                3 * float(np.hypot(se_a, se_g)),
+                basis="3 SE of a - gamma/delta from the bootstrap intervals",
+            )
+        )
+    return out
