@@ -44,8 +44,18 @@ from ._linear_rank import linear_rank_alignment as linear_rank_alignment
 from ._linear_rank import (
     linear_rank_alignment_endpoint as linear_rank_alignment_endpoint,
 )
+from ._predict import Prediction as Prediction
+from ._predict import gp_inference as gp_inference
+from ._predict import predict as predict
+from ._predict_checks import check_kernel_matrix as check_kernel_matrix
+from ._solvers import SolveInfo as SolveInfo
+from ._solvers import cg_solve as cg_solve
+from ._solvers_tiles import kernel_matrix as kernel_matrix
+from ._solvers_tiles import mlp_kernel_fn as mlp_kernel_fn
 
 __all__ = [
+    "cg_solve",
+    "check_kernel_matrix",
     "committee_gd",
     "committee_ntk",
     "committee_ntk_alignment",
@@ -59,21 +69,27 @@ __all__ = [
     "DMFTResult",
     "first_crossing_time",
     "Gaussian",
+    "gp_inference",
     "gradient_descent_mse_ensemble",
     "grokking_time",
     "kernel_regression_mse",
     "kernel_fn",
     "KernelFn",
+    "kernel_matrix",
     "Kernels",
     "linear_kernel_matrix",
     "linear_rank_alignment",
     "linear_rank_alignment_endpoint",
     "max_learning_rate",
+    "mlp_kernel_fn",
     "mlp_kernels",
     "mse_gradient_flow",
     "perceptron_norm_exponent",
     "perceptron_temperature_exponent",
     "perceptron_time_exponent",
+    "predict",
+    "Prediction",
+    "SolveInfo",
     "solve_dmft",
     "solve_dmft_deep",
     "solve_dmft_linear",

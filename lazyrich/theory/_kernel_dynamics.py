@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich._checks import check_choice, check_finite, check_ndim, check_square
+from lazyrich.theory._predict_checks import check_kernel_matrix
 
 
 class Gaussian(NamedTuple):
@@ -82,12 +83,18 @@ def _decay_and_gain(evals: jax.Array, rate: jax.Array) -> tuple[jax.Array, jax.A
     return decay, gain
 
 
-def _check_common(k_train_train, y_train, t, learning_rate, diag_reg):
-    check_square("k_train_train", k_train_train)
-    check_finite("k_train_train", k_train_train)
+def _check_common(
+    k_train_train, y_train, t, learning_rate, diag_reg, validate=True, name="k_train_train"
+):
+    check_kernel_matrix(name, k_train_train, validate=validate)
     check_ndim("y_train", y_train, (1, 2))
     check_finite("y_train", y_train)
     _check_rows("y_train", y_train, np.shape(k_train_train)[0], "`k_train_train`")
+    check_time_and_rates(t, learning_rate, diag_reg)
+
+
+def check_time_and_rates(t, learning_rate, diag_reg):
+    """``t`` >= 0 (scalar or 1-D, or None), ``learning_rate`` > 0, ``diag_reg`` >= 0, finite."""
     if t is not None:
         check_ndim("t", t, (0, 1))
         if not isinstance(t, jax.core.Tracer) and np.any(np.asarray(t) < 0):
@@ -112,6 +119,7 @@ def mse_gradient_flow(
     k_test_train: jax.Array | None = None,
     f0_test: jax.Array | None = None,
     diag_reg: float | jax.Array = 0.0,
+    validate: bool = True,
 ) -> tuple[jax.Array, jax.Array | None]:
     r"""Network outputs after MSE gradient flow with a fixed kernel, in closed form.
 
@@ -137,13 +145,16 @@ def mse_gradient_flow(
         0).
       diag_reg: adds ``diag_reg * mean(diag K)`` to the diagonal of ``K`` (neural-tangents' relative
         scale).
+      validate: check that ``k_train_train`` is symmetric and positive semi-definite to the
+        tolerance of :mod:`lazyrich.theory._predict_checks` (eigenvalues down to ``-rtol`` times the
+        largest are clipped at 0); ``False`` skips these two checks.
 
     Returns:
       ``(f_train_t, f_test_t)`` with shapes ``([T,] P, O)`` and ``([T,] Q, O)`` (no ``O`` axis for
       1-D targets); ``f_test_t`` is ``None`` without ``k_test_train``.
 
     Raises:
-      ValueError: if ``k_train_train`` is not square or non-finite, shapes of ``y_train``,
+      ValueError: if ``k_train_train`` is not square, non-finite, not symmetric or not PSD, shapes of ``y_train``,
         ``f0_train``, ``k_test_train`` or ``f0_test`` do not match, ``t`` is negative or more than
         1-D, ``learning_rate <= 0`` or ``diag_reg < 0``.
 
@@ -158,7 +169,7 @@ def mse_gradient_flow(
       Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Sec. 5;
       Lee et al. (2019), https://arxiv.org/abs/1902.06720, eqs. 9-10.
     """
-    _check_common(k_train_train, y_train, t, learning_rate, diag_reg)
+    _check_common(k_train_train, y_train, t, learning_rate, diag_reg, validate)
     y, squeeze = _as_2d_targets("y_train", y_train)
     num_train, num_out = y.shape
     if f0_train is None:
@@ -227,6 +238,7 @@ def gradient_descent_mse_ensemble(
     kernel: Literal["ntk", "nngp"] = "ntk",
     learning_rate: float | jax.Array = 1.0,
     diag_reg: float | jax.Array = 0.0,
+    validate: bool = True,
 ) -> Gaussian:
     r"""Mean and covariance of an infinite ensemble of infinitely wide networks trained by MSE flow.
 
@@ -254,19 +266,24 @@ def gradient_descent_mse_ensemble(
       y_train: targets ``(P, O)`` or ``(P,)``.
       t: time (in units of the learning rate), scalar or 1-D of ``T`` times; ``None`` or ``inf`` is
         convergence.
-      k_test_train: test-train kernels ``(Q, P)``; ``None`` predicts on the training inputs.
+      k_test_train: test-train kernels ``(Q, P)``; ``None`` predicts on the training inputs, where,
+        as in neural-tangents, the regularised driving kernel (``K + diag_reg mean(diag K) I``) is
+        used as the train-train kernel (for ``"nngp"`` also in the covariance).
       nngp_test_test: NNGP on the test inputs ``(Q, Q)``; needed for the covariance when
         ``k_test_train`` is given (otherwise ``covariance`` is ``None``).
       kernel: ``"ntk"`` (gradient descent on all layers) or ``"nngp"`` (readout only / Bayesian).
       learning_rate: :math:`\eta`.
       diag_reg: relative diagonal regularizer, ``diag_reg * mean(diag K)``.
+      validate: check the train-train kernels and ``nngp_test_test`` for symmetry and positive
+        semi-definiteness (:mod:`lazyrich.theory._predict_checks`); ``False`` skips these checks.
 
     Returns:
       :class:`Gaussian` with ``mean`` ``([T,] Q, O)`` and ``covariance`` ``([T,] Q, Q)``.
 
     Raises:
-      ValueError / TypeError: on mismatched shapes, an unknown ``kernel``, kernels without
-        ``.nngp``/``.ntk``, negative ``t``, ``learning_rate <= 0`` or ``diag_reg < 0``.
+      ValueError / TypeError: on mismatched shapes, non-finite, non-symmetric or indefinite
+        kernels, an unknown ``kernel``, kernels without ``.nngp``/``.ntk``, negative ``t``,
+        ``learning_rate <= 0`` or ``diag_reg < 0``.
 
     References:
       Jacot, Gabriel, Hongler (2018), https://arxiv.org/abs/1806.07572, Sec. 5;
@@ -275,8 +292,11 @@ def gradient_descent_mse_ensemble(
     check_choice("kernel", kernel, ("ntk", "nngp"))
     sigma_dd = _kernel_part("k_train_train", k_train_train, "nngp")
     theta_dd = _kernel_part("k_train_train", k_train_train, kernel)
-    _check_common(theta_dd, y_train, t, learning_rate, diag_reg)
-    check_square("k_train_train.nngp", sigma_dd)
+    _check_common(
+        theta_dd, y_train, t, learning_rate, diag_reg, validate, name=f"k_train_train.{kernel}"
+    )
+    if kernel == "ntk":
+        check_kernel_matrix("k_train_train.nngp", sigma_dd, validate=validate)
     if sigma_dd.shape != theta_dd.shape:
         raise ValueError(
             f"`k_train_train.nngp` and `.ntk` must have the same shape, got {sigma_dd.shape} and "
@@ -287,7 +307,11 @@ def gradient_descent_mse_ensemble(
     if k_test_train is None:
         if nngp_test_test is not None:
             raise ValueError("`nngp_test_test` was given without `k_test_train`.")
-        theta_td, sigma_td, sigma_tt = theta_dd, sigma_dd, sigma_dd
+        # On the training inputs the regularised kernel stands for the train-train kernel wherever
+        # the driving kernel appears (neural-tangents' convention): for "nngp" the covariance is
+        # that of noisy observations, for "ntk" the NNGP terms are not regularised.
+        theta_td = _regularize(theta_dd, diag_reg)
+        sigma_td = sigma_tt = theta_td if kernel == "nngp" else sigma_dd
     else:
         theta_td = _kernel_part("k_test_train", k_test_train, kernel)
         sigma_td = _kernel_part("k_test_train", k_test_train, "nngp")
@@ -301,8 +325,7 @@ def gradient_descent_mse_ensemble(
                 )
         sigma_tt = None
         if nngp_test_test is not None:
-            check_square("nngp_test_test", nngp_test_test)
-            check_finite("nngp_test_test", nngp_test_test)
+            check_kernel_matrix("nngp_test_test", nngp_test_test, validate=validate)
             _check_rows("nngp_test_test", nngp_test_test, theta_td.shape[0], "`k_test_train`")
             sigma_tt = jnp.asarray(nngp_test_test)
 
