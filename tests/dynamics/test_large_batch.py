@@ -102,7 +102,7 @@ def test_train_bn_mlp_contract_and_ghost_batches_change_training(getkey):
     assert float(rec.train_accuracy.mean()) > 0.6  # a learnable linear rule after 6 steps
     # Ghost batches of 16 inside batches of 32 normalise differently from BN over the full 32 (the
     # layer-level equality at ghost size = batch size is tests/dynamics/test_ghost_bn.py's).
-    full = dynamics.large_batch_regime(small, batch_size=32, ghost_bn=False)
+    full = dynamics.models.large_batch_regime(small, batch_size=32, ghost_bn=False)
     assert full.ghost_size == 32 and ghost.ghost_size == 16
     rec_full = jax.jit(jax.vmap(lambda k: train(full, k)))(keys)
     assert not np.allclose(np.asarray(rec_full.distance), d, rtol=1e-3)
