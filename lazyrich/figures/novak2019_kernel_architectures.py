@@ -12,7 +12,7 @@ DESCRIPTION = (
     "test accuracy of NNGP / NTK kernel regression and finite networks: FC, CNN-VEC, CNN-GAP, "
     "Myrtle, ResNet"
 )
-PAPER = "Novak et al. (ICLR 2019), Table 1; Arora et al. (NeurIPS 2019); Shankar et al. (ICML 2020)"
+PAPER = "Novak et al. (ICLR 2019); Arora et al. (NeurIPS 2019); Shankar et al. (ICML 2020)"
 _COLORS = {"nngp": "C0", "ntk": "C3", "finite": "0.55"}
 _LABELS = {"nngp": "NNGP posterior", "ntk": r"NTK, $t = \infty$", "finite": "finite network"}
 

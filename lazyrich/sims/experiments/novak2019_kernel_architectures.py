@@ -29,12 +29,12 @@ step likewise; test accuracy is reported at that choice. The kernels are compute
 (tiles of ``kernel_batch``) and the solves (:func:`lazyrich.theory.gp_inference`) in float64.
 
 Published comparison (CIFAR-10, 32x32x3 natural images): CNN-GAP kernels beat CNN-VEC kernels, which beat FC
-kernels (Novak et al. 2019, Table 1: roughly 77 % / 67 % / 59 % with the full training set; Arora et al.
-2019: CNTK-GAP 77 % vs CNTK-V 66 %); the Myrtle kernels of Shankar et al. (2020) reach about 90 % with all
+kernels (Novak et al. 2019; Arora et al. 2019: CNTK-GAP about 77 % with the full training set, the CNTK
+with a vectorised readout well below); the Myrtle kernels of Shankar et al. (2020) reach about 90 % with all
 50,000 training images. Pooling builds in (approximate) translation invariance, which the Flatten readout
-of CNN-VEC discards (its kernel equals that of a locally connected network: Novak et al. 2019, Sec. 5.1).
+of CNN-VEC discards (its kernel equals that of a locally connected network: Novak et al. 2019).
 
-What this setting shows (the bundled 8x8 digits, a few hundred training images; numbers in
+What this setting shows (the bundled 8x8 digits, 128 training images by default; numbers in
 ``docs/reproductions.md``): every kernel, and every finite network, is far above chance, and the pooled
 convolutional kernels reach the highest accuracies; the digits are small and centred, so the gaps between
 architectures are a few per cent and only the largest are resolved by a test set of this size (the checks
