@@ -57,13 +57,13 @@ def worker(args) -> dict:
     import jax
 
     from lazyrich import sims
-    from lazyrich.sims import _results, _sweep
+    from lazyrich.sims import _sweep_exec
 
     spec = sweep_spec(args.points, args.steps)
     rows = []
     for chunk_size in [int(c) for c in args.chunk_sizes.split(",")]:
         plan = sims.plan_sweep(spec, chunk_size=chunk_size)
-        executor = _sweep.Executor(plan)
+        executor = _sweep_exec.Executor(plan)
         executor.fetch(executor.submit(plan.chunks[0]))  # compile
 
         def bare(plan=plan, executor=executor):
@@ -80,7 +80,7 @@ def worker(args) -> dict:
         def stored(plan=plan):
             folder = pathlib.Path(tempfile.mkdtemp(prefix="sweep-bench-")) / "out"
             start = time.perf_counter()
-            stats = _results.execute(plan, folder, progress=True)
+            stats = _sweep_exec.execute(plan, folder, progress=True)
             wall = time.perf_counter() - start
             return wall, folder, stats
 
@@ -98,7 +98,7 @@ def worker(args) -> dict:
             storage_wall.append(stats["storage_wall_s"])
             storage_cpu.append(stats["storage_cpu_s"])
             start = time.perf_counter()
-            _results.execute(plan, folder, progress=False)
+            _sweep_exec.execute(plan, folder, progress=False)
             resume_times.append(time.perf_counter() - start)
             shutil.rmtree(folder.parent)
         t_bare, t_stored = min(bare_times), min(stored_times)

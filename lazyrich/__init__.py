@@ -10,17 +10,11 @@ Subpackages:
 :class:`Status` names the integer status codes that every training loop, solver and sweep reports.
 """
 
-import importlib.metadata
-
 from lazyrich import dynamics as dynamics
 from lazyrich import sims as sims
 from lazyrich import theory as theory
 from lazyrich._status import Status as Status
 from lazyrich._status import status_name as status_name
-
-try:
-    __version__ = importlib.metadata.version("lazyrich")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0+src"
+from lazyrich._version import __version__ as __version__
 
 __all__ = ["dynamics", "sims", "Status", "status_name", "theory", "__version__"]

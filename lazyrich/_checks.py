@@ -46,6 +46,27 @@ def check_finite(name: str, x: Any) -> None:
         )
 
 
+def check_finite_tree(name: str, tree: Any) -> None:
+    """Raise if a concrete floating leaf of a pytree has NaN or infinite entries (tracer leaves skipped).
+
+    The message names the first bad leaf by its key path (e.g. ``params['layers'][0]['w']``).
+    """
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if _is_tracer(leaf) or not hasattr(leaf, "dtype"):
+            continue
+        if not np.issubdtype(np.dtype(leaf.dtype), np.inexact):
+            continue
+        # Concrete leaves (closure constants) are evaluated eagerly even under a caller's jit.
+        with jax.ensure_compile_time_eval():
+            finite = jax.numpy.isfinite(leaf)
+            bad = int(np.size(leaf) - int(jax.numpy.count_nonzero(finite)))
+        if bad:
+            raise ValueError(
+                f"`{name}` must be finite, got {bad} non-finite entries in "
+                f"`{name}{jax.tree_util.keystr(path)}` (shape {np.shape(leaf)})."
+            )
+
+
 def check_same_features(name1: str, x1: Any, name2: str, x2: Any) -> None:
     """Raise if two input batches differ in their trailing (feature) shape."""
     s1, s2 = np.shape(x1)[1:], np.shape(x2)[1:]

@@ -30,17 +30,54 @@ def from_nnx(module: nnx.Module) -> tuple[ApplyFn, Params]:
     Returns:
       ``(apply_fn, params)`` with ``apply_fn(params, x) == module(x)`` at the current parameters.
 
+    The module must be in evaluation mode: a ``BatchNorm`` in training mode makes each example's output
+    depend on the whole batch and updates its statistics on every call, and an active ``Dropout``
+    draws random numbers on every call; neither is a pure function of ``(params, x)``. Call
+    ``module.eval()`` first (the running statistics are then frozen into ``apply_fn``).
+
     Raises:
       TypeError: if ``module`` is not an ``nnx.Module``.
+      ValueError: if ``module`` holds a ``BatchNorm`` in training mode (``use_running_average`` false)
+        or an active ``Dropout``, naming their paths.
     """
     if not isinstance(module, nnx.Module):
         raise TypeError(f"`module` must be a flax.nnx.Module, got {type(module).__name__}.")
+    _check_eval_mode(module)
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
 
     def apply_fn(params: Params, x: Array) -> Array:
         return nnx.merge(graphdef, params, rest)(x)
 
     return apply_fn, params
+
+
+def _check_eval_mode(module: nnx.Module) -> None:
+    """Raise if ``module`` has BatchNorm layers in training mode or active Dropout layers."""
+    batch_norm, dropout = [], []
+    for path, node in nnx.iter_graph(module):
+        name = "/".join(str(p) for p in path) or "(the module itself)"
+        if isinstance(node, nnx.BatchNorm) and not node.use_running_average:
+            batch_norm.append(name)
+        elif isinstance(node, nnx.Dropout) and not node.deterministic and node.rate > 0:
+            dropout.append(name)
+    problems = []
+    if batch_norm:
+        problems.append(
+            f"BatchNorm in training mode (use_running_average=False) at {', '.join(batch_norm)}: "
+            f"each example's output depends on the batch and every call updates the statistics"
+        )
+    if dropout:
+        problems.append(
+            f"active Dropout (deterministic=False) at {', '.join(dropout)}: every call draws new "
+            f"random numbers"
+        )
+    if problems:
+        raise ValueError(
+            f"`module` must be in evaluation mode to become a pure apply_fn(params, x), got "
+            f"{'; and '.join(problems)}. Call `module.eval()` first (BatchNorm then uses its running "
+            f"statistics, frozen into apply_fn), or build the layers with use_running_average=True / "
+            f"deterministic=True."
+        )
 
 
 def from_linen(

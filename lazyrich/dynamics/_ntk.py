@@ -23,7 +23,13 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
 
-from lazyrich._checks import check_choice, check_int, check_same_features
+from lazyrich._checks import (
+    check_choice,
+    check_finite,
+    check_finite_tree,
+    check_int,
+    check_same_features,
+)
 from lazyrich._types import ApplyFn, Array, Params
 
 from ._ntk_structured import (
@@ -115,12 +121,27 @@ def _restrict(apply_fn: ApplyFn, params: Params, wrt: Any) -> tuple[Callable, li
 
 
 def _check_inputs(apply_fn, params, x1, x2) -> int:
-    """Validate shapes before any work; return the number of outputs O."""
+    """Validate shapes and values before any work; return the number of outputs O.
+
+    Concrete inputs and parameters must be finite. ``apply_fn`` is traced once on ``x1``
+    (``jax.eval_shape``, no computation); if it rejects inputs of that shape (a feature dimension
+    the model was not built for), the error names ``x1`` and its shape.
+    """
     for name, x in (("x1", x1), ("x2", x2)):
         if np.ndim(x) < 1:
             raise ValueError(f"`{name}` must have a leading batch axis, got shape {np.shape(x)}.")
+        check_finite(name, x)
     check_same_features("x1", x1, "x2", x2)
-    out = jax.eval_shape(apply_fn, params, x1)
+    check_finite_tree("params", params)
+    try:
+        out = jax.eval_shape(apply_fn, params, x1)
+    except (TypeError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"`apply_fn(params, x)` cannot be applied to `x1` of shape {np.shape(x1)} "
+            f"({type(err).__name__}: {first}); expected inputs (n, ...) with the feature shape the "
+            f"model was built for (e.g. `input_dim` of `dynamics.mlp`)."
+        ) from err
     if not hasattr(out, "shape") or len(out.shape) != 2 or out.shape[0] != np.shape(x1)[0]:
         raise ValueError(
             "`apply_fn(params, x)` must return a 2-D array (n, O) with n = x.shape[0]; for `x1` of "
@@ -433,6 +454,7 @@ def ntk_vector_product(
     n2 = np.shape(x2)[0]
     if np.shape(v) not in ((n2, num_out), (n2,)):
         raise ValueError(f"`v` must have shape ({n2}, {num_out}) or ({n2},), got {np.shape(v)}.")
+    check_finite("v", v)
     f, theta = _restrict(apply_fn, params, wrt)
 
     @jax.jit

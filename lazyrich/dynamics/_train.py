@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from lazyrich._checks import check_choice, check_int, check_key, check_positive
+from lazyrich._checks import check_choice, check_finite, check_int, check_key, check_positive
 from lazyrich._types import ApplyFn, Array, Params
 from lazyrich.dynamics._scaled import LOSSES, per_sample_loss
 
@@ -233,6 +233,14 @@ def check_train_inputs(
         )
     if config.ntk_size > num_train:
         raise ValueError(f"`ntk_size` must be <= P = {num_train}, got {config.ntk_size}.")
+    for name, value in (
+        ("x_train", x_train),
+        ("y_train", y_train),
+        ("x_test", x_test),
+        ("y_test", y_test),
+    ):
+        if value is not None:
+            check_finite(name, value)
     _check_labels(config.loss, y_train, "y_train")
     if (x_test is None) != (y_test is None):
         raise ValueError("`x_test` and `y_test` must be given together.")

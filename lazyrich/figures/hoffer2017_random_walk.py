@@ -42,12 +42,14 @@ def plot(result):
             label=f"fit {s['diffusion_exponent_fit'][key]:.2f} "
             f"(theory {s['diffusion_exponent_theory'][key]:.2f})",
         )
-    axes[0].set(
-        xlabel="step t",
-        ylabel=r"$\langle\|w_t - w_0\|\rangle$",
-        title="random landscape (dashed: $(\\log t)^{2/\\alpha}$)",
+    axes[0].set(xlabel="step t", ylabel=r"$\langle\|w_t - w_0\|\rangle$", title="random landscape")
+    from matplotlib.lines import Line2D
+
+    handles = axes[0].get_legend_handles_labels()[0]
+    handles.append(
+        Line2D([], [], color="0.4", ls="--", lw=0.9, label=r"$\propto(\log t)^{2/\alpha}$")
     )
-    axes[0].legend()
+    axes[0].legend(handles=handles)
     axes[1].set(
         xlabel=r"$\log t$", ylabel=r"$\langle\|w_t - w_0\|\rangle$", title=r"exponent of $\log t$"
     )
@@ -69,5 +71,5 @@ def plot(result):
             ylabel=r"$\|W^{(1)}_t - W^{(1)}_0\|_F$",
             title="BN MLP on digits (first layer)",
         )
-        ax.legend()
+        ax.legend(loc="upper left")
     return fig

@@ -63,7 +63,7 @@ def plot(result) -> Figure:
         )
         from matplotlib.lines import Line2D
 
-        handles.append(Line2D([], [], color="w", ls="--", label="lazy threshold"))
+        handles.append(Line2D([], [], color="0.5", ls="--", label="lazy threshold (white)"))
     t_c = np.asarray(a["t_c"])
     ok = np.isfinite(t_c)
     ax.plot(la[ok], np.log2(t_c[ok]), "r.-", label=r"$T_c(\alpha)$")
@@ -74,7 +74,13 @@ def plot(result) -> Figure:
         ylabel=r"$\log_2 T$",
         title=f"{cfg.data} parity, P={cfg.num_train}, FC {cfg.depth}x{cfg.width}",
     )
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="upper left", fontsize=7)
+    # Below the panels: over the heat map the entries would hide cells (and be hard to read).
+    fig.legend(
+        handles=ax.get_legend_handles_labels()[0] + handles,
+        loc="outside lower left",
+        ncol=4,
+        fontsize=7,
+    )
     for i in range(len(alphas)):
         ax2.loglog(
             temps,

@@ -22,7 +22,7 @@ def plot(result) -> Figure:
         ax_w.loglog(temps, a["mean_weight_change"][i], "o-", ms=3, color=color, label=f"P={p}")
         ax_t.loglog(temps, a["mean_time"][i], "o-", ms=3, color=color)
         ax_e.semilogx(temps, a["mean_test_error"][i], "o-", ms=3, color=color)
-    ax_w.axhline(s["threshold"], color="k", ls=":", lw=0.8)
+    ax_w.axhline(s["threshold"], color="k", ls=":", lw=0.8, label="threshold for $T_c$")
     ax_w.set(
         xlabel="T",
         ylabel=r"$\|\Delta w\|/\|w_0\|$",
@@ -47,5 +47,10 @@ def plot(result) -> Figure:
             label=rf"$a$={s['a_fit']:.2f} [{s['a_interval'][0]:.2f}, {s['a_interval'][1]:.2f}]",
         )
     ax_c.set(xlabel="P", ylabel=r"$T_c$", title=rf"$\gamma/\delta$ = {s['gamma_over_delta']:.2f}")
+    # Ticks at the simulated sizes only: log-axis minor labels of neighbouring sizes collide.
+    from matplotlib.ticker import NullFormatter
+
+    ax_c.set_xticks(sizes, [str(int(p)) for p in sizes])
+    ax_c.xaxis.set_minor_formatter(NullFormatter())
     ax_c.legend(fontsize=7)
     return fig

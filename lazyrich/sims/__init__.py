@@ -29,7 +29,7 @@ from lazyrich.sims._results import sweep_status as sweep_status
 from lazyrich.sims._sweep import Sweep as Sweep
 from lazyrich.sims._sweep import load_sweep as load_sweep
 from lazyrich.sims._sweep import plan_sweep as plan_sweep
-from lazyrich.sims._sweep import run_sweep as run_sweep
+from lazyrich.sims._sweep_exec import run_sweep as run_sweep
 
 __all__ = [
     "apply_overrides",

@@ -112,11 +112,15 @@ def run(
 
 
 def provenance(**extra: Any) -> dict[str, Any]:
-    """Library and JAX versions, backend and device count, plus ``extra``."""
-    import lazyrich
+    """Library and JAX versions, backend and device count, plus ``extra``.
+
+    ``lazyrich_commit`` (and ``lazyrich_dirty``) are recorded only when lazyrich runs from a source
+    checkout of itself (see :func:`lazyrich._version.source_commit`).
+    """
+    from lazyrich import _version
 
     return {
-        "lazyrich_version": lazyrich.__version__,
+        **_version.version_info(),
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
         "device_count": jax.device_count(),
@@ -157,7 +161,7 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
                 return _coerce(key, raw, arg)
             except (TypeError, ValueError) as err:
                 errors.append(str(err))
-        raise TypeError(f"`{key}` expects {_describe(annotation)}, got {raw!r}.")
+        raise TypeError(f"`{key}` expects {describe_type(annotation)}, got {raw!r}.")
     if origin is typing.Literal:
         for option in args:
             try:
@@ -170,7 +174,13 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
     if origin is tuple:
         element = args[0] if args else str
         if isinstance(raw, str):
-            parts = [p for p in raw.replace(" ", "").strip("()[]").split(",") if p != ""]
+            text = raw.strip()
+            if text[:1] + text[-1:] in (
+                "()",
+                "[]",
+            ):  # one pair of outer brackets, as in "[0.5, 1.0]"
+                text = text[1:-1]
+            parts = [_unquote(p.strip()) for p in text.split(",") if p.strip() != ""]
         elif isinstance(raw, list | tuple):
             parts = list(raw)
         else:
@@ -215,18 +225,26 @@ def _coerce(key: str, raw: Any, annotation: Any) -> Any:
             return raw
         raise TypeError(f"`{key}` expects a string, got {raw!r}.")
     raise TypeError(
-        f"`{key}` has a type ({_describe(annotation)}) that cannot be set from the command line."
+        f"`{key}` has a type ({describe_type(annotation)}) that cannot be set from the command line."
     )
 
 
-def _describe(annotation: Any) -> str:
+def _unquote(text: str) -> str:
+    """``'a'`` or ``"a"`` -> ``a`` (list elements written with quotes, as in ``["2af", "dms"]``)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def describe_type(annotation: Any) -> str:
+    """How ``--set`` reads a config field of this annotation, in words (e.g. ``a comma-separated list of int``)."""
     origin = typing.get_origin(annotation)
     if origin is tuple:
-        return f"a comma-separated list of {_describe(typing.get_args(annotation)[0])}"
+        return f"a comma-separated list of {describe_type(typing.get_args(annotation)[0])}"
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+        return " or ".join(describe_type(a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return "none"
     return getattr(annotation, "__name__", str(annotation))

@@ -1,71 +1,68 @@
-"""Sweep result storage: atomic chunk files, a manifest, resume, ``load_results`` as an ``xarray.Dataset``.
+"""Sweep result storage: atomic chunk files with checksums, a manifest, and ``load_results`` (xarray).
 
 Folder layout (``DIR`` is the ``--out`` folder)::
 
-    DIR/manifest.json            the sweep, its config hash, the grid layout, versions, git commit
+    DIR/manifest.json            the sweep, its config hash, the grid layout, versions (and lazyrich's own
+                                  commit when it runs from a source checkout)
     DIR/chunks/gGGGG-cCCCCCC.npz  the outputs of one chunk (leading axis = its points), the in-group flat
                                   index ``_index`` and the per-point coordinates ``coord:<axis>``
     DIR/chunks/gGGGG-cCCCCCC.json small record written after the .npz: the chunk's range, group, static values,
-                                  config hash, the process that wrote it, wall time, status counts
+                                  config hash, the SHA-256 and size of the .npz, the process that wrote it,
+                                  wall time, status counts
 
 Every file is written to a hidden temporary name in the same folder and moved into place with
 :func:`os.replace` (atomic on POSIX file systems), so a reader never sees a partial chunk. A chunk is
-*finished* when its ``.json`` exists (it is written last); a run killed mid-chunk leaves at most a hidden
-temporary file or an ``.npz`` without ``.json``, and the rerun redoes that chunk.
+*finished* when its ``.json`` exists (it is written last) and its ``.npz`` matches the checksum recorded
+there; a run killed mid-chunk leaves at most a hidden temporary file or an ``.npz`` without ``.json``, and the
+rerun redoes that chunk. A chunk whose ``.json`` exists but whose ``.npz`` is missing, truncated or altered
+(or whose ``.json`` cannot be read) is *damaged*: :func:`sweep_status` names its files, a rerun of the sweep
+recomputes it, and :func:`load_results` refuses to load it (naming the file) unless asked to mark its points
+missing. Every error about a stored file names the file.
 """
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import dataclasses
 import datetime
+import hashlib
+import io
 import json
 import os
 import pathlib
-import subprocess
 import sys
-import time
 import types
+import warnings
+import zipfile
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 
+from lazyrich import _version
+from lazyrich._checks import check_choice
+from lazyrich._errors import DataFileError
 from lazyrich._io import atomic_write
-from lazyrich.sims import _experiment, _sweep
+from lazyrich.sims import _experiment
+
+if TYPE_CHECKING:
+    from lazyrich.sims import _sweep
 
 __all__ = ["load_results", "sweep_status", "load_figure_result", "read_manifest"]
 
-FORMAT = 1
+FORMAT = 2  # 2: chunk records carry the .npz checksum; 1 (read too): no checksum
+READABLE_FORMATS = (1, 2)
 STATUS_NAMES = {-1: "missing", 0: "ok", 1: "step_cap", 2: "diverged"}
+MANIFEST_KEYS = ("format", "experiment", "config_hash", "identity", "layout", "provenance")
+_CHUNK_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Manifest
 
 
-def _git_info() -> dict[str, Any]:
-    root = pathlib.Path(__file__).resolve().parents[2]
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no") != ""
-        return {"git_commit": commit, "git_dirty": dirty}
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": None, "git_dirty": None}
-
-
 def build_manifest(plan: _sweep.Plan) -> dict[str, Any]:
     """Everything needed to read the results back without the experiment code."""
-    import lazyrich
-
     groups = [
         {
             "index": g.index,
@@ -92,13 +89,21 @@ def build_manifest(plan: _sweep.Plan) -> dict[str, Any]:
             "groups": groups,
         },
         "provenance": {
-            "lazyrich_version": lazyrich.__version__,
+            **_version.version_info(),
             "jax_version": jax.__version__,
             "backend": jax.default_backend(),
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            **_git_info(),
         },
     }
+
+
+def write_manifest(plan: _sweep.Plan, folder: pathlib.Path, *, tag: str = "") -> dict[str, Any]:
+    """Create ``folder/chunks`` and write ``folder/manifest.json`` atomically; returns the manifest."""
+    manifest = build_manifest(plan)
+    (folder / "chunks").mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest, indent=2) + "\n"
+    atomic_write(folder / "manifest.json", lambda h: h.write(text.encode()), tag=tag)
+    return manifest
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
@@ -106,55 +111,254 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
 
     Raises:
       FileNotFoundError: if ``folder`` does not exist or has no ``manifest.json``.
+      DataFileError: (a ``ValueError``) if ``manifest.json`` cannot be read, is not valid JSON or lacks a
+        required entry; the message names the file and how to rebuild it.
+      ValueError: if the manifest is of a storage format this lazyrich does not read.
     """
     folder = pathlib.Path(folder)
     path = folder / "manifest.json"
     if not path.is_file():
         raise FileNotFoundError(f"{str(folder)!r} is not a sweep folder (no manifest.json).")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
+    rebuild = (
+        f"rerunning `lazyrich sweep run CONFIG --out {folder}` with this sweep's CONFIG rebuilds it "
+        f"and keeps the finished chunks"
+    )
+    try:
+        manifest = json.loads(path.read_bytes())
+    except OSError as err:
+        raise DataFileError(f"sweep manifest {path} cannot be read: {err}.") from None
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise DataFileError(
+            f"sweep manifest {path} is damaged (not valid JSON: {err}); {rebuild}."
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataFileError(
+            f"sweep manifest {path} is damaged (a JSON {type(manifest).__name__}, expected an "
+            f"object); {rebuild}."
+        )
+    if manifest.get("format") not in READABLE_FORMATS:
         raise ValueError(
-            f"{str(path)!r} has format {manifest.get('format')!r}; this lazyrich reads {FORMAT}."
+            f"{str(path)!r} has format {manifest.get('format')!r}; this lazyrich reads "
+            f"{', '.join(map(str, READABLE_FORMATS))}."
+        )
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise DataFileError(
+            f"sweep manifest {path} is damaged (no {', '.join(missing)}); {rebuild}."
         )
     return manifest
 
 
-def _finished_chunks(folder: pathlib.Path, config_hash: str) -> dict[str, dict[str, Any]]:
-    """Records of the finished chunks (``.json`` present, matching hash, ``.npz`` present)."""
-    chunk_dir = folder / "chunks"
-    done = {}
+# ----------------------------------------------------------------------------------------------------------------
+# Chunk files
+
+
+def chunk_arrays(
+    plan: _sweep.Plan, chunk: _sweep.Chunk, outputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The arrays stored in a chunk's ``.npz``: the outputs, ``_index`` and ``coord:<axis>``."""
+    group = plan.groups[chunk.group]
+    arrays = dict(outputs)
+    arrays["_index"] = np.arange(chunk.start, chunk.stop)
+    for axis, values in plan.coordinates(group, chunk.start, chunk.stop).items():
+        arrays[f"coord:{axis}"] = values if values.dtype != object else values.astype(str)
+    return arrays
+
+
+def chunk_record(
+    plan: _sweep.Plan,
+    chunk: _sweep.Chunk,
+    outputs: Mapping[str, np.ndarray],
+    *,
+    process: int,
+    wall: float,
+    devices: int = 1,
+    data: bytes | None = None,
+) -> dict[str, Any]:
+    """The ``.json`` record of a chunk; ``data`` (the ``.npz`` bytes) adds its SHA-256 and size."""
+    status = np.asarray(outputs["status"])
+    values, counts = np.unique(status, return_counts=True)
+    record = {
+        "chunk": chunk.name,
+        "id": chunk.id,
+        "group": chunk.group,
+        "index": chunk.index,
+        "start": chunk.start,
+        "stop": chunk.stop,
+        "static": _experiment.json_ready(plan.groups[chunk.group].static),
+        "config_hash": plan.config_hash,
+        "process_index": process,
+        "num_devices": devices,
+        "wall_time_s": wall,
+        "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if data is not None:
+        record["npz_sha256"] = hashlib.sha256(data).hexdigest()
+        record["npz_bytes"] = len(data)
+    return record
+
+
+def write_chunk(
+    chunk_dir: pathlib.Path,
+    plan: _sweep.Plan,
+    chunk: _sweep.Chunk,
+    outputs: Mapping[str, np.ndarray],
+    *,
+    process: int = 0,
+    wall: float = 0.0,
+    devices: int = 1,
+    fsync: bool = False,
+) -> dict[str, Any]:
+    """Write a chunk's ``.npz`` and then its ``.json`` record (with the ``.npz`` checksum), atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **chunk_arrays(plan, chunk, outputs))
+    data = buffer.getvalue()
+    record = chunk_record(
+        plan, chunk, outputs, process=process, wall=wall, devices=devices, data=data
+    )
+    tag = f"p{process}"
+    atomic_write(chunk_dir / f"{chunk.name}.npz", lambda h: h.write(data), tag=tag, fsync=fsync)
+    text = json.dumps(record) + "\n"
+    atomic_write(
+        chunk_dir / f"{chunk.name}.json", lambda h: h.write(text.encode()), tag=tag, fsync=fsync
+    )
+    return record
+
+
+def _npz_damage(
+    path: pathlib.Path,
+    record: Mapping[str, Any],
+    data: bytes | None = None,
+    *,
+    check_hash: bool = True,
+) -> str | None:
+    """Why the ``.npz`` of a finished chunk is damaged (a sentence naming the file), or ``None``.
+
+    ``check_hash=False`` checks presence and size only (the caller verifies the checksum when it reads).
+    """
+    if not path.is_file():
+        return f"{path} is missing (its record {path.with_suffix('.json').name} exists)"
+    expected = record.get("npz_sha256")
+    if expected is None:  # format 1: no checksum; only an empty file is detectable here
+        return f"{path} is empty" if path.stat().st_size == 0 else None
+    size = path.stat().st_size
+    if size != record.get("npz_bytes", size):
+        return (
+            f"{path} has {size} bytes, its record says {record['npz_bytes']} (truncated or altered)"
+        )
+    if not check_hash:
+        return None
+    if data is None:
+        data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        return f"{path} does not match the checksum in its record (altered after it was written)"
+    return None
+
+
+def scan_chunks(
+    folder: pathlib.Path,
+    config_hash: str,
+    *,
+    verify: bool | Iterable[str] = True,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The finished chunks' records and the damaged chunks of a sweep folder.
+
+    Args:
+      folder: the sweep folder.
+      config_hash: the sweep's hash; a record with another hash is an error.
+      verify: hash every ``.npz`` against its record (``True``), none (``False``: presence and size
+        only, for a caller that verifies when it reads), or only the chunks named in an iterable.
+
+    Returns:
+      ``(finished, damaged)``: ``finished`` maps a chunk name to its record (``.json`` readable,
+      ``.npz`` present and matching its checksum); ``damaged`` maps a chunk name to a sentence naming
+      the damaged file. A chunk with an ``.npz`` but no ``.json`` (interrupted) is in neither.
+
+    Raises:
+      ValueError: if a chunk record belongs to another sweep (another config hash).
+    """
+    chunk_dir = pathlib.Path(folder) / "chunks"
+    finished: dict[str, dict[str, Any]] = {}
+    damaged: dict[str, str] = {}
     if not chunk_dir.is_dir():
-        return done
+        return finished, damaged
     for path in sorted(chunk_dir.glob("g*-c*.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):  # unreadable after a host crash without fsync: redo the chunk
+            record = json.loads(path.read_bytes())
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, expected an object")
+        except (OSError, ValueError) as err:  # e.g. a host crash without fsync
+            damaged[path.stem] = f"{path} cannot be read ({err})"
             continue
         if record.get("config_hash") != config_hash:
             raise ValueError(
-                f"chunk {path.name} in {str(folder)!r} belongs to another sweep "
-                f"(hash {record.get('config_hash')!r}, manifest {config_hash!r})."
+                f"chunk record {path} belongs to another sweep "
+                f"(hash {record.get('config_hash')!r}, this sweep {config_hash!r})."
             )
-        npz = path.with_suffix(".npz")
-        if npz.is_file() and npz.stat().st_size > 0:
-            done[path.stem] = record
-    return done
+        check = verify if isinstance(verify, bool) else path.stem in verify
+        reason = _npz_damage(path.with_suffix(".npz"), record, check_hash=check)
+        if reason is None:
+            finished[path.stem] = record
+        else:
+            damaged[path.stem] = reason
+    return finished, damaged
 
 
-def _check_folder(plan: _sweep.Plan, folder: pathlib.Path) -> dict[str, Any] | None:
-    """The existing manifest (``None`` for a new folder); raises if the folder holds something else."""
+def read_chunk(path: pathlib.Path, record: Mapping[str, Any], names: Iterable[str]) -> dict:
+    """The arrays of a chunk's ``.npz`` (checked against its record's checksum).
+
+    Raises:
+      DataFileError: naming ``path``, if the file is missing, does not match its checksum, cannot be
+        read as an ``.npz`` or lacks one of ``names``.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DataFileError(f"{path} cannot be read: {err}") from None
+    reason = _npz_damage(path, record, data)
+    if reason is not None:
+        raise DataFileError(reason)
+    try:
+        with np.load(io.BytesIO(data)) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except _CHUNK_READ_ERRORS as err:
+        raise DataFileError(
+            f"{path} is not a readable chunk file ({type(err).__name__}: {err})"
+        ) from None
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise DataFileError(f"{path} lacks the arrays {', '.join(missing)}")
+    return arrays
+
+
+def check_folder(plan: _sweep.Plan, folder: pathlib.Path) -> dict[str, Any] | None:
+    """The existing manifest (``None`` for a new folder, or one to rebuild); raises if it holds another sweep.
+
+    A folder whose ``manifest.json`` is missing or damaged but whose chunk records all belong to ``plan``
+    (same config hash) is accepted: its manifest is rebuilt and its finished chunks are kept.
+    """
     if not folder.exists():
         return None
     if not folder.is_dir():
         raise ValueError(f"`--out` {str(folder)!r} exists and is not a folder.")
     if not (folder / "manifest.json").exists():
-        if any(folder.iterdir()):
+        if any(p.name != "chunks" for p in folder.iterdir()):
             raise ValueError(
                 f"`--out` {str(folder)!r} is not empty and holds no sweep (no manifest.json); "
                 f"choose a new or empty folder."
             )
+        scan_chunks(folder, plan.config_hash)  # raises if the chunks belong to another sweep
         return None
-    manifest = read_manifest(folder)
+    try:
+        manifest = read_manifest(folder)
+    except DataFileError as err:
+        try:
+            scan_chunks(folder, plan.config_hash)
+        except ValueError as other:
+            raise DataFileError(f"{err} Besides, {other}") from None
+        print(f"lazyrich: note: {err}; rebuilding it.", file=sys.stderr)
+        return None
     if manifest["config_hash"] != plan.config_hash:
         old, new = manifest["identity"], plan.identity()
         diffs = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -172,217 +376,6 @@ def _check_folder(plan: _sweep.Plan, folder: pathlib.Path) -> dict[str, Any] | N
             f"Use a new --out folder, or delete this one to start over."
         )
     return manifest
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Running
-
-
-def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        desc=desc,
-        unit="pt",
-        disable=not enabled,
-        dynamic_ncols=True,
-        smoothing=0.1,
-        file=sys.stderr,
-    )
-
-
-def _chunk_arrays(plan: _sweep.Plan, chunk: _sweep.Chunk, outputs: Mapping[str, np.ndarray]):
-    group = plan.groups[chunk.group]
-    arrays = dict(outputs)
-    arrays["_index"] = np.arange(chunk.start, chunk.stop)
-    for axis, values in plan.coordinates(group, chunk.start, chunk.stop).items():
-        arrays[f"coord:{axis}"] = values if values.dtype != object else values.astype(str)
-    return arrays
-
-
-def _chunk_record(
-    plan: _sweep.Plan, chunk: _sweep.Chunk, outputs, *, process: int, wall: float, devices: int = 1
-):
-    status = np.asarray(outputs["status"])
-    values, counts = np.unique(status, return_counts=True)
-    return {
-        "chunk": chunk.name,
-        "id": chunk.id,
-        "group": chunk.group,
-        "index": chunk.index,
-        "start": chunk.start,
-        "stop": chunk.stop,
-        "static": _experiment.json_ready(plan.groups[chunk.group].static),
-        "config_hash": plan.config_hash,
-        "process_index": process,
-        "num_devices": devices,
-        "wall_time_s": wall,
-        "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
-        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _barrier(name: str) -> None:
-    from jax.experimental import multihost_utils
-
-    multihost_utils.sync_global_devices(name)
-
-
-def execute(
-    plan: _sweep.Plan,
-    folder: pathlib.Path,
-    *,
-    progress: bool = True,
-    distributed: bool = False,
-    chunk_size_requested: int | None = None,
-    fsync: bool = False,
-) -> dict[str, Any]:
-    """Run this process's unfinished chunks of ``plan`` into ``folder``; returns run statistics.
-
-    Validates the folder first (raises before writing anything), writes the manifest (process 0), and then
-    computes the chunks ``i`` with ``i % process_count == process_index`` that are not finished yet, pipelined:
-    the next chunk is dispatched before the previous one is fetched and written (by a writer thread).
-
-    Every file is written under a hidden temporary name and renamed into place, so a killed process never
-    leaves a partial chunk. ``fsync=True`` also flushes each file to disk before the rename, which protects
-    against a host crash (power loss, hard reset) at the cost of a disk flush per file; without it, a chunk
-    file left empty or unreadable by a crash is detected and redone on resume.
-    """
-    folder = pathlib.Path(folder)
-    process, count = (jax.process_index(), jax.process_count()) if distributed else (0, 1)
-    manifest = _check_folder(plan, folder)
-    if manifest is not None and manifest["layout"]["chunk_size"] != plan.chunk_size:
-        stored = manifest["layout"]["chunk_size"]
-        if chunk_size_requested is not None:
-            print(
-                f"lazyrich: note: {folder} was started with chunk size {stored}; keeping it "
-                f"(requested {chunk_size_requested}).",
-                file=sys.stderr,
-            )
-        plan = _sweep.plan_sweep(plan.sweep, chunk_size=stored)
-    if manifest is None and process == 0:
-        manifest = build_manifest(plan)
-        (folder / "chunks").mkdir(parents=True, exist_ok=True)
-        text = json.dumps(manifest, indent=2) + "\n"
-        atomic_write(folder / "manifest.json", lambda h: h.write(text.encode()), tag=f"p{process}")
-    if distributed:
-        _barrier(f"lazyrich-sweep-start-{plan.config_hash}")
-    chunk_dir = folder / "chunks"
-    chunk_dir.mkdir(parents=True, exist_ok=True)
-    for stale in chunk_dir.glob(f".*.p{process}.*.tmp"):  # our own leftovers from a killed run
-        stale.unlink(missing_ok=True)
-
-    finished = _finished_chunks(folder, plan.config_hash)
-    mine = [c for c in plan.chunks if c.id % count == process]
-    todo = [c for c in mine if c.name not in finished]
-    done_points = sum(c.stop - c.start for c in mine if c.name in finished)
-    total_points = sum(c.stop - c.start for c in mine)
-    executor = _sweep.Executor(plan)
-    desc = f"{plan.sweep.experiment}" + (f" [process {process}/{count}]" if count > 1 else "")
-    start = time.perf_counter()
-    # Pipeline: the main thread dispatches chunk i+1 before it waits for chunk i; a writer thread stores
-    # finished chunks (npz, then json, each fsync'ed and renamed) while the devices compute the next ones.
-    with (
-        _progress(total_points, done_points, progress, desc) as bar,
-        concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer,
-    ):
-        storage = {"wall_s": 0.0, "cpu_s": 0.0}
-
-        def store(chunk, outputs, wall):
-            start_wall, start_cpu = time.perf_counter(), time.thread_time()
-            arrays = _chunk_arrays(plan, chunk, outputs)
-            record = _chunk_record(
-                plan, chunk, outputs, process=process, wall=wall, devices=len(executor.devices)
-            )
-            tag = f"p{process}"
-            atomic_write(
-                chunk_dir / f"{chunk.name}.npz",
-                lambda h: np.savez(h, **arrays),
-                tag=tag,
-                fsync=fsync,
-            )
-            text = json.dumps(record) + "\n"
-            atomic_write(
-                chunk_dir / f"{chunk.name}.json",
-                lambda h: h.write(text.encode()),
-                tag=tag,
-                fsync=fsync,
-            )
-            bar.update(chunk.stop - chunk.start)
-            storage["wall_s"] += time.perf_counter() - start_wall
-            storage["cpu_s"] += time.thread_time() - start_cpu
-
-        writes: collections.deque = collections.deque()
-
-        def finish(handle, submitted_at):
-            chunk, outputs = executor.fetch(handle)
-            while len(writes) >= 2:  # bound the chunks held in memory; re-raise a failed write
-                writes.popleft().result()
-            writes.append(writer.submit(store, chunk, outputs, time.perf_counter() - submitted_at))
-
-        pending = None
-        for chunk in todo:
-            handle = (executor.submit(chunk), time.perf_counter())
-            if pending is not None:
-                finish(*pending)
-            pending = handle
-        if pending is not None:
-            finish(*pending)
-        while writes:
-            writes.popleft().result()
-    wall = time.perf_counter() - start
-    if distributed:
-        _barrier(f"lazyrich-sweep-end-{plan.config_hash}")
-    return {
-        "process_index": process,
-        "process_count": count,
-        "computed_chunks": [c.name for c in todo],
-        "computed_points": sum(c.stop - c.start for c in todo),
-        "skipped_chunks": len(mine) - len(todo),
-        "wall_time_s": wall,
-        "storage_wall_s": storage["wall_s"],  # time in the writer thread (overlaps computation)
-        "storage_cpu_s": storage["cpu_s"],
-        "config_hash": plan.config_hash,
-    }
-
-
-def run_stored(
-    plan: _sweep.Plan,
-    folder: pathlib.Path,
-    *,
-    progress: bool,
-    distributed: bool,
-    chunk_size_requested: int | None,
-    fsync: bool = False,
-):
-    execute(
-        plan,
-        folder,
-        progress=progress,
-        distributed=distributed,
-        chunk_size_requested=chunk_size_requested,
-        fsync=fsync,
-    )
-    return load_results(folder)
-
-
-def run_in_memory(plan: _sweep.Plan, *, progress: bool):
-    """Compute every chunk without storage and assemble the dataset."""
-    executor = _sweep.Executor(plan)
-    records = []
-    with _progress(plan.num_points, 0, progress, plan.sweep.experiment) as bar:
-        pending = None
-        for chunk in [*plan.chunks, None]:  # dispatch chunk i+1 before fetching chunk i
-            handle = executor.submit(chunk) if chunk is not None else None
-            if pending is not None:
-                done, outputs = executor.fetch(pending)
-                record = _chunk_record(plan, done, outputs, process=0, wall=0.0)
-                records.append((record, _chunk_arrays(plan, done, outputs)))
-                bar.update(done.stop - done.start)
-            pending = handle
-    return assemble(build_manifest(plan), records)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -466,41 +459,80 @@ def assemble(
         "base_config": json.dumps(manifest["identity"]["base_config"]),
         "seed_base": manifest["identity"]["seed_base"],
         "status_codes": json.dumps(STATUS_NAMES),
-        "lazyrich_version": manifest["provenance"]["lazyrich_version"],
-        "jax_version": manifest["provenance"]["jax_version"],
-        "git_commit": str(manifest["provenance"].get("git_commit")),
+        "lazyrich_version": str(manifest["provenance"].get("lazyrich_version")),
+        "jax_version": str(manifest["provenance"].get("jax_version")),
+        "lazyrich_commit": str(manifest["provenance"].get("lazyrich_commit", "")),
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)
 
 
-def load_results(folder: str | os.PathLike):
+def load_results(folder: str | os.PathLike, *, damaged: str = "raise"):
     """Load a sweep folder as an ``xarray.Dataset``.
 
     One dimension per sweep axis (named as in the sweep, in grid order, with the axis values as coordinates),
     one variable per output of the experiment's ``point`` (trailing dimensions ``<name>_dim<i>``), and
     ``status`` (0 ok, 1 step cap, 2 diverged, -1 not computed yet). Points of unfinished chunks hold NaN
-    (float outputs) or -1 (integer outputs). Attributes: experiment, config hash, points done, versions.
+    (float outputs) or -1 (integer outputs). Attributes: experiment, config hash, points done, versions,
+    and ``damaged_chunks`` (a JSON list of the damaged chunk files left out).
+
+    Args:
+      folder: the sweep's output folder.
+      damaged: what to do with damaged chunks (an ``.npz`` that is missing, truncated, altered or
+        unreadable while its record exists): ``"raise"`` (default) raises naming the files;
+        ``"missing"`` loads the rest, marks their points missing (status -1, NaN) and warns.
+        ``lazyrich sweep run`` with the same config recomputes them.
 
     Raises:
       FileNotFoundError: if ``folder`` is not a sweep folder.
+      DataFileError: (a ``ValueError``) naming the file, for a damaged manifest, or damaged chunks with
+        ``damaged="raise"``.
     """
+    check_choice("damaged", damaged, ("raise", "missing"))
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
-    finished = _finished_chunks(folder, manifest["config_hash"])
-
-    def records():
-        for name, record in finished.items():
-            with np.load(folder / "chunks" / f"{name}.npz") as npz:
-                yield record, {k: npz[k] for k in npz.files}
-
-    return assemble(manifest, records())
+    finished, bad = scan_chunks(
+        folder, manifest["config_hash"], verify=False
+    )  # read_chunk verifies
+    names = {"_index"}
+    for group in manifest["layout"]["groups"]:
+        names.update(group["outputs"])
+    pairs = []
+    for name, record in finished.items():
+        try:
+            pairs.append((record, read_chunk(folder / "chunks" / f"{name}.npz", record, names)))
+        except DataFileError as err:
+            bad[name] = str(err)
+    if bad:
+        listing = "; ".join(bad[n] for n in sorted(bad))
+        advice = (
+            f"rerun `lazyrich sweep run CONFIG --out {folder}` with this sweep's CONFIG to recompute "
+            f"them"
+        )
+        if damaged == "raise":
+            raise DataFileError(
+                f"{len(bad)} damaged chunk(s) in sweep folder {folder}: {listing}. Either {advice}, "
+                f"or load the rest with load_results(..., damaged='missing') (their points are marked "
+                f"missing, status -1)."
+            )
+        warnings.warn(
+            f"left out {len(bad)} damaged chunk(s) of {folder} (their points have status -1): "
+            f"{listing}. To repair, {advice}.",
+            stacklevel=2,
+        )
+    ds = assemble(manifest, pairs)
+    ds.attrs["damaged_chunks"] = json.dumps(sorted(bad))
+    return ds
 
 
 def sweep_status(folder: str | os.PathLike) -> dict[str, Any]:
-    """Progress of a sweep folder: chunks and points done, status counts, and which processes wrote them."""
+    """Progress of a sweep folder: chunks and points done, status counts, which processes wrote them, and
+    the damaged chunks (``"damaged_chunks"``: chunk name -> a sentence naming the damaged file).
+
+    The ``.npz`` of every finished chunk is checked against the checksum in its record.
+    """
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
-    finished = _finished_chunks(folder, manifest["config_hash"])
+    finished, damaged = scan_chunks(folder, manifest["config_hash"])
     layout = manifest["layout"]
     counts: dict[str, int] = {}
     by_process: dict[str, int] = {}
@@ -519,11 +551,14 @@ def sweep_status(folder: str | os.PathLike) -> dict[str, Any]:
         "chunks_total": layout["num_chunks"],
         "points_done": points_done,
         "points_total": layout["num_points"],
+        "complete": points_done == layout["num_points"] and not damaged,
+        "damaged_chunks": damaged,
         "status_counts": counts,
         "chunks_by_process": by_process,
         "axes": {a: len(v) for a, v in layout["axes"].items()},
-        "created": manifest["provenance"]["created"],
-        "git_commit": manifest["provenance"].get("git_commit"),
+        "created": manifest["provenance"].get("created"),
+        "lazyrich_version": manifest["provenance"].get("lazyrich_version"),
+        "lazyrich_commit": manifest["provenance"].get("lazyrich_commit"),
     }
 
 
@@ -561,9 +596,11 @@ def load_figure_result(folder: str | os.PathLike, experiment: types.ModuleType |
     metadata.setdefault(
         "provenance",
         {
-            "lazyrich_version": manifest["provenance"]["lazyrich_version"],
-            "jax_version": manifest["provenance"]["jax_version"],
-            "backend": manifest["provenance"]["backend"],
+            **{
+                k: v
+                for k, v in manifest["provenance"].items()
+                if k in ("lazyrich_version", "lazyrich_commit", "jax_version", "backend")
+            },
             "sweep_folder": str(folder),
             "config_hash": manifest["config_hash"],
         },

@@ -11,7 +11,8 @@ Inside a group the points are numbered in C order over the vmapped axes and spli
 ``chunk_size`` points; a chunk is padded to a multiple of the local device count, placed on a one-axis
 ``Mesh`` of the local devices with ``NamedSharding`` and computed by ``jit(vmap(point))``; the padding is
 dropped. With several processes (``jax.distributed``) the global chunk ``i`` belongs to process
-``i % process_count``. Storage and resume live in :mod:`lazyrich.sims._results`.
+``i % process_count``. This module plans (validates and lays out, nothing runs);
+:mod:`lazyrich.sims._sweep_exec` executes and :mod:`lazyrich.sims._results` stores.
 
 The sweep protocol (what an experiment module defines to be sweepable):
 
@@ -47,7 +48,7 @@ import numpy as np
 
 from lazyrich.sims import _experiment
 
-__all__ = ["Sweep", "load_sweep", "run_sweep", "plan_sweep", "SWEEP_KEYS"]
+__all__ = ["Sweep", "load_sweep", "plan_sweep", "SWEEP_KEYS"]
 
 SEED_AXIS = "seed"
 SWEEP_KEYS = ("experiment", "base", "axes", "quick", "seed_base", "chunk_size", "description")
@@ -433,11 +434,6 @@ def _vmapped_point(module: types.ModuleType, config: Any, seed_base: int):
     return jax.vmap(one)
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled_point(module: types.ModuleType, config: Any, seed_base: int, sharding: Any):
-    return jax.jit(_vmapped_point(module, config, seed_base), out_shardings=sharding)
-
-
 def _output_shapes(plan: Plan, group: Group) -> dict[str, tuple[tuple[int, ...], str]]:
     float_dtype = jnp.result_type(float)
     traced = {n: jax.ShapeDtypeStruct((1,), float_dtype) for n in plan.module.TRACED}
@@ -465,96 +461,3 @@ def _output_shapes(plan: Plan, group: Group) -> dict[str, tuple[tuple[int, ...],
             f"{plan.sweep.experiment}.point `status` must be an int scalar, got {shapes['status']}."
         )
     return shapes
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Execution
-
-
-class Executor:
-    """Compiles one sharded ``jit(vmap(point))`` per group and runs chunks on the local devices."""
-
-    def __init__(self, plan: Plan, *, devices: Sequence[jax.Device] | None = None):
-        self.plan = plan
-        self.devices = list(devices) if devices is not None else jax.local_devices()
-        mesh = jax.sharding.Mesh(np.array(self.devices), ("sweep",))
-        self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep"))
-        n = len(self.devices)
-        # Every chunk gets the same padded shape: one compile per group.
-        self.padded_size = -(-plan.chunk_size // n) * n
-        self._compiled: dict[int, Any] = {}
-
-    def _fn(self, group: Group):
-        if group.index not in self._compiled:
-            self._compiled[group.index] = _compiled_point(
-                self.plan.module, group.config, self.plan.sweep.seed_base, self.sharding
-            )
-        return self._compiled[group.index]
-
-    def submit(self, chunk: Chunk):
-        """Dispatch a chunk (asynchronously); returns a handle for :meth:`fetch`."""
-        group = self.plan.groups[chunk.group]
-        values, seeds = self.plan.traced_values(group, chunk.start, chunk.stop)
-        pad = self.padded_size - (chunk.stop - chunk.start)
-        float_dtype = jnp.result_type(float)
-        traced = {
-            k: np.pad(v, (0, pad), mode="edge").astype(float_dtype) for k, v in values.items()
-        }
-        seeds = np.pad(seeds, (0, pad), mode="edge").astype(np.uint32)
-        traced, seeds = jax.device_put((traced, seeds), self.sharding)
-        return chunk, self._fn(group)(traced, seeds)
-
-    @staticmethod
-    def fetch(handle) -> tuple[Chunk, dict[str, np.ndarray]]:
-        """Wait for a submitted chunk; returns its outputs without the padding."""
-        chunk, out = handle
-        n = chunk.stop - chunk.start
-        return chunk, {k: np.asarray(v)[:n] for k, v in out.items()}
-
-
-def run_sweep(
-    sweep: Sweep | Mapping[str, Any] | str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    *,
-    chunk_size: int | None = None,
-    progress: bool = True,
-    distributed: bool = False,
-    fsync: bool = False,
-):
-    """Run a sweep and return its results as an ``xarray.Dataset`` (see :func:`load_results`).
-
-    Args:
-      sweep: a :class:`Sweep`, a mapping with its keys, or the path of a TOML file.
-      out: output folder. With a folder, every finished chunk is stored atomically and a rerun resumes
-        (finished chunks are skipped); a folder holding a different sweep is refused. ``None`` computes in
-        memory.
-      chunk_size: points per chunk (default: the sweep's ``chunk_size``, else up to 256); a resumed folder
-        keeps the chunk size it was started with.
-      progress: show a progress bar (points done, rate, ETA) on stderr.
-      fsync: flush every chunk file to disk before renaming it (survives host crashes; slower).
-      distributed: this process is one of ``jax.process_count()`` processes (``jax.distributed`` already
-        initialized) sharing the chunks: chunk ``i`` is computed by process ``i % process_count``. The
-        returned dataset then holds every point finished so far, by any process.
-
-    Returns:
-      An ``xarray.Dataset`` with one dimension per axis, a ``status`` variable (-1 = not computed).
-
-    Raises:
-      ValueError, TypeError: bad sweep (see :func:`plan_sweep`) or an ``out`` folder holding another sweep;
-        raised before anything is computed or written.
-    """
-    from lazyrich.sims import _results
-
-    if isinstance(sweep, str | os.PathLike):
-        sweep = load_sweep(sweep)
-    plan = plan_sweep(sweep, chunk_size=chunk_size)
-    if out is None:
-        return _results.run_in_memory(plan, progress=progress)
-    return _results.run_stored(
-        plan,
-        pathlib.Path(out),
-        progress=progress,
-        distributed=distributed,
-        chunk_size_requested=chunk_size,
-        fsync=fsync,
-    )

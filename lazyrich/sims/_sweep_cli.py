@@ -6,12 +6,12 @@ import argparse
 import json
 import pathlib
 
+from lazyrich._errors import UsageError
+
 __all__ = ["add_parser"]
 
 
 def _usage_error(message: str) -> Exception:
-    from lazyrich._cli import UsageError
-
     return UsageError(message)
 
 
@@ -27,12 +27,25 @@ def _initialize_distributed(args) -> None:
         kwargs["num_processes"] = args.num_processes
     if args.process_id is not None:
         kwargs["process_id"] = args.process_id
-    jax.distributed.initialize(**kwargs)
+    try:
+        jax.distributed.initialize(**kwargs)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(
+            f"`--distributed`: jax.distributed.initialize() failed: {err} On one host, drop "
+            f"--distributed; on several, give --coordinator HOST:PORT, --num-processes and --process-id "
+            f"(auto-detected only on TPU pods, SLURM and Open MPI)."
+        ) from None
 
 
 def _sweep_run(args) -> int:
-    from lazyrich.sims import _results, _sweep
+    from lazyrich.sims import _results, _sweep, _sweep_exec
 
+    given = [
+        f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f) is not None
+    ]
+    if given and not args.distributed:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given)
+        raise _usage_error(f"{flags} only apply with --distributed.")
     try:
         sweep = _sweep.load_sweep(args.config)
     except (ValueError, TypeError) as err:
@@ -42,13 +55,13 @@ def _sweep_run(args) -> int:
         _initialize_distributed(args)
     try:
         plan = _sweep.plan_sweep(sweep, chunk_size=args.chunk_size)
-        _results._check_folder(
+        _results.check_folder(
             plan, pathlib.Path(args.out)
         )  # refuse a different sweep, write nothing
     except (ValueError, TypeError) as err:
         raise _usage_error(str(err)) from None
     try:
-        stats = _results.execute(
+        stats = _sweep_exec.execute(
             plan,
             pathlib.Path(args.out),
             progress=not args.quiet,
@@ -94,11 +107,19 @@ def _sweep_status(args) -> int:
     print(
         f"  points: {done}/{total} ({100.0 * done / max(total, 1):.1f}%), chunks: "
         f"{status['chunks_done']}/{status['chunks_total']}"
-        + ("  [complete]" if done == total else "")
+        + ("  [complete]" if status["complete"] else "")
     )
     print(f"  status: {counts}")
     if by_process:
         print(f"  chunks written by {by_process}")
+    damaged = status["damaged_chunks"]
+    if damaged:
+        print(
+            f"  damaged: {len(damaged)} chunk(s); `lazyrich sweep run CONFIG --out {args.dir}` with "
+            f"this sweep's CONFIG recomputes them:"
+        )
+        for name in sorted(damaged):
+            print(f"    {damaged[name]}")
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from flax import linen, nnx
 
-from lazyrich import dynamics
+from lazyrich import dynamics, theory
 from tests.conftest import TOLERANCE
 from tests.dynamics import _ntk_models as _models
 
@@ -353,11 +353,15 @@ def _relu_mlp(params, x, bias_scale=0.1):
     return h
 
 
-def test_recursion_matches_style_guide_value(x64):
+def test_recursion_and_library_match_the_reference_value(x64):
+    # Jacot et al.'s setting (ReLU, depth 3, bias 0.1, both inputs on the unit circle at angle 0):
+    # (NNGP, NTK) = (0.08125, 0.2825). Both the test's own recursion and the library must give it.
     x = jnp.array([[1.0, 0.0]])
-    # Jacot et al. 2018 Sec. 6 setting: depth 3, bias 0.1, both inputs on the unit circle at angle 0
-    # give (NNGP, NTK) = (0.08125, 0.2825).
-    assert abs(float(_relu_ntk(x, x, 3, 0.1)[0, 0]) - 0.2825) < 1e-4
+    kernels = theory.mlp_kernels(x, depth=3, bias_std=0.1)
+    np.testing.assert_allclose(
+        [kernels.nngp[0, 0], kernels.ntk[0, 0]], [0.08125, 0.2825], rtol=1e-12
+    )
+    assert abs(float(_relu_ntk(x, x, 3, 0.1)[0, 0]) - 0.2825) < 1e-12
 
 
 def test_width_convergence_to_infinite_ntk(x64):

@@ -61,7 +61,7 @@ CASES = {
         ("alpha = 0.75", "alpha = 1.25"),
     ),
     "perceptron-scaling": (
-        dict(chi=(1.0,), num_train=(128, 256, 512), num_seeds=6),
+        dict(chi=(0.0,), num_train=(128, 256, 512), num_seeds=6),
         ("||w|| ~ T", "t* ~ T", "w1/||w_perp||"),
     ),
     "sgd-phase-diagram": (

@@ -1,7 +1,7 @@
 """Loaders of the official MNIST (IDX) and CIFAR-10 (binary version) files from a user-given folder.
 
 Nothing is downloaded: the user supplies the files. Missing or corrupt files raise ``FileNotFoundError`` /
-``ValueError`` naming the path and the expected file. CIFAR-10 is read from the *binary* version
+``DataFileError`` (a ``ValueError``) naming the path and the expected file. CIFAR-10 is read from the *binary* version
 (``cifar-10-batches-bin``); the pickled Python version is never unpickled.
 """
 
@@ -13,6 +13,8 @@ import pathlib
 from typing import Literal
 
 import numpy as np
+
+from lazyrich._errors import DataFileError
 
 __all__ = ["load_mnist", "load_cifar10"]
 
@@ -46,13 +48,15 @@ def _read_idx(path: pathlib.Path, *, magic: int, ndim: int) -> np.ndarray:
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"corrupt IDX file {path}: {err}") from None
+        raise DataFileError(f"corrupt IDX file {path}: {err}") from None
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
-        raise ValueError(f"corrupt IDX file {path}: expected magic number {magic} in its header.")
+        raise DataFileError(
+            f"corrupt IDX file {path}: expected magic number {magic} in its header."
+        )
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if len(raw) - header != int(np.prod(dims)):
-        raise ValueError(
+        raise DataFileError(
             f"corrupt IDX file {path}: header says shape {tuple(dims)} ({int(np.prod(dims))} bytes) but the file "
             f"holds {len(raw) - header} bytes of data."
         )
@@ -79,7 +83,7 @@ def load_mnist(path: str | os.PathLike, *, split: Literal["train", "test", "all"
         img = _read_idx(_find(folder, img_name, what="MNIST"), magic=2051, ndim=3)
         lab = _read_idx(_find(folder, lab_name, what="MNIST"), magic=2049, ndim=1)
         if img.shape[0] != lab.shape[0]:
-            raise ValueError(
+            raise DataFileError(
                 f"MNIST {part}: {img.shape[0]} images but {lab.shape[0]} labels in {folder}."
             )
         images.append(img)
@@ -114,12 +118,12 @@ def load_cifar10(path: str | os.PathLike, *, split: Literal["train", "test", "al
             )
         raw = np.fromfile(file, dtype=np.uint8)
         if raw.size == 0 or raw.size % 3073:
-            raise ValueError(
+            raise DataFileError(
                 f"corrupt CIFAR-10 file {file}: {raw.size} bytes is not a multiple of 3073."
             )
         records = raw.reshape(-1, 3073)
         if records[:, 0].max() > 9:
-            raise ValueError(f"corrupt CIFAR-10 file {file}: label byte above 9.")
+            raise DataFileError(f"corrupt CIFAR-10 file {file}: label byte above 9.")
         labels.append(records[:, 0].astype(np.int32))
         images.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     return np.concatenate(images), np.concatenate(labels)
