@@ -49,6 +49,8 @@ CASES = {
         ("grokking delay", "kernel-regression", "weight norm grows", "alignment grows"),
     ),
     "grokking-phase": ((), ("grokking time grows with alpha",)),
+    # FC kernels and network only (cheap); tests/figures/test_kernel_architectures.py runs CNN-GAP too.
+    "kernel-architectures": (dict(archs=("fc",)), ("beats chance",)),
     "lowrank-theory": (
         dict(num_teachers=48),
         ("readout NTK alignment = Theorem 1", "full NTK alignment", "participation ratio"),
