@@ -36,7 +36,6 @@ from lazyrich.theory._kernel_fn import Kernels, compute
 
 CLOSED_FORM_ACTIVATIONS = ("relu", "erf", "abs", "gelu", "identity", "leaky_relu", "sign")
 PARAMETERIZATIONS = ("ntk", "standard")
-DEFAULT_QUADRATURE_DEGREE = 96
 
 
 def mlp_network(
@@ -128,7 +127,7 @@ def mlp_kernels(
     width: int | tuple[int, ...] | None = None,
     diagonal: bool = False,
     batch_size: int | None = None,
-    quadrature_degree: int = DEFAULT_QUADRATURE_DEGREE,
+    quadrature_degree: int | None = None,
 ) -> Kernels:
     r"""Infinite-width NNGP and NTK of a fully connected network (Jacot et al. 2018; Lee et al. 2018).
 
@@ -160,12 +159,14 @@ def mlp_kernels(
     (:math:`\max(x, 0) + \text{negative\_slope}\cdot\min(x, 0)`) and ``"sign"``. For ``"sign"`` the
     derivative is a Dirac delta; like neural-tangents the almost-everywhere derivative 0 is used, so
     :math:`\mathbb{E}[\phi'\phi'] = 0` and only the layers above the last sign contribute to the
-    NTK. Any other elementwise ``activation`` callable is integrated by ``quadrature_degree`` x
-    ``quadrature_degree`` Gauss-Hermite quadrature of the bivariate Gaussian, its derivative by
-    forward-mode autodiff. The error decays like :math:`\exp(-c\sqrt{\text{degree}}/\sigma)` for an
-    activation analytic in a strip (tanh: poles at :math:`\pm i\pi/2`) and pre-activation std
-    :math:`\sigma`; the default 96 keeps tanh within 1e-4 up to :math:`\sigma^2 \approx 7`. Kinks
-    converge slowly: use the closed forms.
+    NTK. Any other elementwise ``activation`` callable is integrated numerically over the bivariate
+    Gaussian, its derivative by forward-mode autodiff (:func:`lazyrich.nn.from_callable`). By default
+    (``quadrature_degree=None``) a trapezoidal rule on a sinh-mapped grid of 81 nodes per dimension
+    is used, accurate to below 1e-6 relative for tanh and softplus at pre-activation variances up to
+    25. An integer ``quadrature_degree`` selects ``degree`` x ``degree`` Gauss-Hermite quadrature
+    instead, whose error decays like :math:`\exp(-c\sqrt{\text{degree}}/\sigma)` for an activation
+    analytic in a strip (tanh: poles at :math:`\pm i\pi/2`) and pre-activation std :math:`\sigma`.
+    Kinks converge slowly under either rule: use the closed forms.
 
     Args:
       x1: inputs, shape ``(n1, d)``.
@@ -185,7 +186,8 @@ def mlp_kernels(
         n2)``. With ``x2=None`` the diagonal pairs use cos = 1 exactly; identical rows of distinct
         ``x1`` and ``x2`` carry float32 errors of order :math:`\sqrt{\epsilon}` in the arc-cosine
         angle.
-      quadrature_degree: Gauss-Hermite degree for callable activations.
+      quadrature_degree: ``None`` (the sinh-mapped rule) or a Gauss-Hermite degree for callable
+        activations.
 
     Returns:
       :class:`Kernels` with ``nngp`` and ``ntk`` of shape ``(n1, n2)`` (``(n1,)`` with
@@ -212,7 +214,8 @@ def mlp_kernels(
     """
     # --- validation, before any work ---
     check_int("depth", depth, minimum=0)
-    check_int("quadrature_degree", quadrature_degree, minimum=1)
+    if quadrature_degree is not None:
+        check_int("quadrature_degree", quadrature_degree, minimum=1)
     if isinstance(activation, str):
         check_choice("activation", activation, CLOSED_FORM_ACTIVATIONS)
     elif not callable(activation):
@@ -263,8 +266,11 @@ def mlp_kernels(
     if batch_size is not None:
         check_int("batch_size", batch_size, minimum=1)
 
-    if callable(activation):  # Gauss-Hermite quadrature (checked elementwise on a probe)
-        activation = nn.from_callable(activation, degree=quadrature_degree, rule="hermite")
+    if callable(activation):  # numerical quadrature (checked elementwise on a probe)
+        if quadrature_degree is None:
+            activation = nn.from_callable(activation)
+        else:
+            activation = nn.from_callable(activation, degree=quadrature_degree, rule="hermite")
     return _mlp_kernels(
         x1,
         x2,
