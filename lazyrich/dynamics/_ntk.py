@@ -319,9 +319,19 @@ def empirical_ntk_fn(
     )
 
     @jax.jit
-    def kernel_fn(params, x1, x2=None):
+    def compiled(params, x1, x2=None):
         return _kernel(apply_fn, params, x1, x2, **options)
 
+    @functools.wraps(compiled)
+    def kernel_fn(params, x1, x2=None):
+        # Concrete values are checked here, before the compiled call (inside it they are tracers).
+        for name, x in (("x1", x1), ("x2", x2)):
+            if x is not None:
+                check_finite(name, x)
+        check_finite_tree("params", params)
+        return compiled(params, x1, x2)
+
+    kernel_fn._cache_size = compiled._cache_size
     return kernel_fn
 
 

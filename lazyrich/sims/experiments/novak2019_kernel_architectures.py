@@ -19,9 +19,8 @@ Predictors, on one-hot targets centred to zero mean (:math:`y = e_c - 1/10`), cl
 * ``nngp`` -- the NNGP posterior mean :math:`\Sigma(x, X)(\Sigma(X, X) + \lambda \bar\Sigma I)^{-1} y`;
 * ``ntk`` -- the mean of the infinitely wide networks trained to convergence by gradient flow on the MSE
   (:math:`t = \infty`), :math:`\Theta(x, X)(\Theta(X, X) + \lambda \bar\Theta I)^{-1} y`;
-* ``finite`` -- the finite network trained on the same targets (full-batch Adam on the MSE, a jitted
-  ``lax.scan`` written here with optax; the library's training driver ``dynamics.solve`` was not on the
-  main branch when this was written), evaluated every ``eval_every`` steps.
+* ``finite`` -- the finite network trained on the same targets (full-batch Adam on the MSE through the library's
+  training driver ``dynamics.solve`` with ``dynamics.optax_rule``), evaluated every ``eval_every`` steps.
 
 The relative regulariser :math:`\lambda` (neural-tangents' ``diag_reg``, :math:`\bar K` the mean diagonal) is
 chosen from ``diag_regs`` by validation accuracy (ties: lower validation MSE), and the finite network's
@@ -60,7 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lazyrich import _checks, nn, theory
+from lazyrich import _checks, dynamics, nn, theory
 from lazyrich.sims import _analysis as an
 from lazyrich.sims import datasets
 from lazyrich.sims._experiment import Result, progress_bar
@@ -276,31 +275,29 @@ def choose(val_pred, val_labels, val_targets) -> int:
 
 
 def train_network(net, key, x_train, y_train, x_eval, *, config: Config):
-    """Full-batch Adam on :math:`\\frac1{2n}\\sum \\|f(x) - y\\|^2`; eval-set outputs every ``eval_every``
-    steps, starting at step 0: shape ``(num_evals, Q, 10)``."""
+    """Full-batch Adam on :math:`\\frac1{2n}\\sum \\|f(x) - y\\|^2` through :func:`lazyrich.dynamics.solve`;
+    eval-set outputs every ``eval_every`` steps, starting at step 0: shape ``(num_evals, Q, 10)``."""
     import optax
 
     params = net.init(key, x_train.shape[1:])
-    opt = optax.adam(config.learning_rate)
 
-    def loss(p):
-        return 0.5 * jnp.mean(jnp.sum((net.apply(p, x_train) - y_train) ** 2, axis=-1))
-
-    def step(carry, _):
-        p, s = carry
-        g = jax.grad(loss)(p)
-        updates, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, updates), s), None
-
-    def chunk(carry, _):
-        out = net.apply(carry[0], x_eval)
-        carry, _ = jax.lax.scan(step, carry, length=config.eval_every)
-        return carry, out
+    def loss(p, batch):
+        x, y = batch
+        return 0.5 * jnp.mean(jnp.sum((net.apply(p, x) - y) ** 2, axis=-1))
 
     num_evals = config.num_steps // config.eval_every
-    carry, outs = jax.lax.scan(chunk, (params, opt.init(params)), length=num_evals)
-    last = net.apply(carry[0], x_eval)
-    return jnp.concatenate([outs, last[None]])
+    steps = [config.eval_every * i for i in range(num_evals + 1)]
+    solution = dynamics.solve(
+        loss,
+        dynamics.optax_rule(optax.adam(config.learning_rate)),
+        params,
+        (x_train, y_train),
+        max_steps=steps[-1],
+        save_steps=steps,
+        stop=dynamics.Stop(check_every=config.eval_every),
+        observe=lambda p, _: net.apply(p, x_eval),
+    )
+    return solution.observed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -367,7 +364,7 @@ def run(config: Config, *, key: jax.Array, progress: bool = False) -> Result:
         "kernels": list(KERNELS),
         "targets": "one-hot minus 1/10; class = argmax",
         "diag_reg": "relative: lambda * mean diagonal of the training kernel (neural-tangents' convention)",
-        "finite_training": "full-batch optax.adam on the MSE, jitted lax.scan in the experiment",
+        "finite_training": "full-batch optax.adam on the MSE through dynamics.solve",
     }
     return Result(NAME, config, arrays, summary, metadata=metadata)
 
