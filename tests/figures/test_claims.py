@@ -51,6 +51,10 @@ CASES = {
     "grokking-phase": ((), ("grokking time grows with alpha",)),
     # FC kernels and network only (cheap); tests/figures/test_kernel_architectures.py runs CNN-GAP too.
     "kernel-architectures": (dict(archs=("fc",)), ("beats chance",)),
+    "kernel-learning-curves": (
+        dict(num_train=(4, 8, 16, 32, 64, 128), num_seeds=3, num_test=300, spectrum_size=1024),
+        ("nngp: learning-curve exponent", "ntk: learning-curve exponent"),
+    ),
     "lowrank-theory": (
         dict(num_teachers=48),
         ("readout NTK alignment = Theorem 1", "full NTK alignment", "participation ratio"),

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lazyrich import theory
+from lazyrich.sims import _analysis as an
 from lazyrich.sims import datasets
 from lazyrich.sims._experiment import Result, progress_bar
 
@@ -233,3 +234,35 @@ def _run(config: Config, key, progress):
             "ridge": "diag_reg * mean(diag K), the same in regression and theory",
         },
     )
+
+
+def checks(result: Result) -> list[an.Check]:
+    """The figure's checks (the records of ``summary["checks"]`` as :class:`lazyrich.sims.Check`).
+
+    Per kernel: the fitted learning-curve exponent agrees with the spectral theory's within 3 standard
+    errors of the fit plus ``SLOPE_ALLOWANCE`` (the wrong law ``n^-1`` as the alternative), and the
+    measured error is within a factor ``RATIO_ALLOWANCE`` of the predicted one (geometric mean over n).
+    """
+    s = result.summary
+    out = []
+    for g in s["exponent_fit"]:
+        tol = 3 * s["exponent_fit_se"][g] + SLOPE_ALLOWANCE
+        out.append(
+            an.close(
+                f"{g}: learning-curve exponent = spectral theory's",
+                s["exponent_fit"][g],
+                s["exponent_theory"][g],
+                tol,
+                basis=f"3 seed-to-seed SE ({result.config.num_seeds} seeds) + {SLOPE_ALLOWANCE:g}",
+                alternative=-1.0,
+            )
+        )
+        out.append(
+            an.below(
+                f"{g}: measured / predicted error within a factor {RATIO_ALLOWANCE:g}",
+                s["mean_ratio"][g],
+                RATIO_ALLOWANCE,
+                basis="geometric mean over n; the theory's finite-spectrum bias",
+            )
+        )
+    return out
