@@ -44,7 +44,7 @@ from lazyrich.nn._base import (
     raise_layer_error,
     to_diagonal,
 )
-from lazyrich.nn._dense import affine_kernel
+from lazyrich.nn._dense import affine_init, affine_kernel
 
 PADDINGS = ("VALID", "SAME", "CIRCULAR")
 _SPECS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
@@ -203,14 +203,12 @@ class Conv(Layer):
 
     def init(self, key, input_shape):
         self.output_shape(input_shape)
-        fan_in = input_shape[-1] * math.prod(self.filter_shape)
-        kw, kb = jax.random.split(key)
-        w = jax.random.normal(kw, self.filter_shape + (input_shape[-1], self.out_chan))
-        b = None if self.b_std is None else jax.random.normal(kb, (self.out_chan,))
-        if self.parameterization == "standard":
-            w = w * (self.W_std / fan_in**0.5)
-            b = None if b is None else b * self.b_std
-        return {"W": w, "b": b}
+        return affine_init(
+            self,
+            key,
+            self.filter_shape + (input_shape[-1], self.out_chan),
+            fan_in=input_shape[-1] * math.prod(self.filter_shape),
+        )
 
     def apply(self, params, x, *, key=None):
         w, b = params["W"].astype(x.dtype), params["b"]

@@ -93,14 +93,7 @@ class Dense(Layer):
 
     def init(self, key, input_shape):
         self.output_shape(input_shape)
-        fan_in = input_shape[-1]
-        kw, kb = jax.random.split(key)
-        w = jax.random.normal(kw, (fan_in, self.out_dim))
-        b = None if self.b_std is None else jax.random.normal(kb, (self.out_dim,))
-        if self.parameterization == "standard":
-            w = w * (self.W_std / fan_in**0.5)
-            b = None if b is None else b * self.b_std
-        return {"W": w, "b": b}
+        return affine_init(self, key, (input_shape[-1], self.out_dim), fan_in=input_shape[-1])
 
     def apply(self, params, x, *, key=None):
         w, b = params["W"], params["b"]
@@ -125,3 +118,16 @@ class Dense(Layer):
 def _identity(a, lead):
     del lead
     return a
+
+
+def affine_init(layer, key, w_shape, *, fan_in):
+    """Standard-normal weights of ``w_shape`` (last axis: output channels) and bias of ``layer`` (Dense or
+    Conv); in the standard parameterization they are scaled by ``W_std / sqrt(fan_in)`` and ``b_std``
+    (in the NTK parameterization the scales are applied in ``apply``)."""
+    kw, kb = jax.random.split(key)
+    w = jax.random.normal(kw, w_shape)
+    b = None if layer.b_std is None else jax.random.normal(kb, (w_shape[-1],))
+    if layer.parameterization == "standard":
+        w = w * (layer.W_std / fan_in**0.5)
+        b = None if b is None else b * layer.b_std
+    return {"W": w, "b": b}
